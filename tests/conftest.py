@@ -1,0 +1,36 @@
+"""Shared test fixtures. Tests use the real tools: a missing tshark or Docker fails loudly."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        pytest.fail(f"{tool} is not installed: run scripts/test (it installs Debian's {tool}) or apt-get install {tool}",
+                    pytrace=False)
+    return path
+
+
+def tshark_fields(pcap: Path, fields: list[str], display_filter: str = "", extra: list[str] | None = None) -> list[list[str]]:
+    """Rows of the given fields as real tshark dissects them."""
+    cmd = [require("tshark"), "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
+           "-E", "aggregator=,"]
+    for f in fields:
+        cmd += ["-e", f]
+    if display_filter:
+        cmd += ["-Y", display_filter]
+    cmd += extra or []
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+@pytest.fixture(scope="session")
+def tshark() -> str:
+    return require("tshark")
