@@ -1,0 +1,111 @@
+"""The event store: Zeek-shaped records in SQLite, one table per Zeek log (``_path``).
+
+Column names are Zeek's own (``id.orig_h``, ``qtype_name``, ``status_code``...), so a Sigma rule
+written for Zeek, or mapped onto Zeek by ``detections/pipeline.yml``, runs unchanged. ``ts`` is
+epoch seconds (REAL); lists (``answers``, ``resp_mime_types``) are stored comma-joined. The
+database runs in WAL mode: the sensor appends while detection and the web app read.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterable
+
+from range.clock import iso
+from range.errors import InputError
+
+ID = [("uid", "TEXT"), ("id.orig_h", "TEXT"), ("id.orig_p", "INTEGER"), ("id.resp_h", "TEXT"), ("id.resp_p", "INTEGER")]
+
+SCHEMA: dict[str, list[tuple[str, str]]] = {
+    "conn": [("ts", "REAL"), *ID, ("proto", "TEXT"), ("service", "TEXT"), ("duration", "REAL"),
+             ("orig_bytes", "INTEGER"), ("resp_bytes", "INTEGER"), ("conn_state", "TEXT"), ("missed_bytes", "INTEGER"),
+             ("history", "TEXT"), ("orig_pkts", "INTEGER"), ("orig_ip_bytes", "INTEGER"), ("resp_pkts", "INTEGER"),
+             ("resp_ip_bytes", "INTEGER"), ("orig_l2_addr", "TEXT"), ("resp_l2_addr", "TEXT")],
+    "dns": [("ts", "REAL"), *ID, ("proto", "TEXT"), ("trans_id", "INTEGER"), ("rtt", "REAL"), ("query", "TEXT"),
+            ("qclass", "INTEGER"), ("qclass_name", "TEXT"), ("qtype", "INTEGER"), ("qtype_name", "TEXT"),
+            ("rcode", "INTEGER"), ("rcode_name", "TEXT"), ("AA", "INTEGER"), ("TC", "INTEGER"), ("RD", "INTEGER"),
+            ("RA", "INTEGER"), ("Z", "INTEGER"), ("answers", "TEXT"), ("TTLs", "TEXT"), ("rejected", "INTEGER")],
+    "http": [("ts", "REAL"), *ID, ("trans_depth", "INTEGER"), ("method", "TEXT"), ("host", "TEXT"), ("uri", "TEXT"),
+             ("referrer", "TEXT"), ("version", "TEXT"), ("user_agent", "TEXT"), ("origin", "TEXT"),
+             ("request_body_len", "INTEGER"), ("response_body_len", "INTEGER"), ("status_code", "INTEGER"),
+             ("status_msg", "TEXT"), ("username", "TEXT"), ("password", "TEXT"), ("orig_mime_types", "TEXT"),
+             ("resp_mime_types", "TEXT"), ("cookie", "TEXT"), ("content_type", "TEXT"), ("post_body", "TEXT")],
+    "ssh": [("ts", "REAL"), *ID, ("version", "INTEGER"), ("auth_success", "INTEGER"), ("auth_attempts", "INTEGER"),
+            ("direction", "TEXT"), ("client", "TEXT"), ("server", "TEXT"), ("cipher_alg", "TEXT"), ("mac_alg", "TEXT"),
+            ("compression_alg", "TEXT"), ("kex_alg", "TEXT"), ("host_key_alg", "TEXT")],
+    "ftp": [("ts", "REAL"), *ID, ("user", "TEXT"), ("password", "TEXT"), ("command", "TEXT"), ("arg", "TEXT"),
+            ("mime_type", "TEXT"), ("file_size", "INTEGER"), ("reply_code", "INTEGER"), ("reply_msg", "TEXT")],
+    "telnet": [("ts", "REAL"), *ID, ("direction", "TEXT"), ("line", "TEXT"), ("user", "TEXT"), ("password", "TEXT")],
+    "arp": [("ts", "REAL"), ("operation", "TEXT"), ("id.orig_h", "TEXT"), ("id.resp_h", "TEXT"), ("src_mac", "TEXT"),
+            ("dst_mac", "TEXT"), ("orig_mac", "TEXT"), ("resp_mac", "TEXT")],
+}
+
+SERVICE_TABLES = tuple(t for t in SCHEMA if t != "conn")
+
+
+def _q(col: str) -> str:
+    return f"`{col}`"
+
+
+def columns(table: str) -> list[str]:
+    return [c for c, _ in SCHEMA[table]]
+
+
+class Store:
+    """Append-only writer of event records (one connection, batched in transactions)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        for table, cols in SCHEMA.items():
+            body = ", ".join(f"{_q(c)} {t}" for c, t in cols)
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_ts ON {table}(ts)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.db.commit()
+        self._sql = {t: f"INSERT INTO {t} ({', '.join(_q(c) for c in columns(t))}) VALUES "
+                        f"({', '.join('?' for _ in SCHEMA[t])})" for t in SCHEMA}
+        self.counts = {t: 0 for t in SCHEMA}
+
+    def add(self, table: str, records: Iterable[dict]) -> int:
+        cols = columns(table)
+        rows = [tuple(r.get(c) for c in cols) for r in records]
+        if rows:
+            self.db.executemany(self._sql[table], rows)
+            self.counts[table] += len(rows)
+        return len(rows)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """The store for reading only: detection and the web app can never alter events."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such event store; create it with 'cyberrange ingest'", file=str(path))
+    db = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def record(table: str, row: sqlite3.Row | dict) -> dict:
+    """A stored row as an evidence record: Zeek field names, ``_path``, ISO ``ts``; empty fields dropped."""
+    d = {"_path": table}
+    for k in (row.keys() if hasattr(row, "keys") else row):
+        if k in ("rowid",):
+            continue
+        v = row[k]
+        if v is None:
+            continue
+        d[k] = iso(v) if k == "ts" else v
+    return d
