@@ -71,7 +71,7 @@ class Store:
 
     def add(self, table: str, records: Iterable[dict]) -> int:
         cols = columns(table)
-        rows = [tuple(r.get(c) for c in cols) for r in records]
+        rows = [list(map(r.get, cols)) for r in records]
         if rows:
             self.db.executemany(self._sql[table], rows)
             self.counts[table] += len(rows)

@@ -1,0 +1,100 @@
+"""Ingest a capture file into an event store: tshark rows -> Zeek-shaped records -> SQLite.
+
+The store is built under ``DB.part`` and renamed when complete: an interrupted ingest never
+leaves a half-filled store under the final name. A truncated capture keeps every complete
+packet and says where it was cut.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from range.errors import InputError
+from range.events import Assembler
+from range.pcapfile import check_pcap
+from range.sensor import run_file
+from range.store import Store
+
+BATCH = 5000
+
+
+@dataclass
+class IngestResult:
+    packets: int
+    records: dict[str, int]
+    seconds: float
+    truncated: bool
+    warning: str | None = None
+
+
+class Batcher:
+    """Collect records per table and write them in batches."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.pending: dict[str, list[dict]] = {}
+        self.n = 0
+
+    def __call__(self, table: str, rec: dict) -> None:
+        self.pending.setdefault(table, []).append(rec)
+        self.n += 1
+        if self.n >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        for table, recs in self.pending.items():
+            self.store.add(table, recs)
+        self.pending.clear()
+        self.n = 0
+        self.store.commit()
+
+
+def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | None = None) -> IngestResult:
+    check_pcap(pcap)
+    began = time.perf_counter()
+    db = Path(db)
+    tmp = db.with_name(db.name + ".part")
+    for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        p.unlink(missing_ok=True)
+    store = Store(tmp)
+    batch = Batcher(store)
+    asm = Assembler(batch)
+    proc, rows = run_file(pcap)
+    next_report = 50_000
+    try:
+        for row in rows:
+            asm.feed(row)
+            if progress and asm.packets >= next_report:
+                progress(f"{asm.packets:,} packets")
+                next_report += 50_000
+        asm.close()
+        batch.flush()
+        err = proc.stderr.read()
+        rc = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        store.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    truncated = "cut short" in err or "truncated" in err.lower()
+    if rc != 0 and not truncated:
+        store.close()
+        tmp.unlink(missing_ok=True)
+        msg = err.strip().splitlines()[-1] if err.strip() else f"tshark exited with {rc}"
+        raise InputError(f"tshark cannot read this capture: {msg}", file=str(pcap))
+    store.set_meta("capture", str(Path(pcap).resolve()))
+    store.set_meta("packets", str(asm.packets))
+    store.set_meta("truncated", "1" if truncated else "0")
+    store.close()
+    os.replace(tmp, db)
+    warning = None
+    if truncated:
+        warning = (f"{pcap}: truncated capture: the last packet is cut short; the {asm.packets:,} complete "
+                   f"packets before it were ingested into {db}")
+    elif asm.packets == 0:
+        warning = f"{pcap}: the capture holds no packets; {db} is an empty event store"
+    return IngestResult(asm.packets, dict(store.counts), time.perf_counter() - began, truncated, warning)

@@ -1,0 +1,122 @@
+"""The sensor: Wireshark's dissectors (tshark) turn packets into rows of protocol fields.
+
+One tshark process reads a capture file (offline) or a live interface (the range's bridge) and
+prints one tab-separated line per packet with exactly the fields :mod:`range.events` needs.
+``-T fields`` is the fastest way out of tshark (about 3x ``-T ek``, 60x pyshark's default path,
+see DESIGN.md); pyshark is kept for the per-packet drill-down only (:func:`dissect_packet`).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+from range.errors import ToolMissing
+
+AGG = "\x1f"  # between several occurrences of one field (commas occur in TXT records and URIs)
+
+FIELDS = [
+    "frame.number", "frame.time_epoch", "eth.src", "eth.dst",
+    "ip.src", "ip.dst", "ip.proto", "ip.len",
+    "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len",
+    "udp.srcport", "udp.dstport", "udp.length",
+    "icmp.type", "icmp.code", "icmp.ident", "data.len",
+    "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
+    "dns.id", "dns.flags.response", "dns.qry.name", "dns.qry.type", "dns.qry.class", "dns.flags.rcode",
+    "dns.flags.authoritative", "dns.flags.truncated", "dns.flags.recdesired", "dns.flags.recavail", "dns.flags.z",
+    "dns.count.answers", "dns.resp.type", "dns.resp.ttl", "dns.a", "dns.aaaa", "dns.cname", "dns.txt",
+    "dns.mx.mail_exchange", "dns.ptr.domain_name", "dns.ns",
+    "http.request.method", "http.request.uri", "http.request.version", "http.host", "http.user_agent",
+    "http.referer", "http.cookie", "http.content_type", "http.content_length", "http.file_data",
+    "http.response.code", "http.response.phrase",
+    "ssh.protocol", "ssh.message_code", "ssh.kex_algorithms", "ssh.server_host_key_algorithms",
+    "ssh.encryption_algorithms_client_to_server", "ssh.mac_algorithms_client_to_server",
+    "ssh.compression_algorithms_client_to_server", "ssh.packet_length",
+    "ftp.request.command", "ftp.request.arg", "ftp.response.code", "ftp.response.arg",
+    "telnet.data", "ntp.flags.mode",
+]
+F = {name: i for i, name in enumerate(FIELDS)}
+
+# Preferences that cost time and give nothing to the event builder.
+PREFS = ["-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.calculate_timestamps:FALSE",
+         "-o", "http.decompress_body:FALSE"]
+
+
+def first(v: str) -> str:
+    """The first occurrence of a field that tshark printed several times."""
+    return v.split(AGG, 1)[0]
+
+
+def every(v: str) -> list[str]:
+    return v.split(AGG) if v else []
+
+
+def as_int(v: str) -> int | None:
+    v = first(v)
+    if not v:
+        return None
+    try:
+        return int(v, 0)
+    except ValueError:
+        return None
+
+
+def tshark() -> str:
+    path = shutil.which("tshark")
+    if not path:
+        raise ToolMissing("tshark is not installed; install Debian's tshark package "
+                          "(scripts/test and scripts/demo do it) or run: apt-get install tshark")
+    return path
+
+
+def command(source: str | Path, live: bool = False, bpf: str | None = None) -> list[str]:
+    """The tshark command line reading a file (``-r``) or an interface (``-i``, line-buffered)."""
+    cmd = [tshark(), "-n", "-Q"]
+    cmd += ["-i", str(source), "-l"] if live else ["-r", str(source)]
+    if bpf and live:
+        cmd += ["-f", bpf]
+    cmd += PREFS + ["-T", "fields", "-E", "separator=/t", "-E", f"aggregator={AGG}", "-E", "occurrence=a"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    return cmd
+
+
+def rows(stream) -> Iterator[list[str]]:
+    """Split tshark's lines into field lists (tabs and newlines inside values arrive escaped)."""
+    n = len(FIELDS)
+    for line in stream:
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < n:
+            parts += [""] * (n - len(parts))
+        yield parts
+
+
+def run_file(pcap: str | Path) -> tuple[subprocess.Popen, Iterator[list[str]]]:
+    proc = subprocess.Popen(command(pcap), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", errors="replace", bufsize=1 << 16)
+    return proc, rows(proc.stdout)
+
+
+def dissect_packet(pcap: str | Path, number: int) -> list[dict]:
+    """The full dissection tree of one packet, for the hunting UI (pyshark over tshark's JSON)."""
+    import pyshark
+    cap = pyshark.FileCapture(str(pcap), display_filter=f"frame.number == {int(number)}", use_json=True,
+                              include_raw=False)
+    try:
+        pkt = next(iter(cap), None)
+        if pkt is None:
+            return []
+        return [{"layer": layer.layer_name, "fields": _layer_fields(layer)} for layer in pkt.layers]
+    finally:
+        cap.close()
+
+
+def _layer_fields(layer) -> dict:
+    out = {}
+    for name in layer.field_names:
+        try:
+            out[name] = str(layer.get_field(name))
+        except Exception:  # pragma: no cover - a dissector field pyshark cannot render
+            out[name] = "?"
+    return out
