@@ -1,0 +1,130 @@
+"""Scoring: pure functions from ground truth and alerts to a team's score and its ledger.
+
+The model (DESIGN.md): a step is detected when an alert's evidence includes an event of that
+step; time to detect (TTD) is the first such alert's raise time minus the step's start. A
+detected step earns ``points x decay(TTD)``: full within ``grace``, then falling linearly over
+``decay`` seconds to ``floor``. An alert whose evidence holds no event of any step is a false
+positive; false positives cost ``fp_penalty`` each, counted once per rule per ``fp_window``.
+Every point is a ledger line naming its step, rule, alert, evidence and latency.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from range.clock import parse_iso
+from range.truth import StepTruth, Truth, flow_matches
+
+DEFAULTS = {"grace": 60.0, "decay": 600.0, "floor": 0.25, "fp_penalty": 10.0, "fp_window": 300.0}
+SLACK = 0.001  # seconds: timestamps travel through ISO text and tshark's epoch floats
+TABLE_PROTO = {"http": "tcp", "ssh": "tcp", "ftp": "tcp", "telnet": "tcp", "arp": "arp"}
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """Points given or taken outside detection (a hint bought, an instructor's correction)."""
+    points: float
+    reason: str
+    step: str | None = None
+
+
+def event_key(ev: dict) -> tuple:
+    """(ts, src, dst, proto, sport, dport, src_mac) of a stored event record."""
+    path = ev.get("_path", "conn")
+    ts = ev.get("ts")
+    t = parse_iso(ts) if isinstance(ts, str) else float(ts) if ts is not None else None
+    proto = ev.get("proto") or TABLE_PROTO.get(path)
+    return (t, ev.get("id.orig_h"), ev.get("id.resp_h"), proto, ev.get("id.orig_p"), ev.get("id.resp_p"),
+            ev.get("src_mac") if path == "arp" else None)
+
+
+def event_in_step(key: tuple, step: StepTruth) -> bool:
+    t, src, dst, proto, sport, dport, mac = key
+    if t is None or t < step.start - SLACK or t > step.end + SLACK:
+        return False
+    if proto in ("icmp", "arp"):
+        sport = dport = None
+    return any(flow_matches(f, src, dst, proto, sport, dport, mac) or flow_matches(f, dst, src, proto, dport, sport, mac)
+               for f in step.flows)
+
+
+def decay(ttd: float, grace: float, span: float, floor: float) -> float:
+    if ttd <= grace:
+        return 1.0
+    return max(floor, 1.0 - (1.0 - floor) * (ttd - grace) / span)
+
+
+def _params(truth: Truth) -> dict:
+    p = dict(DEFAULTS)
+    p.update({k: float(v) for k, v in (truth.scoring or {}).items() if k in DEFAULTS})
+    return p
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment] = ()) -> dict[str, Any]:
+    """A team's score for one exercise (see the module docstring for the model)."""
+    p = _params(truth)
+    alerts = sorted(alerts, key=lambda a: (a["raised_at"], a["id"]))
+    steps_hit: dict[str, list[tuple[float, dict, dict]]] = {s.id: [] for s in truth.steps}
+    true_alerts = 0
+    false_positive_alerts: list[dict] = []
+    for a in alerts:
+        raised = parse_iso(a["raised_at"])
+        hit = False
+        for ev in a.get("events", []):
+            key = event_key(ev)
+            for s in truth.steps:
+                if event_in_step(key, s):
+                    steps_hit[s.id].append((raised, a, ev))
+                    hit = True
+        if hit:
+            true_alerts += 1
+        else:
+            false_positive_alerts.append(a)
+    ledger: list[dict] = []
+    steps_out = []
+    ttds = []
+    for s in truth.steps:
+        hits = steps_hit[s.id]
+        if not hits:
+            steps_out.append({"id": s.id, "detected": False, "ttd_seconds": None, "points": 0.0, "rules": []})
+            ledger.append({"points": 0.0, "reason": f"missed step {s.id} ({s.technique}, {s.attack}): no alert's "
+                           f"evidence includes its traffic", "step": s.id, "rule_id": None, "alert_id": None})
+            continue
+        raised, a, ev = min(hits, key=lambda h: (h[0], h[1]["id"]))
+        ttd = max(0.0, raised - s.start)
+        factor = decay(ttd, p["grace"], p["decay"], p["floor"])
+        pts = round(s.points * factor, 2)
+        ttds.append(ttd)
+        rules = sorted({h[1]["rule_id"] for h in hits})
+        steps_out.append({"id": s.id, "detected": True, "ttd_seconds": round(ttd, 3), "points": pts, "rules": rules})
+        ledger.append({"points": pts, "reason": f"detected step {s.id} ({s.technique}, {s.attack}) with rule "
+                       f"'{a.get('rule_title') or a['rule_id']}' {_fmt(ttd)} s after it began: "
+                       f"{_fmt(s.points)} x {factor:.2f}", "step": s.id, "rule_id": a["rule_id"], "alert_id": a["id"],
+                       "ttd_seconds": round(ttd, 3), "evidence": ev})
+    windows: dict[tuple, dict] = {}
+    for a in false_positive_alerts:
+        w = int((parse_iso(a["raised_at"]) - truth.start) // p["fp_window"])
+        windows.setdefault((a["rule_id"], w), a)
+    for (rule_id, w), a in sorted(windows.items(), key=lambda kv: (kv[1]["raised_at"], kv[0][0])):
+        ledger.append({"points": -p["fp_penalty"], "reason": f"false positive: rule '{a.get('rule_title') or rule_id}' "
+                       f"alerted on benign traffic (window {w + 1} of {_fmt(p['fp_window'])} s)",
+                       "step": None, "rule_id": rule_id, "alert_id": a["id"]})
+    for adj in adjustments:
+        ledger.append({"points": adj.points, "reason": adj.reason, "step": adj.step, "rule_id": None, "alert_id": None})
+    detected = [s for s in steps_out if s["detected"]]
+    return {
+        "team": truth.team,
+        "scenario": truth.scenario,
+        "score": round(sum(e["points"] for e in ledger), 2),
+        "recall": round(len(detected) / len(truth.steps), 4) if truth.steps else None,
+        "precision": round(true_alerts / len(alerts), 4) if alerts else None,
+        "mttd_seconds": round(sum(ttds) / len(ttds), 3) if ttds else None,
+        "false_positives": len(windows),
+        "alerts": len(alerts),
+        "steps": steps_out,
+        "ledger": ledger,
+    }
