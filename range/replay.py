@@ -58,7 +58,7 @@ def generate(scn: Scenario, seed: int, team: str, progress: Progress | None = No
     owners: list[tuple[int, list]] = []
     clients = [lay.host(c) for c in scn.env.spec.benign.clients]
     for kind, params in scn.benign.items():
-        synth.records = []
+        synth.begin(("benign", kind))
         ctx = BenignContext(layout=lay, t0=t0, duration=scn.spec.duration, clients=clients, params=params,
                             rng=rng("benign", seed, team, scn.name, kind),
                             names=Names(rng("benign-names", seed, team, scn.name, kind)), domain=scn.env.spec.domain)
@@ -68,7 +68,7 @@ def generate(scn: Scenario, seed: int, team: str, progress: Progress | None = No
         if progress:
             progress(f"benign {kind}: {len(synth.records)} packets")
     for step in scn.steps:
-        synth.records = []
+        synth.begin(("step", step.id))
         start = step_start(scn, step, seed, team)
         ctx = step_context(scn, lay, step, seed, team, start)
         for action in step.technique.generate(ctx):

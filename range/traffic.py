@@ -80,8 +80,18 @@ Action = Union[TcpSession, UdpExchange, IcmpEcho, RawFrames]
 MSS = 1448
 
 
+PORT_REUSE = 120.0  # seconds a client port stays taken (TIME_WAIT and a margin)
+
+
 class Synth:
-    """Synthesise actions into (time, frame, flow key) records for one team's layout."""
+    """Synthesise actions into (time, frame, flow key) records for one team's layout.
+
+    Like a host's network stack, the synthesiser never lets two traffic sources (benign kinds,
+    steps) use the same client port of the same host within :data:`PORT_REUSE` seconds of each
+    other: a source whose port is taken gets another, consistently for all its actions. Without
+    this a step's packets could share a flow key with benign ones, and no truth could tell them
+    apart.
+    """
 
     def __init__(self, layout: Layout, rng, watched: Iterable[str] | None = None):
         self.layout = layout
@@ -90,6 +100,33 @@ class Synth:
         self._ipid: dict[str, int] = {}
         self._ttl: dict[str, int] = {}
         self.records: list[tuple[float, bytes, FlowKey]] = []
+        self.owner: object = None
+        self._ports: dict[tuple[str, int], list[tuple[float, object]]] = {}
+        self._remap: dict[tuple[str, int], int] = {}
+
+    def begin(self, owner: object) -> None:
+        """Start a new traffic source: its records and its port mapping are its own."""
+        self.owner = owner
+        self.records = []
+        self._remap = {}
+
+    def client_port(self, client: str, port: int, t: float) -> int:
+        """The port this source really uses for (client, port) at time ``t``."""
+        k = (client, port)
+        if k in self._remap:
+            port = self._remap[k]
+        elif self._taken(client, port, t):
+            new = port
+            while self._taken(client, new, t) or new == port:
+                new = self.rng.randint(32768, 60999)
+            self._remap[k] = port = new
+        else:
+            self._remap[k] = port
+        self._ports.setdefault((client, port), []).append((t, self.owner))
+        return port
+
+    def _taken(self, client: str, port: int, t: float) -> bool:
+        return any(o != self.owner and abs(t - u) < PORT_REUSE for u, o in self._ports.get((client, port), ()))
 
     # -- per-host details --------------------------------------------------------------------
     def ttl(self, ip: str) -> int:
@@ -155,9 +192,9 @@ class Synth:
             raise TypeError(f"not a traffic action: {action!r}")
 
     def _tcp(self, a: TcpSession) -> None:
-        key = (a.client, a.server, "tcp", a.sport, a.dport, None)
+        cp, sp = self.client_port(a.client, a.sport, a.t), a.dport
+        key = (a.client, a.server, "tcp", cp, sp, None)
         c, s = a.client, a.server
-        cp, sp = a.sport, a.dport
         half = a.rtt / 2
         isn_c = self.rng.getrandbits(32)
         isn_s = self.rng.getrandbits(32)
@@ -225,14 +262,15 @@ class Synth:
             F(t, s, c, wire.PROTO_TCP, tcp(s, c, sp, cp, sseq, cseq, wire.RST | wire.ACK, window=0), key)
 
     def _udp(self, a: UdpExchange) -> None:
-        key = (a.client, a.server, "udp", a.sport, a.dport, None)
+        sport = self.client_port(a.client, a.sport, a.t)
+        key = (a.client, a.server, "udp", sport, a.dport, None)
         t = a.t
         for delay, side, data in a.messages:
             t += delay
             if side == "c":
-                self.ip_frame(t, a.client, a.server, wire.PROTO_UDP, wire.udp(a.client, a.server, a.sport, a.dport, data), key, df=False)
+                self.ip_frame(t, a.client, a.server, wire.PROTO_UDP, wire.udp(a.client, a.server, sport, a.dport, data), key, df=False)
             else:
-                self.ip_frame(t, a.server, a.client, wire.PROTO_UDP, wire.udp(a.server, a.client, a.dport, a.sport, data), key, df=False)
+                self.ip_frame(t, a.server, a.client, wire.PROTO_UDP, wire.udp(a.server, a.client, a.dport, sport, data), key, df=False)
 
     def _icmp(self, a: IcmpEcho) -> None:
         key = (a.client, a.server, "icmp", None, None, None)
