@@ -78,7 +78,9 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
             key = event_key(ev)
             for s in truth.steps:
                 if event_in_step(key, s):
-                    steps_hit[s.id].append((raised, a, ev))
+                    # an alert opened earlier (on other traffic) detects the step only once the
+                    # step's event has joined it
+                    steps_hit[s.id].append((max(raised, key[0]), a, ev))
                     hit = True
         if hit:
             true_alerts += 1

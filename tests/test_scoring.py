@@ -106,3 +106,10 @@ def test_cli_and_bad_alerts_file(tmp_path):
     r = subprocess.run([sys.executable, "-m", "range.cli", "score", "--truth", t, "--alerts", bad],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "malformed JSON" in r.stderr
+
+
+def test_alert_opened_before_the_step_detects_it_when_its_event_joins():
+    early = alert("e1", "scan", 5.0, conn(4, "10.0.0.66", "10.0.0.99", 443), conn(12, "10.0.0.66", "10.0.0.10", 22))
+    s = score(truth(), [early])
+    recon = next(x for x in s["steps"] if x["id"] == "recon")
+    assert recon["detected"] and recon["ttd_seconds"] == 2.0
