@@ -11,12 +11,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import socket
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from range.clock import iso, parse_iso
 from range.errors import InputError
@@ -73,15 +74,31 @@ def _flow(src: str, dst: str, proto: str, sport=None, dport=None, smac=None) -> 
     return f
 
 
-def _sources(srcs: set[str]) -> list[str]:
-    """Source addresses, summarised into prefixes when a step has many (a botnet)."""
-    if len(srcs) <= MAX_SOURCES:
+def _sources(srcs: set[str], limit: int = MAX_SOURCES) -> list[str]:
+    """Source addresses, summarised into at most ``limit`` prefixes when a step has many (a botnet)."""
+    if len(srcs) <= limit:
         return sorted(srcs)
+    aton = socket.inet_aton
+    ints = {int.from_bytes(aton(s), "big") for s in srcs}  # a flood may have 10^5 sources
     for plen in (24, 16, 8, 0):
-        nets = {str(ipaddress.IPv4Network(f"{s}/{plen}", strict=False)) for s in srcs}
-        if len(nets) <= MAX_SOURCES:
-            return sorted(nets, key=lambda n: (int(_net(n).network_address), n))
+        mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+        nets = {v & mask for v in ints}
+        if len(nets) <= limit:
+            return [f"{socket.inet_ntoa(n.to_bytes(4, 'big'))}/{plen}" for n in sorted(nets)]
     return ["0.0.0.0/0"]  # pragma: no cover - /0 always fits
+
+
+def _candidates(srcs: list[str], dports: list, dst: str, proto: str, smac: str | None) -> Iterator[list[dict]]:
+    """Flow sets from coarse to fine: by source, then by source and destination port."""
+    yield [_flow(s, dst, proto, smac=smac) for s in srcs]
+    yield [_flow(s, dst, proto, dport=p, smac=smac) for s in srcs for p in dports]
+
+
+def _first_clean(candidates: Iterable[list[dict]], near: list[FlowKey]) -> list[dict] | None:
+    for cand in candidates:
+        if len(cand) <= 256 and not any(_matches_either(fl, f) for fl in cand for f in near):
+            return cand
+    return None
 
 
 def compact_flows(keys: Iterable[FlowKey], foreign: list[FlowKey]) -> list[dict]:
@@ -92,16 +109,17 @@ def compact_flows(keys: Iterable[FlowKey], foreign: list[FlowKey]) -> list[dict]
     out: list[dict] = []
     for (dst, proto, smac), ks in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2] or "")):
         near = [f for f in foreign if f[2] == proto and (f[1] == dst or f[0] == dst)]
-        srcs = _sources({k[0] for k in ks})
-        candidates = [
-            [_flow(s, dst, proto, smac=smac) for s in srcs],
-            [_flow(s, dst, proto, dport=p, smac=smac) for s in srcs for p in sorted({k[4] for k in ks}, key=str)],
-        ]
-        chosen = None
-        for cand in candidates:
-            if len(cand) <= 256 and not any(_matches_either(fl, f) for fl in cand for f in near):
-                chosen = cand
-                break
+        src_set = {k[0] for k in ks}
+        srcs = _sources(src_set)
+        dports = sorted({k[4] for k in ks}, key=str)
+        chosen = _first_clean(_candidates(srcs, dports, dst, proto, smac), near)
+        if chosen is None and "/" in srcs[0]:
+            # many sources whose summary also covers something else's packets (a randomly
+            # spoofed flood beside ordinary traffic): try up to 256 finer prefixes before
+            # falling back to one flow per connection
+            fine = _sources(src_set, 256)
+            if fine != srcs:
+                chosen = _first_clean(_candidates(fine, dports, dst, proto, smac), near)
         if chosen is None:
             chosen = [_flow(k[0], k[1], k[2], k[3], k[4], k[5]) for k in sorted(ks, key=str)]
         out.extend(chosen)
