@@ -223,8 +223,9 @@ class Layout:
 
 
 def mac_address(*parts: object) -> str:
+    """A locally administered MAC in Docker's 02:42 space (no vendor name in Wireshark)."""
     d = derive("mac", *parts).to_bytes(8, "big")
-    return "02:" + ":".join(f"{b:02x}" for b in d[:5])
+    return "02:42:" + ":".join(f"{b:02x}" for b in d[:4])
 
 
 def layout(env: Environment, team: str, seed: int, subnets: dict[str, ipaddress.IPv4Network] | None = None) -> Layout:
