@@ -11,7 +11,7 @@ the wall clock so that records leave within a second or two of their last packet
 from __future__ import annotations
 
 import base64
-import hashlib
+import random
 from typing import Callable
 
 from range.appproto import AppLayers
@@ -31,18 +31,25 @@ _USP, _UDP, _ULEN = F["udp.srcport"], F["udp.dstport"], F["udp.length"]
 _ICT, _ICC, _ICID, _DLEN = F["icmp.type"], F["icmp.code"], F["icmp.ident"], F["data.len"]
 
 
-def uid(*parts) -> str:
-    """A Zeek-like connection uid ("C" + 17 alphanumerics), deterministic for the same packets."""
-    digest = hashlib.sha1("|".join(map(str, parts)).encode()).digest()
-    return "C" + base64.b64encode(digest[:13], altchars=b"xZ").decode()[:17]
+class Uids:
+    """Zeek-like connection uids ("C" + 17 alphanumerics): drawn from a generator seeded by the
+    first packet's time, so the same capture always gives the same uids."""
+
+    def __init__(self):
+        self._rng: random.Random | None = None
+
+    def next(self, ts: float) -> str:
+        if self._rng is None:
+            self._rng = random.Random(repr(ts))
+        return "C" + base64.b64encode(self._rng.getrandbits(104).to_bytes(13, "big"), altchars=b"xZ").decode()[:17]
 
 
 class Conn:
     __slots__ = ("uid", "ts", "last", "proto", "orig_h", "orig_p", "resp_h", "resp_p", "pkts", "bytes", "ip_bytes",
                  "hist", "flags", "services", "macs", "closed", "app", "http_depth", "queue")
 
-    def __init__(self, ts, proto, oh, op, rh, rp, omac, rmac):
-        self.uid = uid(ts, proto, oh, op, rh, rp)
+    def __init__(self, uid, ts, proto, oh, op, rh, rp, omac, rmac):
+        self.uid = uid
         self.ts = self.last = ts
         self.proto, self.orig_h, self.orig_p, self.resp_h, self.resp_p = proto, oh, op, rh, rp
         self.pkts = [0, 0]
@@ -94,6 +101,7 @@ class Assembler:
         # one queue per timeout, each ordered by last activity: expire() reads only idle fronts
         self.queues: dict[float, dict[tuple, Conn]] = {LINGER: {}, SYN_WAIT: {}, UDP_IDLE: {}, TCP_IDLE: {}}
         self.apps = AppLayers(emit)
+        self.uids = Uids()
         self.packets = 0
         self.now = 0.0
         self._next_sweep = 0.0
@@ -129,9 +137,9 @@ class Assembler:
                 c = None
             if c is None:
                 if fl & SYN and fl & ACK:  # we missed the SYN: the sender of SYN-ACK is the responder
-                    c = Conn(ts, "tcp", dst, dp, src, sp, first(p[_EDST]), first(p[_ESRC]))
+                    c = Conn(self.uids.next(ts), ts, "tcp", dst, dp, src, sp, first(p[_EDST]), first(p[_ESRC]))
                 else:
-                    c = Conn(ts, "tcp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
+                    c = Conn(self.uids.next(ts), ts, "tcp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
                 self.conns[k] = c
             d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
             plen = int(p[_TLEN]) if p[_TLEN] else 0
@@ -162,7 +170,7 @@ class Assembler:
             k = ("udp", src, sp, dst, dp) if (src, sp) < (dst, dp) else ("udp", dst, dp, src, sp)
             c = self.conns.get(k)
             if c is None:
-                c = self.conns[k] = Conn(ts, "udp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
+                c = self.conns[k] = Conn(self.uids.next(ts), ts, "udp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
             d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
             self._count(c, d, ts, max((_int(p[_ULEN]) or 8) - 8, 0), iplen)
             self._hist(c, d, "D")
@@ -175,13 +183,13 @@ class Assembler:
                 k = ("icmp", oh, rh, ident)
                 c = self.conns.get(k)
                 if c is None:
-                    c = self.conns[k] = Conn(ts, "icmp", oh, 8, rh, 0, first(p[_ESRC]), first(p[_EDST]))
+                    c = self.conns[k] = Conn(self.uids.next(ts), ts, "icmp", oh, 8, rh, 0, first(p[_ESRC]), first(p[_EDST]))
                 d = 0 if src == oh else 1
             else:
                 k = ("icmp", src, dst, t, code)
                 c = self.conns.get(k)
                 if c is None:
-                    c = self.conns[k] = Conn(ts, "icmp", src, t, dst, code, first(p[_ESRC]), first(p[_EDST]))
+                    c = self.conns[k] = Conn(self.uids.next(ts), ts, "icmp", src, t, dst, code, first(p[_ESRC]), first(p[_EDST]))
                 d = 0
             self._count(c, d, ts, _int(p[_DLEN]) or max(iplen - 28, 0), iplen)
             return c, d, k
