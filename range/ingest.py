@@ -31,14 +31,17 @@ class IngestResult:
 
 
 class Batcher:
-    """Collect records per table and write them in batches."""
+    """Collect records per table and write them in batches, stamped with the capture time at
+    which they were emitted (``_seen``)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, clock=lambda: None):
         self.store = store
+        self.clock = clock
         self.pending: dict[str, list[dict]] = {}
         self.n = 0
 
     def __call__(self, table: str, rec: dict) -> None:
+        rec["_seen"] = self.clock()
         self.pending.setdefault(table, []).append(rec)
         self.n += 1
         if self.n >= BATCH:
@@ -62,6 +65,7 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     store = Store(tmp)
     batch = Batcher(store)
     asm = Assembler(batch)
+    batch.clock = lambda: asm.now
     proc, rows = run_file(pcap)
     next_report = 50_000
     try:

@@ -112,6 +112,28 @@ class Scenario:
         s = self.spec.start or DEFAULT_START
         return s if s.tzinfo else s.replace(tzinfo=dt.timezone.utc)
 
+    def step(self, step_id: str) -> Step:
+        for st in self.steps:
+            if st.id == step_id:
+                return st
+        raise NotFound(f"scenario {self.name} has no step {step_id!r}; steps: {', '.join(s.id for s in self.steps)}")
+
+    def with_overrides(self, start: float | None = None, schedule: dict[str, float] | None = None) -> "Scenario":
+        """The same scenario starting at ``start`` (epoch) with some steps moved (step id -> at)."""
+        schedule = schedule or {}
+        for sid, at in schedule.items():
+            st = self.step(sid)
+            if not 0 <= at <= self.spec.duration - st.duration:
+                raise InputError(f"step {sid!r} cannot start at {at:g}s: it runs {st.duration:g}s and the "
+                                 f"scenario lasts {self.spec.duration:g}s")
+        steps = [Step(st.spec.model_copy(update={"at": float(schedule[st.id])}) if st.id in schedule else st.spec,
+                      st.technique, st.params, st.duration, st.index) for st in self.steps]
+        steps.sort(key=lambda st: (st.spec.at, st.index))
+        update = {"steps": [st.spec for st in steps]}
+        if start is not None:
+            update["start"] = dt.datetime.fromtimestamp(start, tz=dt.timezone.utc)
+        return Scenario(self.spec.model_copy(update=update), self.env, steps, self.benign, self.path)
+
 
 def parse_scenario(data: Any, lines: Lines, path: Path, env: Environment | None = None) -> Scenario:
     spec = validate(ScenarioSpec, data, lines)

@@ -40,6 +40,12 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
             ("dst_mac", "TEXT"), ("orig_mac", "TEXT"), ("resp_mac", "TEXT")],
 }
 
+# Every table also has ``_seen``: the capture time at which the sensor emitted the record (a
+# connection is emitted when it ends). Offline sessions reveal records by it; live, it measures
+# the sensor's share of detection latency. Evidence records leave it out.
+for _cols in SCHEMA.values():
+    _cols.append(("_seen", "REAL"))
+
 SERVICE_TABLES = tuple(t for t in SCHEMA if t != "conn")
 
 
@@ -102,7 +108,7 @@ def record(table: str, row: sqlite3.Row | dict) -> dict:
     """A stored row as an evidence record: Zeek field names, ``_path``, ISO ``ts``; empty fields dropped."""
     d = {"_path": table}
     for k in (row.keys() if hasattr(row, "keys") else row):
-        if k in ("rowid",):
+        if k in ("rowid", "_seen"):
             continue
         v = row[k]
         if v is None:
