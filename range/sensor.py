@@ -82,14 +82,17 @@ def command(source: str | Path, live: bool = False, bpf: str | None = None) -> l
     return cmd
 
 
+def split_row(line: str, n: int = len(FIELDS)) -> list[str]:
+    """One tshark line as a field list (tabs and newlines inside values arrive escaped)."""
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) < n:
+        parts += [""] * (n - len(parts))
+    return parts
+
+
 def rows(stream) -> Iterator[list[str]]:
-    """Split tshark's lines into field lists (tabs and newlines inside values arrive escaped)."""
-    n = len(FIELDS)
     for line in stream:
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) < n:
-            parts += [""] * (n - len(parts))
-        yield parts
+        yield split_row(line)
 
 
 def run_file(pcap: str | Path) -> tuple[subprocess.Popen, Iterator[list[str]]]:
