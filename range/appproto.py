@@ -138,8 +138,8 @@ class AppLayers:
 
     # ---- SSH --------------------------------------------------------------------------------
     def ssh(self, p: list[str], ts: float, c: "Conn", d: int, payload: int) -> None:
-        s = c.app.setdefault("ssh", {"banner": [None, None], "kex": [None, None], "newkeys": 0,
-                                     "enc_pkts": [0, 0], "enc_bytes": [0, 0], "kex_end": None})
+        s = c.app.setdefault("ssh", {"banner": [None, None], "kex": [None, None], "newkeys": [False, False],
+                                     "auth": {"accept": None, "failure": None, "attempts": 0, "success": None}})
         banner = first(p[F["ssh.protocol"]])
         if banner:
             s["banner"][d] = _unescape(banner).strip()
@@ -150,11 +150,35 @@ class AppLayers:
                                                       "ssh.mac_algorithms_client_to_server",
                                                       "ssh.compression_algorithms_client_to_server")]
         if 21 in codes:
-            s["newkeys"] += 1
-            s["kex_end"] = ts
-        elif s["newkeys"] and payload and not banner and not codes:
-            s["enc_pkts"][d] += 1
-            s["enc_bytes"][d] += payload
+            s["newkeys"][d] = True
+        elif d == 1 and s["newkeys"][0] and payload and not banner and not codes:
+            # the server's encrypted packets once the client has sent NEWKEYS (and with it its
+            # SERVICE_REQUEST): earlier ones are the tail of the server's own NEWKEYS segment
+            # (EXT_INFO, and the ECDH reply's continuation when it overflows a segment)
+            self._ssh_auth(s["auth"], payload)
+
+    @staticmethod
+    def _ssh_auth(a: dict, size: int) -> None:
+        """Zeek's inference of the authentication outcome from the sizes of the server's first
+        encrypted packets (its SSH analyzer's ``ProcessEncrypted``): the first is
+        ``SERVICE_ACCEPT``; ``USERAUTH_SUCCESS`` (one byte of payload) is 16 bytes shorter than it
+        under every cipher OpenSSH offers; the first packet a little longer is the ``USERAUTH_FAILURE``
+        that answers the ``none`` probe, and each later packet of that very size is a refused
+        attempt. Packets of other sizes (``PK_OK``, a pre-auth banner) decide nothing."""
+        if a["success"]:
+            return
+        if a["accept"] is None:
+            a["accept"] = size
+        elif a["failure"] is None:
+            if size + 16 == a["accept"]:  # "none" accepted
+                a["success"] = True
+            elif a["accept"] < size + 16 and size < a["accept"] + 256:
+                a["failure"] = size
+        elif size == a["failure"]:
+            a["attempts"] += 1
+        elif size + 16 == a["accept"]:
+            a["attempts"] += 1
+            a["success"] = True
 
     def _ssh_record(self, c: "Conn") -> None:
         s = c.app["ssh"]
@@ -168,14 +192,14 @@ class AppLayers:
             for name, cl, sl in zip(names, ck, sk):
                 offered = set(sl.split(","))
                 rec[name] = next((a for a in cl.split(",") if a in offered), None)
-        if s["newkeys"]:
-            cpk, spk = s["enc_pkts"]
-            # Password authentication is a handful of small packets each way and then the server
-            # closes (MaxAuthTries) or a session follows; a session means many more packets, and
-            # a shell or exec answers with more than the ~200 bytes of auth replies.
-            success = spk > 6 and s["enc_bytes"][1] > 1200
-            rec["auth_success"] = 1 if success else 0
-            rec["auth_attempts"] = 1 if success else (max(0, cpk - 1) or None)
+        a = s["auth"]
+        # as Zeek logs it: auth_success T once a success was seen, F when attempts were refused
+        # and none succeeded, unset when the encrypted part never reached a decision
+        if a["success"]:
+            rec["auth_success"] = 1
+        elif a["attempts"]:
+            rec["auth_success"] = 0
+        rec["auth_attempts"] = a["attempts"]
         self.emit("ssh", rec)
 
     # ---- FTP --------------------------------------------------------------------------------

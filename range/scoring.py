@@ -34,8 +34,11 @@ def event_key(ev: dict) -> tuple:
     ts = ev.get("ts")
     t = parse_iso(ts) if isinstance(ts, str) else float(ts) if ts is not None else None
     proto = ev.get("proto") or TABLE_PROTO.get(path)
-    return (t, ev.get("id.orig_h"), ev.get("id.resp_h"), proto, ev.get("id.orig_p"), ev.get("id.resp_p"),
-            ev.get("src_mac") if path == "arp" else None)
+    # an ARP frame's flow key names its Ethernet source (what truth reads back as eth.src): the
+    # arp log's orig_mac; src_mac, the hardware address inside the message, differs when the frame
+    # is forged (a spoofer's re-ARP announces the true MAC from its own)
+    mac = (ev.get("orig_mac") or ev.get("src_mac")) if path == "arp" else None
+    return (t, ev.get("id.orig_h"), ev.get("id.resp_h"), proto, ev.get("id.orig_p"), ev.get("id.resp_p"), mac)
 
 
 def event_in_step(key: tuple, step: StepTruth) -> bool:
