@@ -268,13 +268,19 @@ def alerts(store: Store, session: str, team: str) -> list[dict]:
 
 # ---- scores -----------------------------------------------------------------------------------
 
-def team_score(store: Store, session: str, team: str) -> dict:
+def team_facts(store: Store, session: str, team: str) -> tuple[Any, list[dict], dict]:
+    """A team's ground truth, alerts and score, each read once (the web app needs all three)."""
     from range.scoring import Adjustment, score
     from range.truth import Truth
     truth = Truth.read(store.team_dir(session, team) / "truth.json")
     adj = [Adjustment(-h["cost"], f"hint for step {h['step']}: {h['text']}", h["step"])
            for h in store.q("SELECT * FROM hints WHERE session = ? AND team = ? ORDER BY released_at", (session, team))]
-    return score(truth, alerts(store, session, team), adj)
+    found = alerts(store, session, team)
+    return truth, found, score(truth, found, adj)
+
+
+def team_score(store: Store, session: str, team: str) -> dict:
+    return team_facts(store, session, team)[2]
 
 
 def results(store: Store, session: str) -> dict:
@@ -282,8 +288,9 @@ def results(store: Store, session: str) -> dict:
     row = store.session(session)
     scores = [team_score(store, session, t) for t in store.teams(session)]
     clock = store.clock(row)
+    elapsed = clock.elapsed(row["finished_at"]) if row["status"] == "finished" and row["finished_at"] else clock.elapsed()
     return {"session": session, "scenario": row["scenario"], "environment": row["env"], "mode": row["mode"],
-            "status": row["status"], "elapsed": round(clock.elapsed(), 1), "duration": row["duration"],
+            "status": row["status"], "elapsed": round(min(elapsed, row["duration"]), 1), "duration": row["duration"],
             "ranking": rank(scores), "scores": {s["team"]: s for s in scores}}
 
 

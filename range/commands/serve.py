@@ -1,0 +1,63 @@
+"""The serve command: the exercise web app (console, workspace, scoreboard, API) under gunicorn.
+
+One gunicorn worker process with many threads (the gthread worker): every request and every
+server-sent-event stream shares the one session driver the app starts, and each open stream
+holds one thread, so ``--threads`` bounds the browsers that can follow the exercise live.
+"""
+from __future__ import annotations
+
+import os
+
+from range.commands import arg, command
+
+
+def _gunicorn_app(options: dict, factory):
+    from gunicorn.app.base import BaseApplication
+
+    class App(BaseApplication):
+        def load_config(self):
+            for k, v in options.items():
+                self.cfg.set(k, v)
+
+        def load(self):
+            return factory()
+    return App()
+
+
+@command("serve", "serve the exercise web app: instructor console, team workspaces, scoreboard, JSON API")
+@arg("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the classroom)")
+@arg("--port", type=int, default=8000)
+@arg("--threads", type=int, default=64, help="request threads; each live scoreboard or workspace holds one")
+@arg("--secure-cookies", action="store_true", help="mark the login cookie Secure (behind an HTTPS proxy)")
+@arg("--reset-password", action="store_true", help="generate and print a new instructor password")
+def cmd_serve(a) -> int:
+    from range.errors import InputError
+    from range.sessions import Store
+    from scoreboard import auth
+    if not 1 <= a.port <= 65535:
+        raise InputError(f"--port {a.port}: choose 1 to 65535")
+    if not 2 <= a.threads <= 1000:
+        raise InputError(f"--threads {a.threads}: choose 2 to 1000")
+    store = Store()
+    if os.environ.get(auth.ENV_PASSWORD):
+        print(f"instructor password: the value of {auth.ENV_PASSWORD}")
+    else:
+        new = auth.ensure_instructor_password(store, reset=a.reset_password)
+        if new:
+            print(f"instructor password (shown once, stored hashed in {store.path}): {new}")
+        else:
+            print("instructor password: as printed when the server first started "
+                  "(cyberrange serve --reset-password prints a new one)")
+    host = f"[{a.host}]" if ":" in a.host else a.host
+    print(f"cyberrange: http://{host}:{a.port}/  (scoreboard /, console /console, API /api/openapi.json)", flush=True)
+
+    def factory():
+        from scoreboard import create_app
+        return create_app({"SESSION_COOKIE_SECURE": bool(a.secure_cookies)})
+
+    _gunicorn_app({
+        "bind": f"{host}:{a.port}", "workers": 1, "worker_class": "gthread", "threads": a.threads,
+        "timeout": 120, "graceful_timeout": 5, "keepalive": 5, "accesslog": "-", "errorlog": "-",
+        "loglevel": "info", "proc_name": "cyberrange-serve",
+    }, factory).run()
+    return 0

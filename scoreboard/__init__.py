@@ -1,0 +1,140 @@
+"""The exercise web app: instructor console, trainee workspace, public scoreboard and JSON API.
+
+``create_app(config)`` builds the Flask app around one state store (:class:`range.sessions.Store`)
+and one session driver (:class:`range.driver.Driver`, a thread that moves every running
+session; ``config={"DRIVER": False}`` leaves it stopped so tests tick it by hand). Served by
+``cyberrange serve`` (gunicorn, one process with many threads, so every request and every
+server-sent-event stream shares the driver).
+
+Blueprints: :mod:`.auth` (logins, identities, CSRF policy), :mod:`.console` (instructor pages),
+:mod:`.workspace` (team pages), :mod:`.board` (public scoreboard), :mod:`.api_sessions`,
+:mod:`.api_team` and :mod:`.api_board` (the JSON API, documented by :mod:`.openapi`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from range.driver import Driver
+from range.errors import InputError, NotFound, RangeError, RuntimeFault, ToolMissing
+from range.sessions import Store
+
+log = logging.getLogger("cyberrange.web")
+
+MAX_BODY = 256 * 1024  # a rule is at most 64 KiB; nothing the app accepts is larger
+
+
+@dataclass
+class Range:
+    """What every request shares: the state store, the driver, preparation progress."""
+    store: Store
+    driver: Driver
+    background: bool = True
+    progress: dict[str, str] = field(default_factory=dict)
+
+    def changed(self) -> None:
+        """Wake the server-sent-event streams after an action changed the state."""
+        self.driver.bump()
+
+
+def rng() -> Range:
+    return current_app.extensions["cyberrange"]
+
+
+def status_of(e: RangeError) -> int:
+    if isinstance(e, NotFound):
+        return 404
+    if isinstance(e, InputError):
+        return 400
+    if isinstance(e, (ToolMissing, RuntimeFault)):
+        return 503
+    return 409  # the action does not fit the session's state (e.g. it is running)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(message: str, code: int):
+    if wants_json():
+        resp = jsonify({"error": message})
+        resp.status_code = code
+        return resp
+    return render_template("error.html", message=message, code=code), code
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from scoreboard import auth
+    config = dict(config or {})
+    app = Flask(__name__)
+    store = config.pop("STORE", None) or Store(config.pop("STATE_DB", None))
+    app.config.update(
+        SECRET_KEY=store.secret("flask_secret_key"),
+        SESSION_COOKIE_NAME="cyberrange_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        WTF_CSRF_CHECK_DEFAULT=False,  # auth.enforce_csrf decides per request (see auth.py)
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the login: exercises last hours
+        API_TOKEN_MAX_AGE=12 * 3600,
+        SSE_MAX_SECONDS=300,  # a stream ends after this; EventSource reconnects by itself
+        SSE_WAIT=10.0,
+        DRIVER=True,
+        BACKGROUND_PREPARE=True,
+    )
+    app.config.update(config)
+    app.json.sort_keys = False
+    driver = config.get("DRIVER_OBJECT") or Driver(store)
+    app.extensions["cyberrange"] = Range(store, driver, background=app.config["BACKGROUND_PREPARE"])
+    if app.config["DRIVER"]:
+        driver.start()
+    generated = auth.ensure_instructor_password(store)
+    if generated:
+        log.warning("instructor password (shown once): %s", generated)
+        print(f"cyberrange: instructor password (shown once): {generated}", flush=True)
+
+    auth.csrf.init_app(app)
+    from scoreboard import api_board, api_sessions, api_team, board, console, workspace
+    for bp in (auth.bp, console.bp, workspace.bp, board.bp, api_sessions.bp, api_team.bp, api_board.bp):
+        app.register_blueprint(bp)
+    app.before_request(auth.load_identity)
+    app.before_request(auth.enforce_csrf)
+    app.context_processor(auth.template_globals)
+
+    @app.after_request
+    def headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'")
+        if request.path.startswith("/api/") or request.endpoint in ("auth.login",):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.errorhandler(RangeError)
+    def range_error(e: RangeError):
+        return error_response(str(e), status_of(e))
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        msg = e.description or e.name
+        if e.code == 413:
+            msg = f"the request body is larger than {MAX_BODY // 1024} KiB"
+        resp = error_response(msg, e.code or 400)
+        if e.code == 401 and wants_json():
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="cyberrange"'
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(f"internal error ({type(e).__name__}); the server log has the details", 500)
+
+    return app

@@ -1,0 +1,192 @@
+"""JSON API of a team's workspace: its rules, alerts, score, hints, events and packets.
+
+Every route is ``/api/sessions/<name>/teams/<team>/...`` and answers the instructor or that very
+team only (:func:`scoreboard.auth.team_required`). Before the session ends a team's score and
+hints leave out the ground truth (:func:`scoreboard.data.team_score`).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from range import control
+from range.clock import iso
+from range.errors import InputError
+from scoreboard import data, explorer, packets, rng
+from scoreboard.auth import team_required
+from scoreboard.sse import stream
+from scoreboard.util import body, integer, text, when
+
+bp = Blueprint("api_team", __name__, url_prefix="/api/sessions/<name>/teams/<team>")
+
+
+def _reveal(row) -> bool:
+    return g.who.instructor or data.ended(row)
+
+
+def _events_db(name: str, team: str):
+    return rng().store.team_dir(name, team) / "events.db"
+
+
+def _overview(r, name: str, team: str, reveal_always: bool) -> dict:
+    row = r.store.session(name)
+    reveal = reveal_always or data.ended(row)
+    f = data.facts(r.store, name, team)
+    rules = control.rules(r.store, name, team)
+    try:
+        counts = explorer.counts(r.store.team_dir(name, team) / "events.db")
+    except Exception:  # noqa: BLE001 - the store is still being prepared
+        counts = {}
+    return {"session": name, "team": team, "scenario": row["scenario"], "mode": row["mode"],
+            **data.clock(r.store, row),
+            "score": data.team_score(f, reveal) if f else None,
+            "alerts": len(f.alerts) if f else 0,
+            "rules_deployed": sum(1 for x in rules if x["withdrawn_at"] is None),
+            "hints": data.hints(r.store, name, team, reveal), "events": counts}
+
+
+@bp.get("")
+@team_required
+def overview(name: str, team: str):
+    return jsonify(_overview(rng(), name, team, g.who.instructor))
+
+
+@bp.get("/stream")
+@team_required
+def team_stream(name: str, team: str):
+    r, instructor = rng(), g.who.instructor
+    r.store.session(name)
+    return stream(lambda: _overview(r, name, team, instructor))
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+@bp.get("/rules")
+@team_required
+def rules(name: str, team: str):
+    problems = rng().driver.rule_problems(name)
+    out = [{**r, "active": r["withdrawn_at"] is None, "problem": problems.get(r["pk"])}
+           for r in control.rules(rng().store, name, team)]
+    return jsonify({"rules": out})
+
+
+def _rule_text() -> str:
+    rule = text(body(), "yaml", max_len=control.MAX_RULE_BYTES)
+    if not rule.strip():
+        raise InputError("'yaml' is empty: paste one Sigma rule")
+    return rule
+
+
+@bp.post("/rules")
+@team_required
+def deploy(name: str, team: str):
+    actor = "instructor" if g.who.instructor else team
+    out = control.deploy_rule(rng().store, name, team, _rule_text(), actor=actor)
+    rng().changed()
+    return jsonify(out), 201
+
+
+@bp.delete("/rules/<int:pk>")
+@team_required
+def withdraw(name: str, team: str, pk: int):
+    actor = "instructor" if g.who.instructor else team
+    control.withdraw_rule(rng().store, name, team, pk, actor=actor)
+    rng().changed()
+    return jsonify({"pk": pk, "withdrawn": True})
+
+
+@bp.post("/dry-run")
+@team_required
+def dry_run(name: str, team: str):
+    if not _events_db(name, team).exists():
+        raise InputError("this team's events are not ready yet (the session is being prepared)")
+    out = control.dry_run(rng().store, name, team, _rule_text())
+    out["matches"] = len(out["alerts"])
+    return jsonify(out)
+
+
+# ---- alerts, score, hints -------------------------------------------------------------------
+
+@bp.get("/alerts")
+@team_required
+def alerts(name: str, team: str):
+    return jsonify({"alerts": control.alerts(rng().store, name, team)})
+
+
+@bp.get("/score")
+@team_required
+def score(name: str, team: str):
+    store = rng().store
+    f = data.facts(store, name, team)
+    if f is None:
+        raise InputError("the session is still being prepared: no score yet")
+    return jsonify(data.team_score(f, _reveal(store.session(name))))
+
+
+@bp.get("/hints")
+@team_required
+def hints(name: str, team: str):
+    store = rng().store
+    return jsonify({"hints": data.hints(store, name, team, _reveal(store.session(name)))})
+
+
+# ---- events and packets ---------------------------------------------------------------------
+
+@bp.get("/events/tables")
+@team_required
+def event_tables(name: str, team: str):
+    return jsonify({"tables": explorer.tables(), "counts": explorer.counts(_events_db(name, team))})
+
+
+@bp.get("/events")
+@team_required
+def events(name: str, team: str):
+    a = request.args
+    page = explorer.query(
+        _events_db(name, team), a.get("table", "conn"), filters=a.getlist("filter"),
+        since=when(a.get("from"), "from"), until=when(a.get("to"), "to"), text=a.get("q") or None,
+        limit=integer(a, "limit", default=50, lo=1, hi=explorer.MAX_LIMIT),
+        offset=integer(a, "offset", default=0, lo=0, hi=10**9),
+        after=integer(a, "after", default=None, lo=0))
+    return jsonify(page)
+
+
+def _clock_now(name: str) -> float:
+    store = rng().store
+    return data.now(store, store.session(name))
+
+
+@bp.get("/events/<table>/<int:rowid>/packets")
+@team_required
+def event_packets(name: str, team: str, table: str, rowid: int):
+    ev = explorer.event(_events_db(name, team), table, rowid)
+    flt, since, until = packets.conversation(ev)
+    until = min(until, _clock_now(name))
+    out = packets.list_packets(rng().store.team_dir(name, team) / "capture.pcap", flt, since, until)
+    return jsonify({"table": table, "rowid": rowid, "filter": flt, "from": since, "to": until, **out})
+
+
+@bp.get("/packets/<int:frame>")
+@team_required
+def packet(name: str, team: str, frame: int):
+    tree = packets.dissect(rng().store.team_dir(name, team) / "capture.pcap", frame, _clock_now(name))
+    return jsonify({"frame": frame, "layers": tree})
+
+
+@bp.get("/pcap")
+@team_required
+def pcap(name: str, team: str):
+    store = rng().store
+    row = store.session(name)
+    now = data.now(store, row)
+    a = request.args
+    since = when(a.get("from"), "from")
+    until = when(a.get("to"), "to")
+    since = row["scenario_start"] if since is None else since
+    until = now if until is None else min(until, now)
+    if since > now:
+        raise InputError(f"'from' is later than the session clock ({iso(now)}): nothing was captured there yet")
+    bpf = a.get("bpf", "")
+    chunks = packets.cut(store.team_dir(name, team) / "capture.pcap", since, until, bpf)
+    fname = f"{name}-{team}-{int(since)}-{int(until)}.pcap"
+    return Response(chunks, mimetype="application/vnd.tcpdump.pcap",
+                    headers={"Content-Disposition": f'attachment; filename="{fname}"'})

@@ -1,0 +1,301 @@
+"""What each audience may see of a session, computed from the state store.
+
+Ground truth (step names, times and techniques, the steps hints belong to, what was missed)
+reaches teams and the public only once a session has ended; before that they see scores,
+counts and the times of their own detections. The instructor sees everything at any time.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from range import control
+from range.clock import iso, parse_iso
+from range.exercise import rank
+
+ENDED = ("finished", "failed")
+TACTICS = ["reconnaissance", "resource-development", "initial-access", "execution", "persistence",
+           "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
+           "collection", "command-and-control", "exfiltration", "impact"]
+
+
+def ended(row) -> bool:
+    return row["status"] in ENDED
+
+
+def now(store, row) -> float:
+    """The session clock (epoch s of scenario time); it stops where a finished session stopped."""
+    c = store.clock(row)
+    wall = row["finished_at"] if row["status"] == "finished" and row["finished_at"] else None
+    return min(c.now(wall), row["scenario_start"] + row["duration"]) if wall else c.now()
+
+
+def clock(store, row) -> dict:
+    t = now(store, row)
+    return {"status": row["status"], "elapsed": round(t - row["scenario_start"], 1), "duration": row["duration"],
+            "speed": row["speed"], "now": t, "now_iso": iso(t), "scenario_start": row["scenario_start"],
+            "ended": ended(row)}
+
+
+def summary(store, row) -> dict:
+    return {"name": row["name"], "scenario": row["scenario"], "environment": row["env"], "mode": row["mode"],
+            "created_at": row["created_at"], "error": row["error"], "teams": store.teams(row["name"]),
+            **clock(store, row)}
+
+
+@dataclass
+class Facts:
+    team: str
+    truth: object
+    alerts: list
+    score: dict
+
+    def rule_title(self, rule_id: str) -> str:
+        return next((a.get("rule_title") or rule_id for a in self.alerts if a["rule_id"] == rule_id), rule_id)
+
+    def alert(self, alert_id: str | None) -> dict:
+        for a in self.alerts:
+            if a["id"] == alert_id:
+                return a
+        return {}
+
+
+def facts(store, name: str, team: str) -> Facts | None:
+    """A team's truth, alerts and score; None while the session is being prepared."""
+    if not (store.team_dir(name, team) / "truth.json").exists():
+        return None
+    truth, alerts, score = control.team_facts(store, name, team)
+    return Facts(team, truth, alerts, score)
+
+
+# ---- a team's own score, before and after the end ------------------------------------------
+
+def team_score(f: Facts, reveal: bool) -> dict:
+    s = f.score
+    detected = sum(1 for st in s["steps"] if st["detected"])
+    if reveal:
+        return {**s, "steps_detected": detected, "revealed": True}
+    ledger = []
+    for e in s["ledger"]:
+        if e.get("alert_id") and e.get("step"):
+            a = f.alert(e["alert_id"])
+            ledger.append({"points": e["points"], "reason": f"rule '{a.get('rule_title') or e['rule_id']}' detected an "
+                           f"attack step (which one, and how fast, shows once the session ends)",
+                           "step": None, "rule_id": e["rule_id"], "alert_id": e["alert_id"]})
+        elif e.get("alert_id"):
+            ledger.append({k: e[k] for k in ("points", "reason", "step", "rule_id", "alert_id")})
+        elif e["reason"].startswith("hint for step"):
+            ledger.append({"points": e["points"], "reason": "hint: " + e["reason"].split(": ", 1)[-1],
+                           "step": None, "rule_id": None, "alert_id": None})
+        # a missed step's line names the step: it waits for the end
+    return {"team": s["team"], "score": s["score"], "precision": s["precision"], "mttd_seconds": s["mttd_seconds"],
+            "false_positives": s["false_positives"], "alerts": s["alerts"], "steps_detected": detected,
+            "ledger": ledger, "revealed": False}
+
+
+def hints(store, name: str, team: str, reveal: bool) -> list[dict]:
+    rows = store.q("SELECT * FROM hints WHERE session = ? AND team = ? ORDER BY released_at, step, idx", (name, team))
+    return [{"text": r["text"], "cost": r["cost"], "released_at": r["released_at"],
+             **({"step": r["step"], "index": r["idx"]} if reveal else {})} for r in rows]
+
+
+# ---- the public scoreboard -----------------------------------------------------------------
+
+_cache: dict[tuple, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def board(store, name: str, version: int = 0) -> dict:
+    """The scoreboard of one session (cached per driver version for a second: streams share it)."""
+    row = store.session(name)
+    key = (str(store.path), name, version, row["status"], row["schedule"])
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            body = hit[1]
+        else:
+            body = None
+    if body is None:
+        body = _board(store, row)
+        with _cache_lock:
+            if len(_cache) > 256:
+                _cache.clear()
+            _cache[key] = (time.monotonic() + 1.0, body)
+    return {"session": name, "scenario": row["scenario"], "mode": row["mode"], **clock(store, row), **body}
+
+
+def _rel(t: float, origin: float) -> float:
+    return round(t - origin, 3)
+
+
+def _board(store, row) -> dict:
+    name, reveal, origin = row["name"], ended(row), row["scenario_start"]
+    all_facts = {t: facts(store, name, t) for t in store.teams(name)}
+    have = {t: f for t, f in all_facts.items() if f}
+    ranking = []
+    for r in rank([f.score for f in have.values()]):
+        f = have[r["team"]]
+        entry = {"rank": r["rank"], "team": r["team"], "score": r["score"], "steps_detected": r["steps_detected"],
+                 "precision": r["precision"], "mttd_seconds": r["mttd_seconds"],
+                 "false_positives": r["false_positives"], "alerts": f.score["alerts"]}
+        if reveal:
+            entry.update(steps=r["steps"], recall=r["recall"])
+        ranking.append(entry)
+    teams = {}
+    for t in all_facts:
+        f = all_facts[t]
+        teams[t] = {"marks": marks(f, origin, reveal) if f else [], "coverage": len(covered(f)) if f else 0}
+        if reveal and f:
+            teams[t]["steps"] = steps_of(f, origin)
+    return {"revealed": reveal, "ranking": ranking, "teams": teams,
+            "attack": matrix(list(have.values())) if reveal else None}
+
+
+def marks(f: Facts, origin: float, reveal: bool) -> list[dict]:
+    """Detections (first alert on each step) and false positives, as seconds since the start."""
+    by_id = {s.id: s for s in f.truth.steps}
+    out = []
+    for st in f.score["steps"]:
+        if st["detected"]:
+            m = {"t": _rel(by_id[st["id"]].start + st["ttd_seconds"], origin), "kind": "detect"}
+            if reveal:
+                m.update(step=st["id"], ttd=st["ttd_seconds"], rules=st["rules"])
+            out.append(m)
+    for e in f.score["ledger"]:
+        if e.get("alert_id") and not e.get("step"):
+            a = f.alert(e["alert_id"])
+            if a:
+                out.append({"t": _rel(parse_iso(a["raised_at"]), origin), "kind": "fp", "rule": e["rule_id"]})
+    return sorted(out, key=lambda m: m["t"])
+
+
+def steps_of(f: Facts, origin: float) -> list[dict]:
+    got = {s["id"]: s for s in f.score["steps"]}
+    return [{"id": s.id, "technique": s.technique, "attack": s.attack, "tactic": s.tactic, "points": s.points,
+             "start": _rel(s.start, origin), "end": _rel(s.end, origin), "briefing": s.briefing,
+             "detected": got[s.id]["detected"], "ttd": got[s.id]["ttd_seconds"], "earned": got[s.id]["points"],
+             "rules": [f.rule_title(r) for r in got[s.id]["rules"]]} for s in f.truth.steps]
+
+
+def covered(f: Facts) -> set[str]:
+    got = {s["id"] for s in f.score["steps"] if s["detected"]}
+    return {s.attack for s in f.truth.steps if s.id in got}
+
+
+def matrix(all_facts: list[Facts]) -> dict:
+    """ATT&CK tactics x techniques, each technique with the teams that detected it."""
+    techniques: dict[str, dict] = {}
+    for f in all_facts:
+        cov = covered(f)
+        for s in f.truth.steps:
+            t = techniques.setdefault(s.attack, {"attack": s.attack, "tactic": _tactic(s.tactic), "techniques": [],
+                                                 "steps": [], "teams": {}})
+            if s.technique not in t["techniques"]:
+                t["techniques"].append(s.technique)
+            if s.id not in t["steps"]:
+                t["steps"].append(s.id)
+            t["teams"][f.team] = t["teams"].get(f.team, False) or s.attack in cov
+    tactics = sorted({t["tactic"] for t in techniques.values()},
+                     key=lambda x: (TACTICS.index(x) if x in TACTICS else len(TACTICS), x))
+    return {"teams": sorted(f.team for f in all_facts),
+            "tactics": [{"tactic": tac, "techniques": sorted((t for t in techniques.values() if t["tactic"] == tac),
+                                                             key=lambda t: t["attack"])} for tac in tactics]}
+
+
+def _tactic(text: str) -> str:
+    return (text or "unknown").strip().lower().replace(" ", "-").replace("_", "-")
+
+
+# ---- the instructor's view -----------------------------------------------------------------
+
+def session_detail(store, driver, name: str) -> dict:
+    row = store.session(name)
+    out = summary(store, row)
+    elapsed = out["elapsed"]
+    problems = driver.rule_problems(name)
+    schedule = {k: float(v) for k, v in json.loads(row["schedule"]).items()}
+    released = store.q("SELECT * FROM hints WHERE session = ?", (name,))
+    teams = []
+    for t in store.teams(name):
+        f = facts(store, name, t)
+        rules = control.rules(store, name, t)
+        s = f.score if f else None
+        teams.append({
+            "team": t, "score": s["score"] if s else None,
+            "steps_detected": sum(1 for st in s["steps"] if st["detected"]) if s else 0,
+            "steps": len(s["steps"]) if s else None,
+            "detected": [st["id"] for st in s["steps"] if st["detected"]] if s else [],
+            "alerts": s["alerts"] if s else 0, "precision": s["precision"] if s else None,
+            "mttd_seconds": s["mttd_seconds"] if s else None, "false_positives": s["false_positives"] if s else 0,
+            "rules_deployed": sum(1 for r in rules if r["withdrawn_at"] is None), "rules_total": len(rules),
+            "broken_rules": {str(r["pk"]): problems[r["pk"]] for r in rules if r["pk"] in problems},
+            "hints": sum(1 for h in released if h["team"] == t)})
+    out["teams_progress"] = teams
+    out["steps"] = []
+    try:
+        scn = control.scenario_of(store, name)
+    except Exception as e:  # noqa: BLE001 - the scenario file changed or vanished: say so, show the rest
+        out["scenario_error"] = str(e)
+        return out
+    for st in scn.steps:
+        at = schedule.get(st.id, st.spec.at)
+        out["steps"].append({
+            "id": st.id, "technique": st.technique.name, "attack": st.attack, "tactic": st.tactic,
+            "at": at, "duration": st.duration, "points": st.spec.points, "briefing": st.spec.briefing,
+            "moved": st.id in schedule,
+            "state": "done" if elapsed >= at + st.duration else "running" if elapsed >= at else "pending",
+            "hints": [{"index": i, "text": h.text, "cost": h.cost,
+                       "released_to": sorted(r["team"] for r in released if r["step"] == st.id and r["idx"] == i)}
+                      for i, h in enumerate(st.spec.hints)]})
+    out["description"] = scn.spec.description
+    return out
+
+
+# ---- exports and the after-action report ---------------------------------------------------
+
+def results_csv(res: dict) -> str:
+    step_ids: list[str] = []
+    for s in res["scores"].values():
+        for st in s["steps"]:
+            if st["id"] not in step_ids:
+                step_ids.append(st["id"])
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["rank", "team", "score", "steps_detected", "steps", "recall", "precision", "mttd_seconds",
+                "false_positives", "alerts"] + [f"ttd_{s}" for s in step_ids])
+    for r in res["ranking"]:
+        s = res["scores"][r["team"]]
+        ttd = {st["id"]: st["ttd_seconds"] for st in s["steps"]}
+        w.writerow([r["rank"], r["team"], r["score"], r["steps_detected"], r["steps"], _c(r["recall"]),
+                    _c(r["precision"]), _c(r["mttd_seconds"]), r["false_positives"], s["alerts"]]
+                   + [_c(ttd.get(sid)) for sid in step_ids])
+    return buf.getvalue()
+
+
+def _c(v) -> str:
+    return "" if v is None else str(v)
+
+
+def report(store, name: str) -> dict:
+    row = store.session(name)
+    origin = row["scenario_start"]
+    all_facts = [f for f in (facts(store, name, t) for t in store.teams(name)) if f]
+    scn = control.scenario_of(store, name)
+    from range.techniques import TECHNIQUES
+    story = [{"id": st.id, "technique": st.technique.name, "summary": TECHNIQUES.get(st.technique.name).summary,
+              "attack": st.attack, "tactic": st.tactic, "points": st.spec.points, "briefing": st.spec.briefing}
+             for st in scn.steps]
+    teams = []
+    for r in rank([f.score for f in all_facts]):
+        f = next(x for x in all_facts if x.team == r["team"])
+        steps = steps_of(f, origin)
+        teams.append({**r, "alerts": f.score["alerts"], "steps_detail": steps, "marks": marks(f, origin, True),
+                      "missed": [s for s in steps if not s["detected"]], "ledger": f.score["ledger"],
+                      "rules": control.rules(store, name, f.team),
+                      "hints": hints(store, name, f.team, True)})
+    return {"session": summary(store, row), "description": scn.spec.description, "story": story, "teams": teams,
+            "attack": matrix(all_facts), "generated": iso(time.time())}

@@ -1,0 +1,5 @@
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  var b = document.getElementById("print-report");
+  if (b) b.addEventListener("click", function () { window.print(); });
+});

@@ -1,0 +1,257 @@
+// The trainee workspace: event explorer with packet drill-down, rule editor, alerts, score, hints, pcap.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  var root = document.getElementById("workspace");
+  if (!root) return;
+  var h = CR.h;
+  var base = root.dataset.api;
+  var clock = new CR.Clock(document.getElementById("ws-clock"), document.getElementById("ws-status"));
+  var state = { table: "conn", filters: [], from: "", to: "", q: "", offset: 0, limit: 50 };
+  var seen = { events: null, alerts: -1, rules: -1, hints: -1, score: null };
+
+  function showError(id, err) {
+    var e = document.getElementById(id);
+    e.textContent = err ? (err.message || String(err)) : "";
+    if (e.tagName === "PRE") e.hidden = !err;
+  }
+
+  // ---- tabs ------------------------------------------------------------------------------
+  document.querySelectorAll(".tabs [data-tab]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      document.querySelectorAll(".tabs [data-tab]").forEach(function (x) { x.classList.toggle("active", x === b); });
+      document.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== b.dataset.tab; });
+      ({ rules: loadRules, alerts: loadAlerts, score: loadScore, hints: loadHints }[b.dataset.tab] || function () {})();
+    });
+  });
+
+  // ---- events ----------------------------------------------------------------------------
+  function eventsUrl() {
+    var p = new URLSearchParams({ table: state.table, limit: state.limit, offset: state.offset });
+    state.filters.forEach(function (f) { p.append("filter", f); });
+    if (state.from) p.set("from", state.from);
+    if (state.to) p.set("to", state.to);
+    if (state.q) p.set("q", state.q);
+    return base + "/events?" + p.toString();
+  }
+
+  function loadEvents() {
+    return CR.api("GET", eventsUrl()).then(function (page) {
+      showError("event-error", null);
+      var head = document.querySelector("#events-table thead"), body = document.querySelector("#events-table tbody");
+      var cols = page.columns;
+      head.replaceChildren(h("tr", {}, cols.map(function (c) { return h("th", {}, c); })));
+      body.replaceChildren();
+      page.events.forEach(function (ev) {
+        body.appendChild(h("tr", { class: "clickable", "data-testid": "event-row", dataset: { rowid: ev._rowid },
+          title: "show this connection's packets", onclick: function () { drill(page.table, ev._rowid); } },
+          cols.map(function (c) { return h("td", {}, ev[c] === undefined ? "" : ev[c]); })));
+      });
+      var to = Math.min(page.offset + page.limit, page.total);
+      document.getElementById("event-range").textContent =
+        page.total ? (page.offset + 1) + "–" + to + " of " + page.total + " (newest first)" : "no events";
+      document.getElementById("event-newer").disabled = page.offset === 0;
+      document.getElementById("event-older").disabled = to >= page.total;
+    }).catch(function (e) { showError("event-error", e); });
+  }
+
+  document.getElementById("event-filter").addEventListener("submit", function (e) {
+    e.preventDefault();
+    state.table = document.getElementById("event-table").value;
+    state.filters = document.getElementById("event-filters").value.split(";").map(function (x) { return x.trim(); }).filter(Boolean);
+    state.from = document.getElementById("event-from").value.trim();
+    state.to = document.getElementById("event-to").value.trim();
+    state.q = document.getElementById("event-search").value.trim();
+    state.offset = 0;
+    loadEvents();
+  });
+  document.getElementById("event-table").addEventListener("change", function () {
+    document.getElementById("event-apply").click();
+  });
+  document.getElementById("event-newer").addEventListener("click", function () {
+    state.offset = Math.max(0, state.offset - state.limit); loadEvents();
+  });
+  document.getElementById("event-older").addEventListener("click", function () {
+    state.offset += state.limit; loadEvents();
+  });
+
+  function drill(table, rowid) {
+    var box = document.getElementById("drill");
+    box.hidden = false;
+    var body = document.querySelector("#packets-table tbody");
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "reading the capture…")));
+    document.getElementById("dissection").replaceChildren();
+    CR.api("GET", base + "/events/" + encodeURIComponent(table) + "/" + rowid + "/packets").then(function (res) {
+      document.getElementById("drill-filter").textContent = res.filter;
+      body.replaceChildren();
+      res.packets.forEach(function (p) {
+        body.appendChild(h("tr", { class: "clickable", "data-testid": "packet-row", dataset: { frame: p.frame },
+          onclick: function () { dissect(p.frame); } },
+          h("td", {}, p.frame), h("td", {}, new Date(p.ts * 1000).toISOString()), h("td", {}, p.src), h("td", {}, p.dst),
+          h("td", {}, p.protocol), h("td", { class: "num" }, p.length), h("td", {}, p.info)));
+      });
+      if (!res.packets.length) body.appendChild(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "no packets up to the session clock")));
+      if (res.truncated) body.appendChild(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "only the first packets are listed")));
+    }).catch(function (e) {
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "error" }, e.message)));
+    });
+  }
+
+  function dissect(frame) {
+    var box = document.getElementById("dissection");
+    box.replaceChildren(h("p", { class: "muted" }, "dissecting frame " + frame + "…"));
+    CR.api("GET", base + "/packets/" + frame).then(function (res) {
+      box.replaceChildren(h("h4", {}, "Frame " + res.frame));
+      res.layers.forEach(function (layer) {
+        var rows = Object.keys(layer.fields).map(function (k) {
+          return h("tr", {}, h("th", {}, k), h("td", {}, h("pre", {}, layer.fields[k])));
+        });
+        box.appendChild(h("details", { open: true, "data-testid": "layer", dataset: { layer: layer.layer } },
+          h("summary", {}, layer.layer), h("table", { class: "grid compact" }, h("tbody", {}, rows))));
+      });
+    }).catch(function (e) { box.replaceChildren(h("p", { class: "error" }, e.message)); });
+  }
+
+  // ---- rules -----------------------------------------------------------------------------
+  function ruleText() { return document.getElementById("rule-editor").value; }
+
+  document.getElementById("rule-dry-run").addEventListener("click", function () {
+    var out = document.getElementById("dry-run-result");
+    out.replaceChildren(h("p", { class: "muted" }, "running…"));
+    CR.api("POST", base + "/dry-run", { yaml: ruleText() }).then(function (res) {
+      showError("rule-error", null);
+      out.replaceChildren(h("p", { "data-testid": "dry-run-count" },
+        "Would raise " + res.matches + " alert(s) over your events so far (nothing is kept, the score does not change)."));
+      if (res.errors.length) out.appendChild(h("p", { class: "error" }, res.errors.map(function (e) { return e.message; }).join("; ")));
+      res.alerts.slice(0, 20).forEach(function (a) { out.appendChild(alertView(a)); });
+    }).catch(function (e) { out.replaceChildren(); showError("rule-error", e); });
+  });
+
+  document.getElementById("rule-deploy").addEventListener("click", function () {
+    CR.api("POST", base + "/rules", { yaml: ruleText() }).then(function (res) {
+      showError("rule-error", null);
+      var msg = "Deployed rule #" + res.pk + " “" + res.title + "”.";
+      if (res.warnings && res.warnings.length) msg += " Warnings: " + res.warnings.map(function (w) { return w.message; }).join("; ");
+      document.getElementById("dry-run-result").replaceChildren(h("p", { class: "ok", "data-testid": "deploy-ok" }, msg));
+      loadRules();
+    }).catch(function (e) { showError("rule-error", e); });
+  });
+
+  function loadRules() {
+    return CR.api("GET", base + "/rules").then(function (res) {
+      var body = document.querySelector("#rules-table tbody");
+      body.replaceChildren();
+      res.rules.slice().reverse().forEach(function (r) {
+        body.appendChild(h("tr", { "data-testid": "rule-row", dataset: { pk: r.pk } },
+          h("td", {}, r.pk), h("td", {}, r.title), h("td", {}, h("code", {}, r.rule_id)),
+          h("td", {}, new Date(r.deployed_at * 1000).toISOString()),
+          h("td", {}, r.active ? (r.problem ? h("span", { class: "error" }, "broken: " + r.problem) : "active") : "withdrawn"),
+          h("td", {},
+            h("button", { type: "button", onclick: function () { document.getElementById("rule-editor").value = r.yaml; } }, "Edit copy"),
+            r.active ? h("button", { type: "button", "data-testid": "rule-withdraw", onclick: function () { withdraw(r.pk); } }, "Withdraw") : null)));
+      });
+    }).catch(function (e) { showError("rule-error", e); });
+  }
+
+  function withdraw(pk) {
+    CR.api("DELETE", base + "/rules/" + pk).then(loadRules).catch(function (e) { showError("rule-error", e); });
+  }
+
+  // ---- alerts, score, hints --------------------------------------------------------------
+  function alertView(a) {
+    var evs = a.events || [];
+    var keys = [];
+    evs.forEach(function (ev) { Object.keys(ev).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); }); });
+    return h("details", { class: "alert", "data-testid": "alert", dataset: { id: a.id } },
+      h("summary", {}, h("strong", {}, a.rule_title || a.rule_id), " · " + (a.level || "") + " · raised " + a.raised_at +
+        " · " + evs.length + " event(s)"),
+      h("div", { class: "scroll" }, h("table", { class: "grid compact" },
+        h("thead", {}, h("tr", {}, keys.map(function (k) { return h("th", {}, k); }))),
+        h("tbody", {}, evs.map(function (ev) {
+          return h("tr", {}, keys.map(function (k) { return h("td", {}, ev[k] === undefined ? "" : ev[k]); }));
+        })))));
+  }
+
+  function loadAlerts() {
+    return CR.api("GET", base + "/alerts").then(function (res) {
+      var box = document.getElementById("alerts-list");
+      box.replaceChildren();
+      if (!res.alerts.length) box.appendChild(h("p", { class: "muted" }, "No alert yet. Deploy a rule from the Rules tab."));
+      res.alerts.slice().reverse().forEach(function (a) { box.appendChild(alertView(a)); });
+    });
+  }
+
+  function loadScore() {
+    return CR.api("GET", base + "/score").then(function (s) {
+      document.getElementById("score-summary").replaceChildren(h("p", { class: "figures" },
+        h("span", {}, "Score ", h("strong", {}, s.score)),
+        h("span", {}, "Steps detected ", h("strong", {}, s.steps_detected + (s.revealed ? " / " + s.steps.length : ""))),
+        h("span", {}, "Precision ", h("strong", {}, CR.pct(s.precision))),
+        h("span", {}, "MTTD ", h("strong", {}, CR.dur(s.mttd_seconds))),
+        h("span", {}, "False positives ", h("strong", {}, s.false_positives))),
+        s.revealed ? null : h("p", { class: "muted" }, "Which attack step each detection found, and what you missed, shows when the session ends."));
+      var body = document.querySelector("#ledger tbody");
+      body.replaceChildren();
+      s.ledger.forEach(function (e) {
+        body.appendChild(h("tr", { "data-testid": "ledger-row" },
+          h("td", { class: "num " + (e.points > 0 ? "ok" : e.points < 0 ? "bad" : "") }, (e.points > 0 ? "+" : "") + e.points),
+          h("td", {}, e.reason), h("td", {}, e.rule_id || ""), h("td", {}, e.alert_id || "")));
+      });
+    }).catch(function () {});
+  }
+
+  function loadHints() {
+    return CR.api("GET", base + "/hints").then(function (res) {
+      var ul = document.getElementById("hints-list");
+      ul.replaceChildren();
+      if (!res.hints.length) ul.appendChild(h("li", { class: "muted" }, "No hint released to your team."));
+      res.hints.forEach(function (x) {
+        ul.appendChild(h("li", { "data-testid": "hint" }, x.text, h("small", { class: "muted" },
+          " (−" + x.cost + " points" + (x.step ? ", step " + x.step : "") + ")")));
+      });
+    });
+  }
+
+  // ---- pcap ------------------------------------------------------------------------------
+  document.getElementById("pcap-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var p = new URLSearchParams();
+    ["from", "to", "bpf"].forEach(function (k) {
+      var v = document.getElementById("pcap-" + k).value.trim();
+      if (v) p.set(k, v);
+    });
+    fetch(base + "/pcap?" + p.toString(), { credentials: "same-origin" }).then(async function (r) {
+      if (!r.ok) {
+        var d = null;
+        try { d = await r.json(); } catch (x) { d = null; }
+        throw new Error((d && d.error) || r.statusText);
+      }
+      var blob = await r.blob();
+      var cd = r.headers.get("Content-Disposition") || "";
+      var m = /filename="([^"]+)"/.exec(cd);
+      var a = h("a", { href: URL.createObjectURL(blob), download: m ? m[1] : "capture.pcap" });
+      document.body.appendChild(a); a.click(); a.remove();
+      showError("pcap-error", null);
+    }).catch(function (err) { showError("pcap-error", err); });
+  });
+
+  // ---- live ------------------------------------------------------------------------------
+  function update(o) {
+    clock.set(o);
+    document.getElementById("ws-score").textContent = o.score ? o.score.score : "–";
+    document.getElementById("ws-alerts").textContent = o.alerts;
+    var n = o.events ? o.events[state.table] : null;
+    if (document.getElementById("event-tail").checked && state.offset === 0 && n !== seen.events) {
+      seen.events = n;
+      loadEvents();
+    }
+    var active = (document.querySelector(".tabs .active") || {}).dataset || {};
+    if (o.alerts !== seen.alerts) { seen.alerts = o.alerts; if (active.tab === "alerts") loadAlerts(); }
+    var sc = JSON.stringify(o.score);
+    if (sc !== seen.score) { seen.score = sc; if (active.tab === "score") loadScore(); }
+    if (o.hints.length !== seen.hints) { seen.hints = o.hints.length; if (active.tab === "hints") loadHints(); }
+    if (o.rules_deployed !== seen.rules) { seen.rules = o.rules_deployed; if (active.tab === "rules") loadRules(); }
+  }
+
+  loadEvents();
+  CR.follow(root.dataset.stream, base, update, null);
+});

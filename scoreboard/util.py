@@ -1,0 +1,99 @@
+"""Reading request input strictly: every problem is an InputError (400) naming the field."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import request
+
+from range.clock import parse_iso
+from range.errors import InputError
+
+
+def body() -> dict:
+    """The request's JSON object, or its form fields; anything else is a 400."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise InputError("the body must be a JSON object, e.g. {\"name\": \"...\"}")
+        return data
+    if request.form:
+        return request.form.to_dict()
+    if request.data:
+        raise InputError("send a JSON object with Content-Type: application/json")
+    return {}
+
+
+def text(data: dict, key: str, default: Any = ..., max_len: int = 100, choices: tuple | None = None) -> str:
+    v = data.get(key, default)
+    if v is ...:
+        raise InputError(f"'{key}' is required")
+    if v is None and default is None:
+        return None
+    if not isinstance(v, str):
+        raise InputError(f"'{key}' must be a string")
+    if len(v) > max_len:
+        raise InputError(f"'{key}' is longer than {max_len} characters")
+    if choices and v not in choices:
+        raise InputError(f"'{key}' must be one of: {', '.join(choices)} (got {v!r})")
+    return v
+
+
+def number(data: dict, key: str, default: Any = ..., lo: float | None = None, hi: float | None = None):
+    v = data.get(key, default)
+    if v is ...:
+        raise InputError(f"'{key}' is required")
+    if v is None or (v == "" and default is None):
+        return None if default is None else default
+    if isinstance(v, bool):
+        raise InputError(f"'{key}' must be a number")
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"'{key}' must be a number (got {v!r})") from None
+    if not math.isfinite(f):
+        raise InputError(f"'{key}' must be a finite number")
+    if (lo is not None and f < lo) or (hi is not None and f > hi):
+        span = f"at least {lo:g}" if hi is None else f"at most {hi:g}" if lo is None else f"between {lo:g} and {hi:g}"
+        raise InputError(f"'{key}' must be {span} (got {f:g})")
+    return f
+
+
+def integer(data: dict, key: str, default: Any = ..., lo: int | None = None, hi: int | None = None):
+    f = number(data, key, default, lo, hi)
+    if f is None:
+        return None
+    if f != int(f):
+        raise InputError(f"'{key}' must be a whole number (got {f:g})")
+    return int(f)
+
+
+def names(data: dict, key: str, required: bool = True) -> list[str] | None:
+    """A list of names: a JSON list, or text separated by commas, spaces or new lines."""
+    v = data.get(key)
+    if v is None or v == "" or v == []:
+        if required:
+            raise InputError(f"'{key}' is required")
+        return None
+    if isinstance(v, str):
+        v = [p for p in v.replace(",", " ").split() if p]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise InputError(f"'{key}' must be a list of names")
+    return v
+
+
+def when(value: str | None, what: str) -> float | None:
+    """A time given as epoch seconds or ISO-8601 (UTC when it names no zone)."""
+    if value is None or value == "":
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        try:
+            return parse_iso(value)
+        except ValueError:
+            raise InputError(f"'{what}' must be epoch seconds or an ISO-8601 time such as "
+                             f"2026-11-28T10:02:00Z (got {value!r})") from None
+    if not math.isfinite(f):
+        raise InputError(f"'{what}' must be a finite number")
+    return f
