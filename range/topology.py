@@ -33,6 +33,13 @@ class Attachment(Strict):
 class ImageSpec(Strict):
     packages: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9+.-]*$")]] = []
     registry: str | None = None  # an ordinary registry image, for sites that have a registry
+    recipe: Name | None = None  # files under environments/images/<recipe>/ (default: the image's name)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ImageSpec":
+        if self.registry and (self.packages or self.recipe):
+            raise ValueError("an image is either built (packages, recipe) or taken from a registry, not both")
+        return self
 
 
 class NodeSpec(Strict):
