@@ -19,7 +19,7 @@ from range.sensor import AGG, F, as_int as _int, first
 
 Emit = Callable[[str, dict], None]
 
-TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 5.0, 1.0
+TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 5.0, 0.5
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
