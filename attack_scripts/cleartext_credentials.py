@@ -81,6 +81,7 @@ class CleartextCredentials(Technique):
         full = ctx.names.username().replace(".", " ").title()
         colleagues = [(login_name(ctx.names), ctx.names.username().replace(".", " ").title()) for _ in range(3)]
         password = human_password(r)
+        ctx.extra.setdefault("accounts", []).append((target.name, user, password))  # the live range creates it
         wrong = [mistyped(r, password) for _ in range(p.failed_logins)]
         files = [(f.format(t=ctx.names.token(6)), r.randint(18_000, 420_000)) for f in r.sample(HOME_FILES, 6)]
 

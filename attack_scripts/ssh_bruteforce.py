@@ -172,6 +172,9 @@ class SshBruteforce(Technique):
         p: Params = ctx.params
         users = list(p.usernames) if p.usernames else ["root", "admin", login_name(ctx.names)]
         found = human_password(ctx.rng)
+        if p.success_at is not None:  # the live range creates the account the guess will find
+            pos = pairs(len(users), p.attempts, p.loop_users)[p.success_at - 1]
+            ctx.extra.setdefault("accounts", []).extend((t.name, users[pos[0]], found) for t in ctx.targets)
         return fit(lambda pace: self._build(ctx, users, found, pace), ctx.rng, ctx.t0, self.duration(p))
 
     def _build(self, ctx: StepContext, users: list[str], found: str, pace: float) -> list[TcpSession]:

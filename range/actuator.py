@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import pickle
+import re
 import socket
 import struct
 import sys
@@ -63,11 +64,19 @@ class Actuator:
         self.mac = mac
         self.next_hop = next_hop or {}  # destination IP -> MAC on this node's segment (else "default")
         self.sem = asyncio.Semaphore(MAX_CONCURRENT)
+        self.redirect: dict[tuple[str, int], int] = {}  # (server, scripted port) -> the real server's port
+        self.passive: set[tuple[str, int]] = set()
         self._raw: socket.socket | None = None
         self._pkt: socket.socket | None = None
 
     # ---- dispatch ---------------------------------------------------------------------------
     async def run(self, actions: list) -> None:
+        for a in actions:  # the data ports scripted FTP sessions expect: the real server picks others
+            if isinstance(a, TcpSession) and a.dport == 21:
+                for _d, side, data in a.messages:
+                    port = _data_port(data) if side == "s" else None
+                    if port:
+                        self.passive.add((a.server, port))
         tasks = []
         for a in sorted(actions, key=_start):
             await _until(_start(a) - 0.05)
@@ -100,36 +109,47 @@ class Actuator:
         except OSError:
             s.bind(("", 0))
         sport = s.getsockname()[1]
-        key = (a.client, a.server, "tcp", sport, a.dport, None)
+        if (a.server, a.dport) in self.passive:  # an FTP data connection: wait for the real port
+            for _ in range(300):
+                if (a.server, a.dport) in self.redirect:
+                    break
+                await asyncio.sleep(0.1)
+        dport = self.redirect.get((a.server, a.dport), a.dport)
+        key = (a.client, a.server, "tcp", sport, dport, None)
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.sock_connect(s, (a.server, a.dport)), CONNECT_TIMEOUT)
+            await asyncio.wait_for(loop.sock_connect(s, (a.server, dport)), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as e:
             s.close()
             self.log.sent(key, first, time.time(), 1, ok=False, note=f"connect: {e}")
             return
-        sent = 1
-        for delay, side, data in a.messages:
-            if side == "c":
-                if delay:
-                    await asyncio.sleep(delay)
-                if data:
-                    await loop.sock_sendall(s, data)
-                    sent += 1
-            else:
-                await _drain(loop, s, max(delay, READ_WAIT))
-        if a.close == "client_rst":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        elif a.close == "client_fin":
-            try:
+        talk = TALKERS.get(a.dport, Talker)()
+        talk.redirect = self.redirect
+        talk.server = a.server
+        sent, note = 1, ""
+        try:
+            for delay, side, data in a.messages:
+                if side == "c":
+                    if delay:
+                        await _drain(loop, s, delay, talk)
+                    data = talk.outgoing(data)
+                    if data:
+                        await loop.sock_sendall(s, data)
+                        sent += 1
+                else:  # the server's turn: wait for its answer, not longer than the script allows
+                    talk.expect(data)
+                    await _drain(loop, s, max(delay, READ_WAIT) + 2.0, talk, quiet=0.05)
+            if a.close == "client_rst":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif a.close == "client_fin":
                 s.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            await _drain(loop, s, 1.0)
-        elif a.close in ("server_fin", "server_rst"):
-            await _drain(loop, s, 5.0)
+                await _drain(loop, s, 1.0, talk)
+            elif a.close in ("server_fin", "server_rst"):
+                await _drain(loop, s, 5.0, talk)
+        except OSError as e:  # the real server hung up first (sshd after our scripted key exchange)
+            note = f"server closed: {e.strerror or e}"
         s.close()
-        self.log.sent(key, first, time.time(), sent)
+        self.log.sent(key, first, time.time(), sent, note=note)
 
     async def _syn(self, a: TcpSession) -> None:
         await _until(a.t)
@@ -205,11 +225,16 @@ class Actuator:
             self.log.sent(key, first, last, n)
 
 
-async def _drain(loop, s: socket.socket, wait: float) -> None:
-    """Read what the server says for up to ``wait`` seconds (until it closes)."""
+async def _drain(loop, s: socket.socket, wait: float, talk: "Talker", quiet: float | None = None) -> None:
+    """Read what the server says for up to ``wait`` seconds (until it closes, or, with ``quiet``,
+    until it has said something and then nothing for that long), answering where the protocol
+    needs an answer the script cannot know in advance."""
     end = time.time() + wait
+    heard = False
     while True:
         left = end - time.time()
+        if heard and quiet is not None:
+            left = min(left, quiet)
         if left <= 0:
             return
         try:
@@ -218,6 +243,102 @@ async def _drain(loop, s: socket.socket, wait: float) -> None:
             return
         if not data:
             return
+        heard = True
+        reply = talk.incoming(data)
+        if reply:
+            await loop.sock_sendall(s, reply)
+
+
+class Talker:
+    """Protocol manners for a live server: by default the script's bytes go out unchanged."""
+    redirect: dict
+    server: str
+
+    def outgoing(self, data: bytes) -> bytes:
+        return data
+
+    def expect(self, scripted: bytes) -> None:
+        """What the script thought the server would say next."""
+
+    def incoming(self, data: bytes) -> bytes:
+        return b""
+
+
+PASV = re.compile(rb"227 [^(]*\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
+EPSV = re.compile(rb"229 [^(]*\(\|\|\|(\d+)\|\)")
+
+
+def _data_port(text: bytes) -> int | None:
+    m = PASV.search(text)
+    if m:
+        return int(m.group(5)) * 256 + int(m.group(6))
+    m = EPSV.search(text)
+    return int(m.group(1)) if m else None
+
+
+class FtpTalker(Talker):
+    """The real FTP server picks its own passive port: the script's data connection follows it."""
+
+    def __init__(self):
+        self.wanted: int | None = None
+
+    def expect(self, scripted: bytes) -> None:
+        self.wanted = _data_port(scripted)
+
+    def incoming(self, data: bytes) -> bytes:
+        real = _data_port(data)
+        if real is not None and self.wanted is not None:
+            self.redirect[(self.server, self.wanted)] = real
+        return b""
+
+
+IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+ECHO, SGA = 1, 3
+
+
+class TelnetTalker(Talker):
+    """Telnet option negotiation answered for real (the script's canned answers may not fit the
+    server's questions): accept the server's ECHO and SUPPRESS-GO-AHEAD, refuse everything else;
+    the script's own IAC sequences are dropped, its keystrokes go out as typed."""
+
+    def outgoing(self, data: bytes) -> bytes:
+        return _strip_iac(data)
+
+    def incoming(self, data: bytes) -> bytes:
+        out = bytearray()
+        i = 0
+        while i < len(data) - 2:
+            if data[i] == IAC and data[i + 1] in (DO, DONT, WILL, WONT):
+                cmd, opt = data[i + 1], data[i + 2]
+                if cmd == DO:
+                    out += bytes([IAC, WONT, opt])
+                elif cmd == WILL:
+                    out += bytes([IAC, DO if opt in (ECHO, SGA) else DONT, opt])
+                i += 3
+            else:
+                i += 1
+        return bytes(out)
+
+
+def _strip_iac(data: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        b = data[i]
+        if b != IAC:
+            out.append(b)
+            i += 1
+        elif i + 1 < len(data) and data[i + 1] == SB:
+            end = data.find(bytes([IAC, SE]), i)
+            i = len(data) if end < 0 else end + 2
+        elif i + 1 < len(data) and data[i + 1] in (DO, DONT, WILL, WONT):
+            i += 3
+        else:
+            i += 2
+    return bytes(out)
+
+
+TALKERS: dict[int, type[Talker]] = {21: FtpTalker, 23: TelnetTalker}
 
 
 def _start(a) -> float:

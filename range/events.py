@@ -19,7 +19,7 @@ from range.sensor import AGG, F, as_int as _int, first
 
 Emit = Callable[[str, dict], None]
 
-TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 5.0, 0.5
+TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 2.5, 0.5
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
@@ -257,7 +257,7 @@ class Assembler:
     # ---- ending -----------------------------------------------------------------------------
     def expire(self, now: float) -> None:
         """Emit every connection that has ended: closed a second ago, or idle past its timeout
-        (5 s for an unanswered SYN, 15 s for UDP and ICMP, 5 min for an open TCP connection)."""
+        (2.5 s for an unanswered SYN, 15 s for UDP and ICMP, 5 min for an open TCP connection)."""
         self.now = max(self.now, now)
         for timeout, queue in self.queues.items():
             done = []

@@ -213,10 +213,25 @@ def benign_plan(scn: Scenario, lay: Layout, seed: int, team: str, start: float) 
     return per_node
 
 
-def step_plan(scn: Scenario, lay: Layout, st, seed: int, team: str, start: float) -> tuple[float, dict[str, list]]:
+def step_plan(scn: Scenario, lay: Layout, st, seed: int, team: str, start: float):
+    """(start, actions per node, accounts the step needs on its targets) for one step."""
     t0 = start + (step_start(scn, st, seed, team) - scn.start.timestamp())
     ctx = step_context(scn, lay, st, seed, team, t0)
-    return t0, split_by_node(list(st.technique.generate(ctx)), lay, st.spec.source)
+    per_node = split_by_node(list(st.technique.generate(ctx)), lay, st.spec.source)
+    return t0, per_node, ctx.extra.get("accounts", [])
+
+
+def add_accounts(session: str, team: str, accounts) -> None:
+    """Create the logins a step will use (node, login, password) on the team's nodes."""
+    from range.errors import RuntimeFault
+    from range.runtime import container
+    script = ('id "$CR_U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$CR_U"; '
+              'printf "%s:%s\\n" "$CR_U" "$CR_P" | chpasswd')
+    for node, login, password in dict.fromkeys(accounts):
+        r = container(session, team, node).exec_run(["sh", "-c", script], environment={"CR_U": login, "CR_P": password})
+        if r.exit_code != 0:
+            raise RuntimeFault(f"team {team}: cannot create login {login} on {node}: "
+                               f"{r.output.decode(errors='replace').strip()[-300:]}")
 
 
 def dns_answers(actions) -> dict[str, str]:
@@ -313,13 +328,14 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
             s = team_seed(seed, t.name)
             every = benign_plan(scn, lt.layout, s, t.name, start)
             steps = [(st,) + step_plan(scn, lt.layout, st, s, t.name, start) for st in scn.steps]
-            acts = [a for v in every.values() for a in v] + [a for _st, _t0, per in steps for v in per.values() for a in v]
+            acts = [a for v in every.values() for a in v] + [a for _st, _t0, per, _a in steps for v in per.values() for a in v]
             serve_dns(session, t.name, lt.layout, dns_answers(acts))
+            add_accounts(session, t.name, [acc for *_x, accs in steps for acc in accs])
             servers.append(start_c2(session, t.name, scn.env.spec.attacker, d / "actuators"))
             lt.start_sensors(bridges[t.name])
             for node, acts in every.items():
                 lt.act("benign", node, acts)
-            plans += [(t0, lt, st.id, per) for st, t0, per in steps]
+            plans += [(t0, lt, st.id, per) for st, t0, per, _a in steps]
         progress(f"scenario {scn.name} starts in {start - time.time():.0f}s; it runs {scn.spec.duration:.0f}s in real time")
         detectors = {t.name: load_rules(t.rules).detector(out / t.name / "events.db") for t in teams}
         found: dict[str, dict[str, dict]] = {t.name: {} for t in teams}
@@ -382,18 +398,18 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
 
 
 def detection_latency(alerts: list[dict], truth: Truth) -> list[float]:
-    """Seconds from the first packet an alert's evidence rests on to the alert's raise."""
+    """Per true alert: seconds from the packet that completed its evidence (the last event it
+    rests on that had ended by the raise; a connection ends with its last packet) to the raise."""
     from range.clock import parse_iso
     from range.scoring import event_in_step, event_key
     out = []
     for a in alerts:
         raised = parse_iso(a["raised_at"])
-        for ev in a.get("events", []):
-            k = event_key(ev)
-            if any(event_in_step(k, s) for s in truth.steps):
-                # the packet that completed the evidence: a connection is complete at its end
-                seen = k[0] + float(ev.get("duration") or 0)
-                out.append(round(raised - seen, 3))
-                break
+        keys = [(event_key(ev), ev) for ev in a.get("events", [])]
+        if not any(event_in_step(k, s) for k, _ev in keys for s in truth.steps):
+            continue
+        done = [k[0] + float(ev.get("duration") or 0) for k, ev in keys]
+        before = [t for t in done if t <= raised]
+        if before:
+            out.append(round(raised - max(before), 3))
     return out
-

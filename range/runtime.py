@@ -287,7 +287,8 @@ def _create_node(client, sess: Session, team: Team, node: str, image: str,
                  users: Mapping[str, Sequence[tuple[str, str]]] | None) -> None:
     spec = sess.env.nodes[node]
     host = team.layout.hosts[node]
-    accounts = [f"{u}:{p}" for u, p in (users or {}).get(team.name, [])] if {"ssh", "ftp", "telnet"} & set(spec.services) else []
+    logins = bool({"ssh", "ftp", "telnet"} & set(spec.services))
+    accounts = [f"{u}:{p}" for u, p in (users or {}).get(team.name, [])] if logins else []
     env = {"CR_SERVICES": " ".join(spec.services), "CR_DOMAIN": sess.env.spec.domain, "CR_HOSTNAME": host.hostname,
            "CR_ROLE": spec.role}
     if accounts:
@@ -303,7 +304,7 @@ def _create_node(client, sess: Session, team: Team, node: str, image: str,
     c = client.containers.create(
         image, name=name, hostname=host.hostname, domainname=sess.env.spec.domain, environment=env,
         labels=_labels(sess, team.name, **{LABEL_NODE: node}), init=True,
-        cap_drop=["ALL"], cap_add=capabilities(sess.env, node, bool(accounts)) or None,
+        cap_drop=["ALL"], cap_add=capabilities(sess.env, node, logins) or None,
         security_opt=["no-new-privileges"], sysctls=sysctls or None, **LIMITS,
         mac_address=host.macs[first.network], network=team.networks[first.network],
         networking_config={team.networks[first.network]: client.api.create_endpoint_config(

@@ -117,6 +117,8 @@ class StepContext:
     names: Names
     domain: str = "gov.example"
     dns_server: Host | None = None  # the environment's resolver, if it has one
+    # what a technique tells the live range it needs; "accounts": [(node, login, password)]
+    # that must exist on a target for a login the script makes to succeed
     extra: dict = field(default_factory=dict)
 
 

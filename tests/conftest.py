@@ -34,3 +34,28 @@ def tshark_fields(pcap: Path, fields: list[str], display_filter: str = "", extra
 @pytest.fixture(scope="session")
 def tshark() -> str:
     return require("tshark")
+
+
+@pytest.fixture(scope="session")
+def docker():
+    """The real Docker Engine; a test that needs it fails (never skips) when it is unreachable."""
+    from range.engine import client
+    from range.errors import ToolMissing
+    try:
+        return client()
+    except ToolMissing as e:
+        pytest.fail(f"the live range tests need the Docker Engine: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def office():
+    from range.catalog import catalog
+    return catalog().environment("gov-office")
+
+
+@pytest.fixture(scope="session")
+def office_images(docker, office):
+    """Build (or find, by content hash) every image gov-office needs, once per test session."""
+    import sys
+    from range.images import build
+    return build(office, progress=lambda m: print(m, file=sys.stderr), client=docker)

@@ -33,26 +33,6 @@ SESSION = f"pyt{os.getpid()}"
 EXTRA_USER = ("jdoe", "Summer2024!")
 
 
-@pytest.fixture(scope="session")
-def docker():
-    from range.engine import client
-    try:
-        return client()
-    except ToolMissing as e:
-        pytest.fail(f"the live range tests need the Docker Engine: {e}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def office():
-    return catalog().environment("gov-office")
-
-
-@pytest.fixture(scope="session")
-def office_images(docker, office):
-    """Build (or find, by content hash) every image gov-office needs, once per test session."""
-    return build(office, progress=lambda m: print(m, file=sys.stderr), client=docker)
-
-
 @pytest.fixture(scope="module")
 def live(docker, office, office_images):
     """gov-office for two teams; team a gets one extra account."""
