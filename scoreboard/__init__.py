@@ -85,6 +85,8 @@ def create_app(config: dict | None = None) -> Flask:
         API_TOKEN_MAX_AGE=12 * 3600,
         SSE_MAX_SECONDS=300,  # a stream ends after this; EventSource reconnects by itself
         SSE_WAIT=10.0,
+        SSE_MIN_INTERVAL=0.25,  # seconds between one stream's snapshots (shared ones are cheap; the driver ticks at 0.5 s)
+        SSE_MAX_STREAMS=None,  # open streams at most (each holds a thread); cyberrange serve sets it
         DRIVER=True,
         BACKGROUND_PREPARE=True,
     )

@@ -27,7 +27,7 @@ def board(name: str):
 def board_stream(name: str):
     r = rng()
     r.store.session(name)  # 404 before the stream opens
-    return stream(lambda: data.board(r.store, name, r.driver.version))
+    return stream(lambda: data.board(r.store, name, r.driver.version), share=("board", str(r.store.path), name))
 
 
 @bp.get("/openapi.json")

@@ -125,4 +125,4 @@ def session_stream(name: str):
     rng().store.session(name)  # 404 before the stream opens
     app_rng = rng()
 
-    return stream(lambda: _detail(name, app_rng))
+    return stream(lambda: _detail(name, app_rng), share=("session", str(app_rng.store.path), name))

@@ -55,7 +55,8 @@ def overview(name: str, team: str):
 def team_stream(name: str, team: str):
     r, instructor = rng(), g.who.instructor
     r.store.session(name)
-    return stream(lambda: _overview(r, name, team, instructor))
+    return stream(lambda: _overview(r, name, team, instructor),
+                  share=("team", str(r.store.path), name, team, instructor))
 
 
 # ---- rules ----------------------------------------------------------------------------------

@@ -178,7 +178,9 @@ def path_params(*names: str) -> list[dict]:
 
 SSE = {"200": {"description": "server-sent events: 'update' (data: the JSON snapshot), 'gone' (data: "
                               "{error}); comments keep the connection alive",
-               "content": {"text/event-stream": {"schema": STR}}}}
+               "content": {"text/event-stream": {"schema": STR}}},
+       "503": {**ERR, "description": "the server follows as many streams as it can already (Retry-After says "
+                                     "when to try again): poll the JSON twin meanwhile"}}
 
 
 def document() -> dict:

@@ -726,3 +726,32 @@ def test_reset_a_live_teams_network(env, monkeypatch):
     page = browser(env)[0].get("/console/livenet").get_data(as_text=True)
     button = re.search(r'<button[^>]*data-testid="reset-team" data-team="blue"[^>]*>', page).group(0)
     assert "disabled" not in button
+
+
+def test_streams_are_capped_and_a_refused_viewer_is_told_to_poll(env):
+    """Each open stream holds a server thread: past SSE_MAX_STREAMS a stream request gets 503 (the
+    page then polls the JSON twin), so viewers can never take the threads every other request needs."""
+    from range.commands.serve import default_max_streams
+    from scoreboard import sse
+    assert (default_max_streams(256), default_max_streams(64), default_max_streams(8), default_max_streams(2)) == \
+        (224, 56, 4, 1)
+    app = env["app"]
+    c = app.test_client()
+    fresh(env, "cap1", ("blue",))
+    before = sse.open_streams()
+    app.config["SSE_MAX_STREAMS"] = before + 1
+    try:
+        first = c.get("/api/board/cap1/stream")
+        assert first.status_code == 200 and sse.open_streams() == before + 1
+        refused = c.get("/api/board/cap1/stream")
+        assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+        assert "poll" in refused.json["error"] and sse.open_streams() == before + 1
+        assert c.get("/api/board/cap1").status_code == 200  # the JSON twin still answers
+        first.close()  # the server closes a stream when its viewer leaves: the slot is free again
+        assert sse.open_streams() == before
+        again = c.get("/api/board/cap1/stream")
+        assert again.status_code == 200
+        again.close()
+        assert sse.open_streams() == before
+    finally:
+        app.config["SSE_MAX_STREAMS"] = None

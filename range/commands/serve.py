@@ -2,13 +2,22 @@
 
 One gunicorn worker process with many threads (the gthread worker): every request and every
 server-sent-event stream shares the one session driver the app starts, and each open stream
-holds one thread, so ``--threads`` bounds the browsers that can follow the exercise live.
+holds one thread for as long as the page stays open. Requests that find every thread busy wait
+in a queue, so the streams are capped below the thread count (``--max-streams``, default: all but
+an eighth of the threads, at least 4 kept free): a page refused a stream polls instead, and the
+console, the workspaces and the API always find a thread. bench/scoreboard_load.py measures it:
+200 scoreboard viewers on the default 256 threads.
 """
 from __future__ import annotations
 
 import os
 
 from range.commands import arg, command
+
+
+def default_max_streams(threads: int) -> int:
+    """All but an eighth of the threads (at least 4 kept for other requests), and at least one."""
+    return max(1, threads - max(4, threads // 8))
 
 
 def _gunicorn_app(options: dict, factory):
@@ -27,7 +36,10 @@ def _gunicorn_app(options: dict, factory):
 @command("serve", "serve the exercise web app: instructor console, team workspaces, scoreboard, JSON API")
 @arg("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the classroom)")
 @arg("--port", type=int, default=8000)
-@arg("--threads", type=int, default=64, help="request threads; each live scoreboard or workspace holds one")
+@arg("--threads", type=int, default=256, help="request threads; each live scoreboard or workspace holds one")
+@arg("--max-streams", type=int, default=None,
+     help="live streams at most (default: --threads minus an eighth, at least 4 left for other requests); "
+          "pages refused a stream poll every 3 s instead")
 @arg("--secure-cookies", action="store_true", help="mark the login cookie Secure (behind an HTTPS proxy)")
 @arg("--reset-password", action="store_true", help="generate and print a new instructor password")
 def cmd_serve(a) -> int:
@@ -38,6 +50,10 @@ def cmd_serve(a) -> int:
         raise InputError(f"--port {a.port}: choose 1 to 65535")
     if not 2 <= a.threads <= 1000:
         raise InputError(f"--threads {a.threads}: choose 2 to 1000")
+    streams = default_max_streams(a.threads) if a.max_streams is None else a.max_streams
+    if not 1 <= streams < a.threads:
+        raise InputError(f"--max-streams {streams}: choose 1 to {a.threads - 1} (fewer than --threads, so other "
+                         f"requests always find a thread)")
     store = Store()
     if os.environ.get(auth.ENV_PASSWORD):
         print(f"instructor password: the value of {auth.ENV_PASSWORD}")
@@ -49,11 +65,12 @@ def cmd_serve(a) -> int:
             print("instructor password: as printed when the server first started "
                   "(cyberrange serve --reset-password prints a new one)")
     host = f"[{a.host}]" if ":" in a.host else a.host
-    print(f"cyberrange: http://{host}:{a.port}/  (scoreboard /, console /console, API /api/openapi.json)", flush=True)
+    print(f"cyberrange: http://{host}:{a.port}/  (scoreboard /, console /console, API /api/openapi.json); "
+          f"{a.threads} threads, live streams at most {streams}", flush=True)
 
     def factory():
         from scoreboard import create_app
-        return create_app({"SESSION_COOKIE_SECURE": bool(a.secure_cookies)})
+        return create_app({"SESSION_COOKIE_SECURE": bool(a.secure_cookies), "SSE_MAX_STREAMS": streams})
 
     _gunicorn_app({
         "bind": f"{host}:{a.port}", "workers": 1, "worker_class": "gthread", "threads": a.threads,

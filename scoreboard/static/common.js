@@ -97,9 +97,11 @@ window.CR = (function () {
     this.el.textContent = mmss(this.elapsed()) + " / " + mmss(this.snap.duration);
   };
 
-  // Follow a server-sent-event stream; fall back to polling the JSON twin if streams fail.
+  // Follow a server-sent-event stream; fall back to polling the JSON twin if streams fail. A stream
+  // the server refuses (503: it follows as many as it can already) closes for good: poll, and try
+  // the stream again after a while (spread out, so refused viewers do not all come back at once).
   function follow(streamUrl, pollUrl, onUpdate, dot) {
-    var failures = 0, timer = null;
+    var failures = 0, timer = null, again = null;
     function poll() {
       api("GET", pollUrl).then(onUpdate).catch(function (e) { console.error("cyberrange: " + e.message + "\n" + e.stack); });
     }
@@ -107,6 +109,7 @@ window.CR = (function () {
       var es = new EventSource(streamUrl);
       es.addEventListener("update", function (ev) {
         failures = 0;
+        if (timer) { clearInterval(timer); timer = null; }
         if (dot) dot.classList.add("on");
         onUpdate(JSON.parse(ev.data));
       });
@@ -114,7 +117,11 @@ window.CR = (function () {
       es.onerror = function () {
         if (dot) dot.classList.remove("on");
         failures += 1;
-        if (failures > 5 && !timer) { es.close(); timer = setInterval(poll, 3000); }
+        if (es.readyState === EventSource.CLOSED || failures > 5) {
+          es.close();
+          if (!timer) timer = setInterval(poll, 3000);
+          if (!again) again = setTimeout(function () { again = null; failures = 0; open(); }, 30000 + Math.random() * 30000);
+        }
       };
     }
     poll();

@@ -21,6 +21,8 @@ document.addEventListener("DOMContentLoaded", function () {
   if (!root) return;
   var clock = new CR.Clock(document.getElementById("session-clock"), document.getElementById("session-status"));
   var shownStatus = document.getElementById("session-status").textContent;
+  var leaving = false;  // a form was submitted: its answer replaces the page (a reload would cancel it)
+  document.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
   var api = "/api/sessions/" + encodeURIComponent(root.dataset.session);
 
   function update(d) {
@@ -43,7 +45,7 @@ document.addEventListener("DOMContentLoaded", function () {
       if (cell) cell.replaceChildren(CR.h("span", { class: "status " + st.state }, st.state));
     });
     // the controls depend on the status: reload the page when it changes (e.g. the driver finished it)
-    if (d.status !== shownStatus && ["preparing", "ready", "running", "paused", "finished", "failed"].indexOf(d.status) >= 0) {
+    if (!leaving && d.status !== shownStatus && ["preparing", "ready", "running", "paused", "finished", "failed"].indexOf(d.status) >= 0) {
       shownStatus = d.status;
       window.location.reload();
     }

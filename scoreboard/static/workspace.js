@@ -194,7 +194,7 @@ document.addEventListener("DOMContentLoaded", function () {
       s.ledger.forEach(function (e) {
         body.appendChild(h("tr", { "data-testid": "ledger-row" },
           h("td", { class: "num " + (e.points > 0 ? "ok" : e.points < 0 ? "bad" : "") }, (e.points > 0 ? "+" : "") + e.points),
-          h("td", {}, e.reason), h("td", {}, e.rule_id || ""), h("td", {}, e.alert_id || "")));
+          h("td", { class: "wrap" }, e.reason), h("td", {}, e.rule_id || ""), h("td", {}, e.alert_id || "")));
       });
     }).catch(function () {});
   }
