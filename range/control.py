@@ -56,6 +56,9 @@ def create_session(store: Store, name: str, scenario: str, teams: list[str], mod
         raise InputError("speed must be between 0.1 and 100 (scenario seconds per wall second)")
     if mode == "live" and speed != 1:
         raise InputError("a live session runs in real time (speed 1)")
+    if mode == "live" and (len(name) > 20 or any(len(t) > 20 or "_" in t for t in teams)):
+        raise InputError("a live session's name and team names are at most 20 letters, digits or '-' "
+                         "(they name its containers and networks)")
     scn = catalog().scenario(scenario)
     start = float(int(time.time()))
     passwords = {t: secrets.token_urlsafe(9) for t in teams}
@@ -72,7 +75,7 @@ def create_session(store: Store, name: str, scenario: str, teams: list[str], mod
 
     def prepare():
         try:
-            feed = FEEDS[mode](name, {t: _team_dir(store, name, t) for t in teams})
+            feed = FEEDS[mode](name, {t: _team_dir(store, name, t) for t in teams}, store)
             feed.prepare(scn, lambda t: team_seed(seed, t), start, progress)
             _set_status(store, name, "ready")
         except Exception as e:  # noqa: BLE001 - reported on the session, never lost
@@ -106,7 +109,9 @@ def start(store: Store, name: str, actor: str = "instructor") -> None:
     now = time.time()
     with store.tx() as db:
         if row["status"] == "ready":
-            db.execute("UPDATE sessions SET status = 'running', started_wall = ? WHERE name = ?", (now, name))
+            # live, scenario time is the wall clock (less pauses); offline it runs from the prepared start
+            db.execute("UPDATE sessions SET status = 'running', started_wall = ?, scenario_start = "
+                       "CASE WHEN mode = 'live' THEN ? ELSE scenario_start END WHERE name = ?", (now, now, name))
         elif row["status"] == "paused":
             db.execute("UPDATE sessions SET status = 'running', paused_wall = NULL, paused_total = paused_total + ? "
                        "WHERE name = ?", (now - row["paused_wall"], name))
@@ -168,7 +173,7 @@ def move_step(store: Store, name: str, step: str, at: float | None = None, actor
     schedule[step] = new_at
     moved = scn.with_overrides(schedule={step: new_at})  # validates the bounds
     if row["mode"] == "offline":
-        feed = FEEDS["offline"](name, {t: _team_dir(store, name, t) for t in store.teams(name)})
+        feed = FEEDS["offline"](name, {t: _team_dir(store, name, t) for t in store.teams(name)}, store)
         for t in store.teams(name):
             feed.rebuild(moved, t, team_seed(row["seed"], t), row["scenario_start"])
     with store.tx() as db:

@@ -83,7 +83,7 @@ class Driver:
         active = {r["name"]: r for r in self.store.q("SELECT * FROM sessions WHERE status IN ('running', 'paused')")}
         for name in list(self.live):
             if name not in active:
-                self._drop(name)
+                self._drop(name, finished=True)
                 changed = True
         for name, row in active.items():
             try:
@@ -103,7 +103,7 @@ class Driver:
         live = self.live.get(name)
         if live is None:
             teams = {t: self.store.team_dir(name, t) for t in self.store.teams(name)}
-            live = self.live[name] = Live(FEEDS[row["mode"]](name, teams))
+            live = self.live[name] = Live(FEEDS[row["mode"]](name, teams, self.store))
             live.feed.start()
         clock = self.store.clock(row)
         now = clock.now(wall)
@@ -165,13 +165,18 @@ class Driver:
             changed = True
         return changed
 
-    def _drop(self, name: str) -> None:
+    def _drop(self, name: str, finished: bool = False) -> None:
+        """Forget a session: at its end (``finished``) its feed releases what it holds; when only
+        this process stops, the feed lets go and a restarted driver picks the session up again."""
         live = self.live.pop(name, None)
         if live is None:
             return
         for det in live.detectors.values():
             det.close()
-        live.feed.stop()
+        try:
+            live.feed.finish() if finished else live.feed.stop()
+        except Exception:  # noqa: BLE001 - logged; the session's state is already saved
+            log.exception("session %s: releasing its feed failed", name)
 
     def rule_problems(self, name: str) -> dict[int, str]:
         live = self.live.get(name)

@@ -26,9 +26,10 @@ def feed(cls: type) -> type:
 class Feed:
     mode: ClassVar[str]
 
-    def __init__(self, session: str, teams: dict[str, Path]):
+    def __init__(self, session: str, teams: dict[str, Path], store=None):
         self.session = session
         self.teams = teams  # team -> its directory
+        self.store = store  # the state store (range.sessions.Store), for feeds that need the session
 
     def prepare(self, scn, seed_of: Callable[[str], int], start: float, progress: Callable[[str], None]) -> None:
         raise NotImplementedError
@@ -41,7 +42,11 @@ class Feed:
         return 0
 
     def stop(self) -> None:
-        pass
+        """This process lets go of the session (it may be picked up again after a restart)."""
+
+    def finish(self) -> None:
+        """The session is over: release what it holds."""
+        self.stop()
 
 
 def _cursor(db: sqlite3.Connection, table: str) -> int:
@@ -117,3 +122,6 @@ class OfflineFeed(Feed):
         finally:
             dst.close()
         return n
+
+
+from range import live as _live  # noqa: E402,F401 - registers the live mode's feed (it imports this module)

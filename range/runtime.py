@@ -403,3 +403,36 @@ def _logs(c, lines: int = 6) -> str:
     except Exception:  # the container may be gone already
         return "(no logs)"
     return " | ".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+def reset_team(session: str, team: str, *, timeout: float = 120.0, progress: Progress = _quiet, client=None) -> float:
+    """Give one team a fresh copy of its network: every node recreated from its image, configured
+    and checked healthy again; networks, addresses and the other teams are untouched."""
+    from range.inventory import session_objects
+    client = client or docker_client()
+    lays = layouts(session, client=client)
+    if team not in lays:
+        raise RuntimeFault(f"session {session} has no team {team!r}")
+    t0 = time.monotonic()
+    lay = lays[team]
+    env = lay.env
+    containers, networks = session_objects(client, session)
+    t = Team(team, lay)
+    for n in networks:
+        lb = n.attrs.get("Labels") or {}
+        if lb.get(LABEL_TEAM) == team:
+            t.networks[lb[LABEL_NETWORK]], t.bridges[lb[LABEL_NETWORK]] = n.name, lb.get(LABEL_BRIDGE)
+    sess = Session(session, env, int((containers[0].labels if containers else {}).get(LABEL_SEED, 1)), {team: t})
+    for c in containers:
+        if c.labels.get(LABEL_TEAM) == team:
+            c.remove(force=True)
+    refs = image_refs(env)
+    for node in env.nodes:
+        _create_node(client, sess, t, node, refs[node], None)
+    progress(f"team {team}: {len(env.nodes)} nodes recreated")
+    _configure_team(client, sess, t)
+    deadline = time.monotonic() + timeout
+    cancel = threading.Event()
+    for node in env.nodes:
+        _wait_healthy(client, sess, t, node, deadline, cancel)
+    return time.monotonic() - t0

@@ -22,10 +22,13 @@ LIFECYCLE = ("start", "pause", "resume", "stop")
 
 
 def live_available() -> tuple[bool, str]:
-    """Live sessions need range.live (the Docker range); until it exists they are refused."""
-    if importlib.util.find_spec("range.live") is None:
-        return False, "live sessions are not available on this installation yet (range.live is missing); " \
-                      "run the session offline"
+    """Live sessions need the Docker Engine; without it they are refused with the reason."""
+    from range.engine import client
+    from range.errors import RangeError
+    try:
+        client()
+    except RangeError as e:
+        return False, f"live sessions need the Docker Engine: {e}; run the session offline"
     return True, ""
 
 

@@ -46,3 +46,28 @@ def test_session_removed_afterwards(live_run):
     nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label=cyberrange.session={session}"],
                           capture_output=True, text=True).stdout.split()
     assert left == [] and nets == []
+
+
+def test_a_live_session_driven_like_the_web_console(tmp_path, monkeypatch, office_images):
+    """The instructor's path: a live session created, a rule deployed, started, run to its end by
+    the driver; the range comes up on create and goes away at the end."""
+    from range import control
+    from range.driver import run_until_done
+    from range.sessions import Store
+    monkeypatch.setattr("range.paths.STATE", tmp_path / "state")
+    store = Store(tmp_path / "state" / "cyberrange.db")
+    name = f"lv{__import__('os').getpid() % 100000}"
+    control.create_session(store, name, "smoke", ["blue"], mode="live")
+    assert store.session(name)["status"] == "ready"
+    control.deploy_rule(store, name, "blue", (RULES / "net_conn_port_scan.yml").read_text())
+    control.start(store, name)
+    run_until_done(store, name)
+    score = control.team_score(store, name, "blue")
+    assert score["recall"] == 1.0 and score["false_positives"] == 0
+    assert 0 < score["steps"][0]["ttd_seconds"] < 60
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=cyberrange.session={name}"],
+                          capture_output=True, text=True).stdout.split()
+    assert left == []
+
+
+RULES = __import__("pathlib").Path(__file__).resolve().parent.parent / "detections" / "rules"

@@ -229,6 +229,25 @@ def _write_env(tmp_path: Path, data: dict) -> Path:
     return p
 
 
+def test_resetting_a_team_gives_it_fresh_nodes_and_leaves_the_others(live, docker):
+    from range.runtime import reset_team
+
+    def ids(team):
+        return {c.labels["cyberrange.node"]: c.id for c in docker.containers.list(
+            all=True, filters={"label": [f"{LABEL_SESSION}={SESSION}", f"cyberrange.team={team}"]})}
+    web_b = docker.containers.get(f"cr-{SESSION}-b-web")
+    assert web_b.exec_run(["sh", "-c", "echo defaced > /tmp/marker"]).exit_code == 0
+    before_a, before_b = ids("a"), ids("b")
+    reset_team(SESSION, "b")
+    after_a, after_b = ids("a"), ids("b")
+    assert after_a == before_a
+    assert set(after_b) == set(before_b) and not set(after_b.values()) & set(before_b.values())
+    assert docker.containers.get(f"cr-{SESSION}-b-web").exec_run(["test", "-e", "/tmp/marker"]).exit_code != 0
+    [s] = status(SESSION)
+    assert s["teams"]["b"]["nodes"]["web"]["health"] == {"http": "ok", "ssh": "ok"}
+    assert s["teams"]["b"]["nodes"]["files"]["health"]["ftp"] == "ok"
+
+
 def test_a_service_that_never_comes_up_fails_clearly_and_cleans_up(docker, office, office_images, tmp_path):
     dns_tag = recipes(office)["dns"].tag  # runs as is (a name:tag reference), but has no web server
     env = load_environment(_write_env(tmp_path, {

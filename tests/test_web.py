@@ -217,7 +217,7 @@ def test_instructor_actions_are_refused_to_teams_and_anonymous(env):
 def test_create_session_and_bad_input(env):
     c, h = env["app"].test_client(), token(env)
     r = c.get("/api/catalog", headers=h)
-    assert "smoke" in [s["name"] for s in r.json["scenarios"]] and r.json["modes"] == {"offline": True, "live": False}
+    assert "smoke" in [s["name"] for s in r.json["scenarios"]] and r.json["modes"] == {"offline": True, "live": True}
     r = c.post("/api/sessions", headers=h, json={"name": "api1", "scenario": "smoke", "teams": "albania, serbia",
                                                 "speed": 50, "seed": 3, "environment": "gov-office"})
     assert r.status_code == 201, r.json
@@ -237,7 +237,8 @@ def test_create_session_and_bad_input(env):
            ({"name": "ok1", "scenario": "../../etc/passwd.yaml", "teams": ["a"]}, 400, "scenario name"),
            ({"name": 7, "scenario": "smoke", "teams": ["a"]}, 400, "'name' must be a string"),
            ({"name": "api1", "scenario": "smoke", "teams": ["a"]}, 400, "already exists"),
-           ({"name": "ok1", "scenario": "smoke", "teams": ["a"], "mode": "live"}, 501, "not available")]
+           ({"name": "a-live-session-name-too-long", "scenario": "smoke", "teams": ["a"], "mode": "live"}, 400,
+            "at most 20")]
     for body, code, msg in bad:
         r = c.post("/api/sessions", headers=h, json=body)
         assert r.status_code == code and msg in r.json["error"], (body, r.status_code, r.json)
