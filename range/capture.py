@@ -87,7 +87,7 @@ class LiveSensor:
         finally:
             asm.close()
             self.stats.records += batch.n
-            batch.flush()
+            batch.close()
             store.close()
 
     def stop(self) -> SensorStats:

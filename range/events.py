@@ -10,7 +10,7 @@ the wall clock so that records leave within a second or two of their last packet
 """
 from __future__ import annotations
 
-import base64
+import operator
 import random
 from typing import Callable
 
@@ -29,6 +29,11 @@ _IPS, _IPD, _PROTO, _IPLEN = F["ip.src"], F["ip.dst"], F["ip.proto"], F["ip.len"
 _TSP, _TDP, _TFL, _TLEN = F["tcp.srcport"], F["tcp.dstport"], F["tcp.flags"], F["tcp.len"]
 _USP, _UDP, _ULEN = F["udp.srcport"], F["udp.dstport"], F["udp.length"]
 _ICT, _ICC, _ICID, _DLEN = F["icmp.type"], F["icmp.code"], F["icmp.ident"], F["data.len"]
+_ARP = F["arp.opcode"]
+_DNS, _HREQ, _HRSP = F["dns.id"], F["http.request.method"], F["http.response.code"]
+_SSHP, _SSHM, _FTPQ, _FTPR, _TEL, _NTP = (F["ssh.protocol"], F["ssh.message_code"], F["ftp.request.command"],
+                                          F["ftp.response.code"], F["telnet.data"], F["ntp.flags.mode"])
+_APP_FIELDS = operator.itemgetter(_DNS, _HREQ, _HRSP, _SSHP, _SSHM, _FTPQ, _FTPR, _TEL, _NTP)
 
 
 class Uids:
@@ -41,7 +46,7 @@ class Uids:
     def next(self, ts: float) -> str:
         if self._rng is None:
             self._rng = random.Random(repr(ts))
-        return "C" + base64.b64encode(self._rng.getrandbits(104).to_bytes(13, "big"), altchars=b"xZ").decode()[:17]
+        return "C%017x" % self._rng.getrandbits(68)
 
 
 class Conn:
@@ -111,7 +116,7 @@ class Assembler:
         self.packets += 1
         ts = float(p[_TS])
         self.now = ts
-        if p[F["arp.opcode"]]:
+        if p[_ARP]:
             self._arp(p, ts)
         elif p[_PROTO]:
             conn, d, k = self._conn(p, ts)
@@ -229,22 +234,24 @@ class Assembler:
 
     # ---- application layers -----------------------------------------------------------------
     def _apps(self, p, ts, c: Conn, d: int) -> None:
-        if p[F["dns.id"]]:
+        if not c.services and not any(_APP_FIELDS(p)):
+            return  # most packets of a scan or a flood: no application layer to read
+        if p[_DNS]:
             self._service(c, "dns")
             self.apps.dns(p, ts, c, d)
-        if p[F["http.request.method"]] or p[F["http.response.code"]]:
+        if p[_HREQ] or p[_HRSP]:
             self._service(c, "http")
             self.apps.http(p, ts, c, d)
-        if p[F["ssh.protocol"]] or p[F["ssh.message_code"]] or "ssh" in c.services:
+        if p[_SSHP] or p[_SSHM] or "ssh" in c.services:
             self._service(c, "ssh")
             self.apps.ssh(p, ts, c, d, _int(p[_TLEN]) or 0)
-        if p[F["ftp.request.command"]] or p[F["ftp.response.code"]]:
+        if p[_FTPQ] or p[_FTPR]:
             self._service(c, "ftp")
             self.apps.ftp(p, ts, c, d)
-        if p[F["telnet.data"]]:
+        if p[_TEL]:
             self._service(c, "telnet")
             self.apps.telnet(p, ts, c, d)
-        if p[F["ntp.flags.mode"]]:
+        if p[_NTP]:
             self._service(c, "ntp")
 
     def _arp(self, p, ts) -> None:
@@ -278,11 +285,11 @@ class Assembler:
         c = self.conns.pop(k)
         if c.queue is not None:
             del self.queues[c.queue][k]
-        self.apps.finish(c)
-        rec = c.ident()
-        rec.update({"proto": c.proto, "service": ",".join(c.services) or None,
-                    "duration": round(c.last - c.ts, 6), "orig_bytes": c.bytes[0], "resp_bytes": c.bytes[1],
-                    "conn_state": c.state(), "missed_bytes": 0, "history": c.hist or None,
-                    "orig_pkts": c.pkts[0], "orig_ip_bytes": c.ip_bytes[0], "resp_pkts": c.pkts[1],
-                    "resp_ip_bytes": c.ip_bytes[1], "orig_l2_addr": c.macs[0], "resp_l2_addr": c.macs[1]})
-        self.emit("conn", rec)
+        if c.app:
+            self.apps.finish(c)
+        # a tuple in the conn table's column order (range.store.SCHEMA), without its _seen: the
+        # commonest record, built without a dict
+        self.emit("conn", (c.ts, c.uid, c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto,
+                           ",".join(c.services) or None, round(c.last - c.ts, 6), c.bytes[0], c.bytes[1],
+                           c.state(), 0, c.hist or None, c.pkts[0], c.ip_bytes[0], c.pkts[1], c.ip_bytes[1],
+                           c.macs[0], c.macs[1]))

@@ -7,6 +7,8 @@ packet and says where it was cut.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,27 +34,60 @@ class IngestResult:
 
 class Batcher:
     """Collect records per table and write them in batches, stamped with the capture time at
-    which they were emitted (``_seen``)."""
+    which they were emitted (``_seen``). A writer thread does the SQLite work (the sqlite3
+    module releases the GIL while SQLite runs), so building events and writing them overlap."""
 
     def __init__(self, store: Store, clock=lambda: None):
         self.store = store
         self.clock = clock
-        self.pending: dict[str, list[dict]] = {}
+        self.pending: dict[str, list] = {}
         self.n = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write, name="event-writer", daemon=True)
+        self._writer.start()
 
-    def __call__(self, table: str, rec: dict) -> None:
-        rec["_seen"] = self.clock()
+    def __call__(self, table: str, rec: dict | tuple) -> None:
+        if type(rec) is tuple:  # already in column order (conn records)
+            rec = rec + (self.clock(),)
+        else:
+            rec["_seen"] = self.clock()
         self.pending.setdefault(table, []).append(rec)
         self.n += 1
         if self.n >= BATCH:
             self.flush()
 
-    def flush(self) -> None:
-        for table, recs in self.pending.items():
-            self.store.add(table, recs)
-        self.pending.clear()
-        self.n = 0
-        self.store.commit()
+    def flush(self, wait: bool = False) -> None:
+        """Hand the pending records to the writer; with ``wait``, return once they are committed."""
+        if self._error:
+            raise self._error
+        if self.pending:
+            self._queue.put(self.pending)
+            self.pending = {}
+            self.n = 0
+        if wait:
+            self._queue.join()
+            if self._error:
+                raise self._error
+
+    def _write(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                for table, recs in batch.items():
+                    self.store.add(table, recs)
+                self.store.commit()
+            except BaseException as e:  # reported to the producer at its next flush: never dropped
+                self._error = e
+            finally:
+                self._queue.task_done()
+
+    def close(self) -> None:
+        self.flush(wait=True)
+        self._queue.put(None)
+        self._writer.join()
 
 
 def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | None = None) -> IngestResult:
@@ -75,12 +110,13 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
                 progress(f"{asm.packets:,} packets")
                 next_report += 50_000
         asm.close()
-        batch.flush()
+        batch.close()
         err = proc.stderr.read()
         rc = proc.wait()
     except BaseException:
         proc.kill()
         proc.wait()
+        batch.close()
         store.close()
         tmp.unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -96,9 +97,41 @@ def rows(stream) -> Iterator[list[str]]:
 
 
 def run_file(pcap: str | Path) -> tuple[subprocess.Popen, Iterator[list[str]]]:
-    proc = subprocess.Popen(command(pcap), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            encoding="utf-8", errors="replace", bufsize=1 << 16)
-    return proc, rows(proc.stdout)
+    """tshark over a capture file, and its rows as they come.
+
+    tshark writes into an unlinked temporary file that the reader follows, rather than into a
+    pipe: over a pipe the two processes take turns (each waits for the other's wake-up; measured
+    here: 7.3-7.9 s for 200k packets against 5.2-5.3 s through the file, tshark alone 4.7 s), so
+    the file lets tshark and the event builder run on their own cores.
+    """
+    import tempfile
+    out = tempfile.TemporaryFile(prefix="cyberrange-rows-")
+    proc = subprocess.Popen(command(pcap), stdout=out, stderr=subprocess.PIPE, text=True)
+    return proc, _follow(out, proc)
+
+
+def _follow(out, proc: subprocess.Popen) -> Iterator[list[str]]:
+    reader = open(f"/proc/self/fd/{out.fileno()}", "rb", buffering=0)
+    buf = b""
+    try:
+        while True:
+            chunk = reader.read(1 << 20)
+            if not chunk:
+                if proc.poll() is None:
+                    time.sleep(0.005)
+                    continue
+                chunk = reader.read()  # what tshark wrote just before it exited
+                if not chunk:
+                    break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                yield split_row(line.decode("utf-8", "replace"))
+        if buf.strip():
+            yield split_row(buf.decode("utf-8", "replace"))
+    finally:
+        reader.close()
+        out.close()
 
 
 def dissect_packet(pcap: str | Path, number: int) -> list[dict]:

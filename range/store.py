@@ -62,7 +62,7 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)  # written by one writer thread
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         for table, cols in SCHEMA.items():
@@ -75,9 +75,10 @@ class Store:
                         f"({', '.join('?' for _ in SCHEMA[t])})" for t in SCHEMA}
         self.counts = {t: 0 for t in SCHEMA}
 
-    def add(self, table: str, records: Iterable[dict]) -> int:
+    def add(self, table: str, records: Iterable[dict | tuple]) -> int:
+        """Append records: dicts by field name, or tuples already in the table's column order."""
         cols = columns(table)
-        rows = [list(map(r.get, cols)) for r in records]
+        rows = [r if type(r) is tuple else list(map(r.get, cols)) for r in records]
         if rows:
             self.db.executemany(self._sql[table], rows)
             self.counts[table] += len(rows)
