@@ -142,13 +142,16 @@ class Assembler:
                 c = None
             if c is None:
                 if fl & SYN and fl & ACK:  # we missed the SYN: the sender of SYN-ACK is the responder
-                    c = Conn(self.uids.next(ts), ts, "tcp", dst, dp, src, sp, first(p[_EDST]), first(p[_ESRC]))
+                    c = Conn(self.uids.next(ts), ts, "tcp", dst, dp, src, sp, p[_EDST], p[_ESRC])
                 else:
-                    c = Conn(self.uids.next(ts), ts, "tcp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
+                    c = Conn(self.uids.next(ts), ts, "tcp", src, sp, dst, dp, p[_ESRC], p[_EDST])
                 self.conns[k] = c
             d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
             plen = int(p[_TLEN]) if p[_TLEN] else 0
-            self._count(c, d, ts, plen, iplen)
+            c.last = ts  # counted inline: this is the hottest path of a flood
+            c.pkts[d] += 1
+            c.bytes[d] += plen
+            c.ip_bytes[d] += iplen
             if fl & SYN:
                 letter = "H" if fl & ACK else "S"
                 c.flags[d] |= 0x100 if fl & ACK else SYN
@@ -168,7 +171,9 @@ class Assembler:
                 letter = "A"
             if plen and letter != "D":
                 self._hist(c, d, "D")
-            self._hist(c, d, letter)
+            ch = letter if d == 0 else letter.lower()
+            if ch not in c.hist:
+                c.hist += ch
             return c, d, k
         if proto == "17":
             sp, dp = int(first(p[_USP])), int(first(p[_UDP]))  # first: ICMP errors quote UDP too
