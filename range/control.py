@@ -147,7 +147,7 @@ def delete_session(store: Store, name: str, actor: str = "instructor") -> None:
     if row["status"] in ("running", "paused"):
         raise InputError(f"session {name} is {row['status']}; stop it before deleting it")
     with store.tx() as db:
-        for t in ("alerts", "rules", "hints", "teams"):
+        for t in ("alerts", "rules", "hints", "teams", "reports", "report_comments", "indicators"):
             db.execute(f"DELETE FROM {t} WHERE session = ?", (name,))
         db.execute("DELETE FROM sessions WHERE name = ?", (name,))
         store.audit(db, name, actor, "delete")
@@ -274,14 +274,18 @@ def alerts(store: Store, session: str, team: str) -> list[dict]:
 # ---- scores -----------------------------------------------------------------------------------
 
 def team_facts(store: Store, session: str, team: str) -> tuple[Any, list[dict], dict]:
-    """A team's ground truth, alerts and score, each read once (the web app needs all three)."""
-    from range.scoring import Adjustment, score
+    """A team's ground truth, alerts and score, each read once (the web app needs all three).
+    The score's ledger ends with the marks of the team's incident reports and shared indicators
+    (lines with ``kind`` report or sharing; :mod:`range.csirt`)."""
+    from range.csirt import adjustments
+    from range.scoring import Adjustment, extend, score
     from range.truth import Truth
     truth = Truth.read(store.team_dir(session, team) / "truth.json")
     adj = [Adjustment(-h["cost"], f"hint for step {h['step']}: {h['text']}", h["step"])
            for h in store.q("SELECT * FROM hints WHERE session = ? AND team = ? ORDER BY released_at", (session, team))]
     found = alerts(store, session, team)
-    return truth, found, score(truth, found, adj)
+    detection = score(truth, found, adj)
+    return truth, found, extend(detection, adjustments(store, session, team, truth, detection, found))
 
 
 def team_score(store: Store, session: str, team: str) -> dict:

@@ -22,10 +22,30 @@ TABLE_PROTO = {"http": "tcp", "ssh": "tcp", "ftp": "tcp", "telnet": "tcp", "arp"
 
 @dataclass(frozen=True)
 class Adjustment:
-    """Points given or taken outside detection (a hint bought, an instructor's correction)."""
+    """Points given or taken outside detection (a hint bought, an incident report's mark, a shared
+    indicator). ``kind`` (``report``, ``sharing``) and ``ref`` (the report's or indicator's number)
+    name where the points come from; they appear in the ledger line when set."""
     points: float
     reason: str
     step: str | None = None
+    kind: str | None = None
+    ref: int | None = None
+
+
+def adjustment_line(adj: Adjustment) -> dict:
+    line = {"points": adj.points, "reason": adj.reason, "step": adj.step, "rule_id": None, "alert_id": None}
+    if adj.kind:
+        line.update(kind=adj.kind, ref=adj.ref)
+    return line
+
+
+def extend(result: dict, adjustments: Iterable[Adjustment]) -> dict:
+    """A score with more ledger lines (and their points) added; the input is left unchanged."""
+    extra = [adjustment_line(a) for a in adjustments]
+    if not extra:
+        return result
+    ledger = result["ledger"] + extra
+    return {**result, "ledger": ledger, "score": round(sum(e["points"] for e in ledger), 2)}
 
 
 def event_key(ev: dict) -> tuple:
@@ -119,7 +139,7 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
                        f"alerted on benign traffic (window {w + 1} of {_fmt(p['fp_window'])} s)",
                        "step": None, "rule_id": rule_id, "alert_id": a["id"]})
     for adj in adjustments:
-        ledger.append({"points": adj.points, "reason": adj.reason, "step": adj.step, "rule_id": None, "alert_id": None})
+        ledger.append(adjustment_line(adj))
     detected = [s for s in steps_out if s["detected"]]
     return {
         "team": truth.team,

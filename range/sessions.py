@@ -46,6 +46,18 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS hints (
   session TEXT NOT NULL, team TEXT NOT NULL, step TEXT NOT NULL, idx INTEGER NOT NULL, cost REAL NOT NULL,
   text TEXT NOT NULL, released_at REAL NOT NULL, PRIMARY KEY (session, team, step, idx));
+CREATE TABLE IF NOT EXISTS reports (
+  pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, filed_at REAL NOT NULL,
+  filed_wall REAL NOT NULL, actor TEXT NOT NULL, body TEXT NOT NULL, evidence_events TEXT NOT NULL DEFAULT '[]',
+  override_points REAL, override_reason TEXT, override_at REAL);
+CREATE INDEX IF NOT EXISTS reports_team ON reports (session, team);
+CREATE TABLE IF NOT EXISTS report_comments (
+  pk INTEGER PRIMARY KEY AUTOINCREMENT, report INTEGER NOT NULL, session TEXT NOT NULL, author TEXT NOT NULL,
+  text TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS indicators (
+  pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, kind TEXT NOT NULL,
+  value TEXT NOT NULL, tlp TEXT NOT NULL, published_at REAL NOT NULL, published_wall REAL NOT NULL,
+  comment TEXT NOT NULL DEFAULT '', report INTEGER, UNIQUE (session, team, kind, value));
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (ts REAL NOT NULL, session TEXT, actor TEXT, action TEXT, detail TEXT);
 """

@@ -8,7 +8,8 @@ server-sent-event stream shares the driver).
 
 Blueprints: :mod:`.auth` (logins, identities, CSRF policy), :mod:`.console` (instructor pages),
 :mod:`.workspace` (team pages), :mod:`.board` (public scoreboard), :mod:`.api_sessions`,
-:mod:`.api_team` and :mod:`.api_board` (the JSON API, documented by :mod:`.openapi`).
+:mod:`.api_team`, :mod:`.api_board` and :mod:`.api_reports` (the JSON API, documented by
+:mod:`.openapi`), :mod:`.aar` (the after-action report as HTML and PDF, the programme view).
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def create_app(config: dict | None = None) -> Flask:
         print(f"cyberrange: instructor password (shown once): {generated}", flush=True)
 
     auth.csrf.init_app(app)
-    from scoreboard import api_board, api_sessions, api_team, board, console, workspace
-    for bp in (auth.bp, console.bp, workspace.bp, board.bp, api_sessions.bp, api_team.bp, api_board.bp):
+    from scoreboard import aar, api_board, api_reports, api_sessions, api_team, board, console, workspace
+    for bp in (auth.bp, console.bp, workspace.bp, board.bp, api_sessions.bp, api_team.bp, api_board.bp,
+               api_reports.bp, aar.bp):
         app.register_blueprint(bp)
     app.before_request(auth.load_identity)
     app.before_request(auth.enforce_csrf)

@@ -116,7 +116,8 @@ def results_csv(name: str):
 @bp.get("/sessions/<name>/report")
 @instructor_required
 def report(name: str):
-    return jsonify(data.report(rng().store, name))
+    from scoreboard.aar import report as aar_report
+    return jsonify(aar_report(rng().store, name))
 
 
 @bp.get("/sessions/<name>/stream")

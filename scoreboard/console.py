@@ -107,7 +107,58 @@ def reset(name: str, team: str):
     return _back(name)
 
 
+@bp.get("/<name>/reports")
+@instructor_required
+def reports(name: str):
+    from range import csirt
+    from scoreboard.api_reports import indicator_marks, report_marks, with_marks
+    store = rng().store
+    row = store.session(name)
+    teams = store.teams(name)
+    items = []
+    for t in teams:
+        items += with_marks(csirt.reports(store, name, t), report_marks(store, name, t))
+    marks = indicator_marks(store, name)
+    inds = [dict(i, mark=marks.get(i["pk"])) for i in csirt.indicators(store, name)]
+    return render_template("console_reports.html", name=name, scenario=row["scenario"], teams=teams,
+                           reports=sorted(items, key=lambda r: r["pk"]), indicators=inds, origin=row["scenario_start"])
+
+
+def _back_reports(name: str):
+    return redirect(url_for("console.reports", name=name), code=303)
+
+
+@bp.post("/<name>/reports/<int:pk>/comment")
+@instructor_required
+def comment(name: str, pk: int):
+    from range import csirt
+    try:
+        csirt.comment(rng().store, name, pk, request.form.get("text", ""))
+        rng().changed()
+        flash(f"comment added to report #{pk}")
+    except (RangeError, HTTPException) as e:
+        flash(_form_error(e), "error")
+    return _back_reports(name)
+
+
+@bp.post("/<name>/reports/<int:pk>/mark")
+@instructor_required
+def mark(name: str, pk: int):
+    from scoreboard.api_reports import override
+    form = request.form.to_dict()
+    if form.get("clear"):
+        form["points"] = None
+    try:
+        out = override(name, pk, form)
+        flash(f"report #{pk}: " + (f"mark set to {out['override']['points']:g}" if out["override"] else
+                                   "the computed mark applies again"))
+    except (RangeError, HTTPException) as e:
+        flash(_form_error(e), "error")
+    return _back_reports(name)
+
+
 @bp.get("/<name>/report")
 @instructor_required
 def report(name: str):
-    return render_template("report.html", r=data.report(rng().store, name))
+    from scoreboard.aar import report as aar_report
+    return render_template("report.html", r=aar_report(rng().store, name), pdf=False)

@@ -74,14 +74,37 @@ def facts(store, name: str, team: str) -> Facts | None:
 
 # ---- a team's own score, before and after the end ------------------------------------------
 
+def held(s: dict) -> dict:
+    """A score without the marks of reports and shared indicators: before a session ends they would
+    tell a team (and the public) which of its claims match the ground truth. Each such line stays,
+    at 0 points, saying the mark shows at the end."""
+    if not any(e.get("kind") for e in s["ledger"]):
+        return s
+    ledger, pending = [], 0.0
+    for e in s["ledger"]:
+        if e.get("kind") == "report":
+            pending += e["points"]
+            e = {**e, "points": 0.0, "step": None,
+                 "reason": f"incident report #{e['ref']} filed: it is marked when the session ends"}
+        elif e.get("kind") == "sharing":
+            pending += e["points"]
+            e = {**e, "points": 0.0, "step": None,
+                 "reason": f"indicator #{e['ref']} published: it is marked when the session ends"}
+        ledger.append(e)
+    return {**s, "ledger": ledger, "score": round(s["score"] - pending, 2)}
+
+
 def team_score(f: Facts, reveal: bool) -> dict:
     s = f.score
     detected = sum(1 for st in s["steps"] if st["detected"])
     if reveal:
         return {**s, "steps_detected": detected, "revealed": True}
+    s = held(s)
     ledger = []
     for e in s["ledger"]:
-        if e.get("alert_id") and e.get("step"):
+        if e.get("kind"):
+            ledger.append(e)
+        elif e.get("alert_id") and e.get("step"):
             a = f.alert(e["alert_id"])
             ledger.append({"points": e["points"], "reason": f"rule '{a.get('rule_title') or e['rule_id']}' detected an "
                            f"attack step (which one, and how fast, shows once the session ends)",
@@ -137,7 +160,7 @@ def _board(store, row) -> dict:
     all_facts = {t: facts(store, name, t) for t in store.teams(name)}
     have = {t: f for t, f in all_facts.items() if f}
     ranking = []
-    for r in rank([f.score for f in have.values()]):
+    for r in rank([f.score if reveal else held(f.score) for f in have.values()]):
         f = have[r["team"]]
         entry = {"rank": r["rank"], "team": r["team"], "score": r["score"], "steps_detected": r["steps_detected"],
                  "precision": r["precision"], "mttd_seconds": r["mttd_seconds"],

@@ -35,7 +35,14 @@ CLOCK = {"status": {"type": "string", "enum": ["preparing", "ready", "running", 
          "now_iso": STR, "scenario_start": NUM, "ended": BOOL}
 
 LEDGER = obj({"points": NUM, "reason": STR, "step": nullable(STR), "rule_id": nullable(STR),
-              "alert_id": nullable(STR), "ttd_seconds": NUM, "evidence": {"type": "object"}})
+              "alert_id": nullable(STR), "ttd_seconds": NUM, "evidence": {"type": "object"},
+              "kind": {"type": "string", "enum": ["report", "sharing"],
+                       "description": "set on the lines of incident reports and shared indicators"},
+              "ref": {**INT, "description": "the report's or indicator's number"}})
+KINDS = {"type": "string", "enum": ["ipv4", "domain", "url", "user_agent", "hash"]}
+TLP = {"type": "string", "enum": ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]}
+ADDRS = {"oneOf": [arr(STR), {**STR, "description": "addresses separated by commas, spaces or new lines"}],
+         "description": "IPv4 addresses or networks (CIDR), at most 64"}
 
 SCHEMAS = {
     "Error": obj({"error": STR}, ["error"]),
@@ -75,6 +82,8 @@ SCHEMAS = {
         "preparing": nullable(STR), "scenario_error": STR,
         "reset": obj({"available": BOOL, "reason": nullable(STR)})})]},
     "Status": obj({"session": STR, "status": STR}),
+    "CommentInput": obj({"text": {**STR, "maxLength": 2000}}, ["text"]),
+    "RuleRequest": obj({"deploy": {**BOOL, "default": False}}),
     "Move": obj({"at": nullable({**NUM, "description": "seconds after the start; null fires the step now"})}),
     "Moved": obj({"session": STR, "step": STR, "at": NUM, "fired": BOOL}),
     "HintRelease": obj({"step": STR, "index": {**INT, "default": 0},
@@ -92,7 +101,62 @@ SCHEMAS = {
                     "elapsed": NUM, "duration": NUM, "ranking": arr(ref("RankEntry")),
                     "scores": obj({}, extra=ref("FullScore"))}),
     "Report": obj({"session": ref("SessionSummary"), "description": STR, "story": arr({"type": "object"}),
-                   "teams": arr({"type": "object"}), "attack": ref("Matrix"), "generated": STR}),
+                   "teams": arr({"type": "object", "description": "ranking figures, steps, misses (with the "
+                                 "reference rules that catch them), ledger, score breakdown, report marks, "
+                                 "sharing figures"}),
+                   "attack": ref("Matrix"), "generated": STR,
+                   "indicators": arr({"type": "object", "description": "every published indicator with its mark"})}),
+    "Taxonomy": obj({"classes": arr(obj({"value": STR, "name": STR, "types": arr(obj({
+        "value": STR, "name": STR, "tag": {**STR, "description": "the MISP machine tag"}}))})),
+        "severities": arr(STR), "indicator_types": arr(STR), "tlp": arr(STR)}),
+    "IndicatorInput": obj({"type": KINDS, "value": {**STR, "description": "ipv4 (15), domain (253), url (2048), "
+                                                                        "user_agent (512) or hash (MD5/SHA-1/SHA-256 "
+                                                                        "hex) characters at most"},
+                           "tlp": {**TLP, "default": "GREEN"}, "comment": {**STR, "maxLength": 500},
+                           "report": nullable({**INT, "description": "one of the team's reports it comes from"})},
+                          ["type", "value"]),
+    "ReportInput": obj({"title": {**STR, "maxLength": 200},
+                        "classification": obj({"class": {**STR, "description": "an RSIT class (GET /api/rsit)"},
+                                               "type": {**STR, "description": "a type of that class"}},
+                                              ["class", "type"]),
+                        "affected": ADDRS, "attackers": ADDRS,
+                        "attack": nullable({**STR, "pattern": "^T\\d{4}(\\.\\d{3})?$"}),
+                        "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"],
+                                     "default": "medium"},
+                        "first_seen": nullable({"oneOf": [NUM, STR], "description": "epoch seconds or ISO-8601"}),
+                        "indicators": arr(obj({"type": KINDS, "value": STR}, ["type", "value"])),
+                        "actions": {**STR, "maxLength": 4000, "description": "actions taken"},
+                        "description": {**STR, "maxLength": 8000},
+                        "evidence": {**arr(STR), "description": "alert ids or event references table:rowid"}},
+                       ["title", "classification"]),
+    "ReportMark": obj({"step": nullable(STR), "points": NUM, "earned": NUM, "counted": BOOL, "accuracy": NUM,
+                       "factor": NUM, "delay_seconds": nullable(NUM), "parts": obj({}, extra=NUM), "reason": STR,
+                       "overridden": BOOL, "computed": NUM}),
+    "Comment": obj({"pk": INT, "author": STR, "text": STR, "at": NUM}),
+    "IncidentReport": obj({
+        "pk": INT, "session": STR, "team": STR, "filed_at": {**NUM, "description": "session clock, epoch s"},
+        "filed_wall": NUM, "title": STR,
+        "classification": obj({"class": STR, "type": STR, "label": STR}), "affected": arr(STR),
+        "attackers": arr(STR), "attack": nullable(STR), "severity": STR, "first_seen": nullable(NUM),
+        "first_seen_iso": nullable(STR), "indicators": arr(obj({"type": KINDS, "value": STR})), "actions": STR,
+        "description": STR, "evidence": arr(STR), "comments": arr(ref("Comment")),
+        "override": nullable(obj({"points": NUM, "reason": STR, "at": NUM})),
+        "mark": nullable({"allOf": [ref("ReportMark")], "description": "null for a team until the session ends"})}),
+    "Indicator": obj({"pk": INT, "team": STR, "type": KINDS, "value": STR, "tlp": TLP,
+                      "published_at": {**NUM, "description": "session clock, epoch s"}, "published_wall": NUM,
+                      "comment": STR, "report": nullable(INT), "mine": BOOL,
+                      "mark": nullable(obj({"points": NUM, "correct": nullable(BOOL), "first": BOOL,
+                                            "step": nullable(STR), "reason": STR}))}),
+    "IndicatorRule": obj({"indicator": INT, "yaml": {**STR, "description": "a Sigma rule for the indicator"},
+                          "deployed": nullable(ref("Deployed"))}),
+    "Override": obj({"points": nullable({**NUM, "description": "the report's mark; null clears the override"}),
+                     "reason": {**STR, "description": "required; kept and shown"}}, ["reason"]),
+    "Programme": obj({"sessions": arr(obj({"name": STR, "scenario": STR, "status": STR, "created_at": NUM,
+                                           "teams": arr(STR)})),
+                      "teams": obj({}, extra=arr(obj({
+                          "session": STR, "score": NUM, "recall": nullable(NUM), "precision": nullable(NUM),
+                          "mttd_seconds": nullable(NUM), "report_quality": nullable(NUM), "reports": INT,
+                          "steps_reported": INT, "sharing": NUM})))}),
     "TeamScore": obj({"team": STR, "score": NUM, "precision": nullable(NUM), "mttd_seconds": nullable(NUM),
                       "false_positives": INT, "alerts": INT, "steps_detected": INT, "ledger": arr(LEDGER),
                       "revealed": {**BOOL, "description": "false: step names, times and misses are held back "
@@ -271,6 +335,51 @@ def document() -> dict:
             q("from", "epoch seconds or ISO-8601 (default: the session start)"),
             q("to", "epoch seconds or ISO-8601 (default and maximum: the session clock)"),
             q("bpf", "a tcpdump filter, e.g. 'tcp port 22'")], tags=["team"])},
+        "/api/rsit": {"get": op("The RSIT taxonomy (classes, types, MISP tags), severities, indicator types and "
+                                "TLP markings", ok("Taxonomy"), security="public", tags=["reports"])},
+        T + "/reports": {
+            "parameters": st,
+            "get": op("The team's incident reports (marks only once the session has ended)",
+                      ok(obj({"reports": arr(ref("IncidentReport")), "revealed": BOOL})), tags=["reports"]),
+            "post": op("File an incident report (400 naming the field for any bad value)",
+                       ok("IncidentReport", "201", "filed"), "ReportInput", tags=["reports"])},
+        T + "/reports/{pk}": {"parameters": path_params("name", "team", "pk"),
+                              "get": op("One of the team's reports", ok("IncidentReport"), tags=["reports"])},
+        T + "/indicators": {
+            "parameters": st,
+            "get": op("The session's shared feed as TLP lets this team see it: its own indicators, other teams' "
+                      "CLEAR, GREEN and AMBER ones", ok(obj({"indicators": arr(ref("Indicator")),
+                                                             "revealed": BOOL})), tags=["sharing"]),
+            "post": op("Publish an indicator to the session's hub", ok("Indicator", "201", "published"),
+                       "IndicatorInput", tags=["sharing"])},
+        T + "/indicators/{pk}/rule": {
+            "parameters": path_params("name", "team", "pk"),
+            "post": op("A Sigma rule for a visible indicator; deploy: true also deploys it for the team (201)",
+                       {**ok("IndicatorRule"), **ok("IndicatorRule", "201", "deployed")},
+                       "RuleRequest", tags=["sharing"])},
+        T + "/export/stix": {"parameters": st, "get": op(
+            "The team's reports and indicators as a STIX 2.1 bundle", ok({"type": "object"},
+                                                                          media="application/stix+json"),
+            tags=["sharing"])},
+        T + "/export/misp": {"parameters": st, "get": op(
+            "The team's reports and indicators as MISP events ({response: [{Event}]})", ok({"type": "object"}),
+            tags=["sharing"])},
+        "/api/sessions/{name}/reports": {"parameters": sn, "get": op(
+            "Every team's reports with their marks (instructor)", ok(obj({"reports": arr(ref("IncidentReport"))})),
+            tags=["reports"])},
+        "/api/sessions/{name}/reports/{pk}/comments": {"parameters": path_params("name", "pk"), "post": op(
+            "Comment on a report (instructor); the team sees it", ok("IncidentReport", "201", "commented"),
+            "CommentInput", tags=["reports"])},
+        "/api/sessions/{name}/reports/{pk}/mark": {"parameters": path_params("name", "pk"), "post": op(
+            "Override a report's mark with a reason, or clear the override (instructor; audited)",
+            ok("IncidentReport"), "Override", tags=["reports"])},
+        "/api/sessions/{name}/indicators": {"parameters": sn, "get": op(
+            "Every indicator of the session with its mark (instructor)",
+            ok(obj({"indicators": arr(ref("Indicator"))})), tags=["sharing"])},
+        "/api/sessions/{name}/report.pdf": {"parameters": sn, "get": op(
+            "The after-action report as PDF (instructor)", ok(STR, media="application/pdf"), tags=["sessions"])},
+        "/api/programme": {"get": op("Each team's figures across sessions, teams matched by name (instructor)",
+                                     ok("Programme"), tags=["sessions"])},
         "/api/board": {"get": op("Sessions on the public scoreboard", ok("BoardList"), security="public",
                                  tags=["board"])},
         "/api/board/{name}": {"parameters": sn, "get": op("A session's scoreboard (ground truth only after the end)",
@@ -293,7 +402,10 @@ def document() -> dict:
                      "X-CSRFToken header (pages carry it in <meta name=csrf-token>); requests authenticated "
                      "by an Authorization header need none. Errors are {\"error\": message} with a 4xx status. "
                      "Teams reach only their own /teams/{team} routes; before a session ends no answer to a "
-                     "team or the public holds ground truth (step names, times, misses).")},
+                     "team or the public holds ground truth (step names, times, misses), nor the marks of "
+                     "incident reports and shared indicators. The shared indicator feed shows each team what "
+                     "TLP 2.0 allows: CLEAR, GREEN and AMBER to every team of the session, AMBER+STRICT and RED "
+                     "to the publisher and the instructor only.")},
         "servers": [{"url": "/"}],
         "security": [{"cookieAuth": []}, {"bearerAuth": []}, {"basicAuth": []}],
         "paths": paths,

@@ -6,11 +6,13 @@ the **instructor** logs in, creates an offline session of 'smoke' for two teams 
 reads the team passwords, starts it and (once the port scan has happened) pauses it; a
 **trainee** logs in as one team, is refused the other team's workspace, sees an invalid rule
 rejected inline, dry-runs and deploys the port-scan rule, then finds its alert and its score
-ledger; a **viewer** keeps the public scoreboard open the whole time, and the test checks that
+ledger, files an incident report through the form (a typo is refused naming the field), publishes
+the attacker's address on the session's hub and turns it into a rule; a **viewer** keeps the public scoreboard open the whole time, and the test checks that
 the team's score goes from 0 to a positive number through server-sent events, with no reload (a
 marker set in the page at load and ``performance.timeOrigin`` are unchanged), and that a viewer
 whose stream the server refuses (503, all stream slots taken) keeps up by polling. The instructor
-then stops the session and opens the after-action report.
+then stops the session, opens the after-action report (and its PDF, whose text is checked) and
+comments on the team's incident report.
 
 Screenshots of each stage go to ``test-artifacts/e2e/`` (gitignored). Chromium missing (or
 Playwright not installed) fails the test with what to install; nothing here is skipped.
@@ -342,6 +344,43 @@ def test_exercise_in_a_real_browser(browser, server):
     assert_fits(team)
     shot(team, "workspace-ledger")
 
+    # -- the CSIRT workflow: an incident report through the form, an indicator on the hub -----
+    evidence = team.request.get(f"/api/sessions/{SESSION}/teams/blue/alerts").json()["alerts"][0]
+    attacker = evidence["events"][0]["id.orig_h"]
+    victims = sorted({e["id.resp_h"] for e in evidence["events"]})
+    team.get_by_test_id("tab-reports").click()
+    expect(team.get_by_test_id("report-class").locator("option")).to_have_count(11)  # the RSIT classes
+    team.get_by_test_id("report-title").fill("SYN scan of the portal")
+    team.get_by_test_id("report-class").select_option("information-gathering")
+    team.get_by_test_id("report-type").select_option("scanner")
+    team.get_by_test_id("report-severity").select_option("medium")
+    team.get_by_test_id("report-attack").fill("T1046")
+    team.get_by_test_id("report-attackers").fill(attacker)
+    team.get_by_test_id("report-affected").fill("10.0.0.999")  # a typo: the server names the field
+    team.get_by_test_id("report-evidence").fill(evidence["id"])
+    team.get_by_test_id("report-indicators").fill(f"ipv4 {attacker}")
+    team.get_by_test_id("report-submit").click()
+    expect(team.get_by_test_id("report-error")).to_contain_text("'affected[0]' is not an IPv4 address")
+    team.get_by_test_id("report-affected").fill(", ".join(victims))
+    team.get_by_test_id("report-submit").click()
+    expect(team.get_by_test_id("report-ok")).to_contain_text("Filed report #")
+    expect(team.get_by_test_id("report-error")).to_be_empty()
+    expect(team.get_by_test_id("report-row")).to_have_count(1)
+    expect(team.get_by_test_id("report-row").first).to_contain_text("Information Gathering / Scanning")
+    expect(team.get_by_test_id("report-row").first).to_contain_text("at the end")  # marked when it ends
+    shot(team, "workspace-report")
+    team.get_by_test_id("tab-sharing").click()
+    team.get_by_test_id("indicator-type").select_option("ipv4")
+    team.get_by_test_id("indicator-value").fill(attacker)
+    team.get_by_test_id("indicator-tlp").select_option("GREEN")
+    team.get_by_test_id("indicator-submit").click()
+    expect(team.get_by_test_id("feed-row")).to_have_count(1)
+    expect(team.get_by_test_id("feed-row").first).to_contain_text("TLP:GREEN")
+    team.get_by_test_id("indicator-to-rule").first.click()  # the rule editor, prefilled
+    expect(team.get_by_test_id("rule-editor")).to_have_value(re.compile(r"Shared indicator #\d+ \(ipv4\) from blue"))
+    shot(team, "workspace-indicator-rule")
+    assert_fits(team)
+
     # -- the instructor ends the session; the report and the revealed board ------------------
     inst.reload()
     expect(inst.locator('#progress tr[data-team="blue"] [data-field="alerts"]')).not_to_have_text("0")
@@ -360,13 +399,33 @@ def test_exercise_in_a_real_browser(browser, server):
     expect(ranking.locator('tr[data-team="red"]')).to_contain_text("0 / 1")
     expect(inst.get_by_test_id("report-timeline")).to_contain_text("detected")
     expect(inst.get_by_test_id("report-timeline")).to_contain_text("missed")
-    expect(report.locator("svg.chart")).to_be_visible()
+    expect(report.get_by_test_id("chart-timeline")).to_be_visible()
+    expect(report.get_by_test_id("chart-breakdown")).to_be_visible()
+    for heading in ("6. Incident reports", "7. Indicator sharing"):
+        expect(report.get_by_role("heading", name=heading)).to_be_visible()
+    expect(report.locator('[data-testid="report-reports"][data-team="blue"]')).to_contain_text("SYN scan of the portal")
+    expect(report.get_by_test_id("reference-rule").first).to_be_visible()  # red missed the scan: the rule for it
     assert_fits(inst)
-    labels = report.locator("svg.chart text.tiny")  # the time axis: every label inside the chart
+    labels = report.locator("#chart-timeline text.tiny")  # the time axis: every label inside the chart
     last = labels.last.evaluate("e => { const b = e.getBBox(), v = e.ownerSVGElement.viewBox.baseVal; "
                                 "return [b.x + b.width, v.width]; }")
     assert last[0] <= last[1], f"the time axis' last label is cut off: {last}"
     shot(inst, "report")
+    pdf = inst.request.get(f"/console/{SESSION}/report.pdf")  # the same report as a PDF
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    import io
+    from pypdf import PdfReader
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+    for word in (f"After-action report: {SESSION}", "smoke", "blue", "red", "SYN scan of the portal"):
+        assert word in text, word
+    inst.goto(f"/console/{SESSION}/reports")  # the instructor's review: comment on the report
+    card = inst.get_by_test_id("review-report").first
+    expect(card).to_contain_text("SYN scan of the portal")
+    expect(card.get_by_test_id("review-mark")).to_contain_text("50")
+    card.get_by_test_id("comment-text").fill("Good: the scanner is named and blocked.")
+    card.get_by_test_id("comment-submit").click()
+    expect(inst.get_by_test_id("review-comment").first).to_contain_text("Good: the scanner is named")
+    shot(inst, "console-review")
 
     expect(viewer.get_by_test_id("board-status")).to_have_text("finished")
     expect(viewer.get_by_test_id("technique").first).to_be_visible()  # the ATT&CK matrix, revealed at the end
