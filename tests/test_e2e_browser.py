@@ -56,6 +56,15 @@ def sync_playwright():
     except ImportError as e:
         pytest.fail(f"Playwright for Python is missing ({e}): run scripts/bootstrap "
                     f"(it installs the test extras pinned in pyproject.toml)", pytrace=False)
+    # Playwright starts its driver as an asyncio subprocess; under pytest-xdist the test may not
+    # run on the main thread, where Python 3.11's default child watcher is not attached
+    import asyncio
+    import sys
+    if sys.version_info < (3, 12):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())
     return sp()
 
 
