@@ -97,7 +97,7 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     tmp = db.with_name(db.name + ".part")
     for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         p.unlink(missing_ok=True)
-    store = Store(tmp)
+    store = Store(tmp, bulk=True)
     batch = Batcher(store)
     asm = Assembler(batch)
     batch.clock = lambda: asm.now

@@ -58,17 +58,28 @@ def columns(table: str) -> list[str]:
 
 
 class Store:
-    """Append-only writer of event records (one connection, batched in transactions)."""
+    """Append-only writer of event records (one connection, batched in transactions).
 
-    def __init__(self, path: str | Path):
+    ``bulk``: a store being built from a capture file under a temporary name (range.ingest),
+    renamed only when complete: it needs no journal while it is written, and its time indexes are
+    built once at :meth:`close` instead of on every insert. Otherwise (a live team store that
+    detection reads while the sensor writes) it runs in WAL mode from the start."""
+
+    def __init__(self, path: str | Path, bulk: bool = False):
         self.path = Path(path)
+        self.bulk = bulk
         self.db = sqlite3.connect(self.path, check_same_thread=False)  # written by one writer thread
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        if bulk:
+            self.db.execute("PRAGMA journal_mode=OFF")
+            self.db.execute("PRAGMA synchronous=OFF")
+        else:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         for table, cols in SCHEMA.items():
             body = ", ".join(f"{_q(c)} {t}" for c, t in cols)
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-            self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_ts ON {table}(ts)")
+            if not bulk:
+                self._index(table)
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.db.commit()
         self._sql = {t: f"INSERT INTO {t} ({', '.join(_q(c) for c in columns(t))}) VALUES "
@@ -90,8 +101,16 @@ class Store:
     def commit(self) -> None:
         self.db.commit()
 
+    def _index(self, table: str) -> None:
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_ts ON {table}(ts)")
+
     def close(self) -> None:
         self.db.commit()
+        if self.bulk:  # ready for readers: time indexes, then WAL like every other store
+            for table in SCHEMA:
+                self._index(table)
+            self.db.commit()
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.close()
 
 
