@@ -122,9 +122,9 @@ class Params(Strict):
     family: Literal["necurs", "ramnit", "conficker"] = "necurs"
     domains_per_burst: int = Field(default=30, ge=1, le=MAX_LOOKUPS, description="lookups in one burst")
     bursts: int = Field(default=3, ge=1, le=100)
-    interval: Seconds = Field(default=60, gt=0, description="seconds from one burst's start to the next")
+    interval: Seconds = Field(default=60, gt=0, le=86400, description="seconds from one burst's start to the next")
     rate: float = Field(default=8, gt=0, le=200, description="lookups per second within a burst")
-    resolve_after: int | None = Field(default=None, ge=0, description="NXDOMAIN answers before the registered "
+    resolve_after: int | None = Field(default=None, ge=0, le=MAX_LOOKUPS, description="NXDOMAIN answers before the registered "
                                       "domain resolves; default: all but the last lookup")
     registered: bool = Field(default=True, description="false: no candidate resolves")
     connect: bool = Field(default=True, description="connect to the C2 address once a domain resolves")

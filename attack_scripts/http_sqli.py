@@ -59,7 +59,7 @@ class Params(Strict):
     requests: int = Field(default=150, ge=MIN_REQUESTS, le=5000,
                           description=f"about how many requests sqlmap makes; at least {MIN_REQUESTS} (detection and "
                                       "enumeration take ~70), the rest dump that many rows of the table")
-    path: str = Field(default="/news.php", pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the vulnerable PHP page")
+    path: str = Field(default="/news.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the vulnerable PHP page")
     parameter: str = Field(default="id", pattern=_IDENT, description="the injectable GET parameter")
     value: str = Field(default="3", pattern=r"^[A-Za-z0-9._-]{1,40}$",
                        description="its original value: digits make a numeric injection, text a quoted string one")

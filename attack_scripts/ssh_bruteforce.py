@@ -79,7 +79,7 @@ class Params(Strict):
     usernames: list[str] | None = Field(default=None, min_length=1, max_length=50,
                                         description="logins to try; default root, admin and a staff login")
     loop_users: bool = Field(default=False, description="try each password on every login first (hydra -u)")
-    success_at: int | None = Field(default=None, ge=1, description="the attempt (1-based) that succeeds")
+    success_at: int | None = Field(default=None, ge=1, le=5000, description="the attempt (1-based) that succeeds")
 
     @field_validator("per_connection")
     @classmethod

@@ -26,12 +26,18 @@ TOP100 = [7, 9, 13, 21, 22, 23, 25, 26, 37, 53, 79, 80, 81, 88, 106, 110, 111, 1
           10000, 32768, 49152, 49153, 49154, 49155, 49156, 49157]
 
 
-def parse_ports(spec: str | list[int]) -> list[int]:
+MAX_PORTS = 65535  # probes per target: every TCP port once
+MAX_SPEC = 1000  # characters of a port specification
+MAX_TARGETS = 16  # with MAX_PORTS: at most ~1M probes in one step
+
+
+def port_count(spec: str | list[int]) -> int:
+    """How many probes per target ``spec`` names, counted without building the list."""
     if isinstance(spec, list):
-        return spec
+        return len(spec)
     if spec == "top100":
-        return list(TOP100)
-    ports: list[int] = []
+        return len(TOP100)
+    n = 0
     for part in spec.split(","):
         lo, _, hi = part.strip().partition("-")
         try:
@@ -40,23 +46,43 @@ def parse_ports(spec: str | list[int]) -> list[int]:
             raise ValueError(f"bad port range {part.strip()!r}") from None
         if not (1 <= a <= b <= 65535):
             raise ValueError(f"bad port range {part!r}")
+        n += b - a + 1
+    return n
+
+
+def parse_ports(spec: str | list[int]) -> list[int]:
+    if isinstance(spec, list):
+        return spec
+    if spec == "top100":
+        return list(TOP100)
+    if port_count(spec) > MAX_PORTS:
+        raise ValueError(f"more than {MAX_PORTS} ports")
+    ports: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        a, b = int(lo), int(hi or lo)
         ports.extend(range(a, b + 1))
     return ports
 
 
 class Params(Strict):
-    ports: str | list[int] = Field(default="top100", description="'top100', '1-1024,8080' or a list")
+    ports: str | list[int] = Field(default="top100", description=f"'top100', '1-1024,8080' or a list; at most "
+                                                                 f"{MAX_PORTS} ports")
     rate: float = Field(default=300, gt=0, le=20000, description="probes per second to each target")
     timing: Literal["random", "sequential"] = "random"
 
     @field_validator("ports")
     @classmethod
     def _ports(cls, v):
+        if isinstance(v, str) and len(v) > MAX_SPEC:
+            raise ValueError(f"the port specification is longer than {MAX_SPEC} characters")
         try:
-            ports = parse_ports(v)
+            n = port_count(v)
         except ValueError as e:
             raise ValueError(f"{e}; write 'top100', '1-1024,8080' or a list of ports") from None
-        if not ports or any(not 1 <= p <= 65535 for p in ports):
+        if n > MAX_PORTS:
+            raise ValueError(f"{n} ports per target; at most {MAX_PORTS} (each port once)")
+        if not n or (isinstance(v, list) and any(not 1 <= p <= 65535 for p in v)):
             raise ValueError("ports must be between 1 and 65535")
         return v
 
@@ -68,6 +94,7 @@ class SynScan(Technique):
     tactic = "discovery"
     summary = "nmap -sS half-open TCP port scan"
     Params = Params
+    max_targets = MAX_TARGETS
 
     def duration(self, p: Params) -> float:
         # targets are not known here: the scenario validates with one target's worth per probe set

@@ -58,8 +58,8 @@ class Params(Strict):
                                             "intruder's address")
     interval: float = Field(default=8.0, gt=0, le=600, description="mean seconds between commands (each 0.5x to 1.5x)")
     shell: Literal["one-liner", "simple-backdoor", "plain"] = Field(default="one-liner", description="the PHP shell uploaded")
-    upload_path: str = Field(default="/upload.php", pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the upload form")
-    upload_dir: str = Field(default="/uploads/", pattern=r"^/([A-Za-z0-9._~-]+/)*$", description="where uploads are served")
+    upload_path: str = Field(default="/upload.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the upload form")
+    upload_dir: str = Field(default="/uploads/", max_length=200, pattern=r"^/([A-Za-z0-9._~-]+/)*$", description="where uploads are served")
 
     @field_validator("commands")
     @classmethod

@@ -51,7 +51,7 @@ def _cited_events(store: Store, session: str, team: str, evidence: list[str]) ->
                 continue
             table, _, rowid = ref.partition(":")
             row = None
-            if table in TABLES and rowid.isdigit():
+            if table in TABLES and rowid.isdigit() and int(rowid) < 2**63:
                 if db is None:
                     db = sqlite3.connect(f"file:{store.team_dir(session, team) / 'events.db'}?mode=ro", uri=True,
                                          timeout=30)
@@ -123,6 +123,7 @@ def comment(store: Store, session: str, pk: int, text: Any, actor: str = "instru
         raise InputError("'text' is required: the comment")
     if len(text) > MAX_COMMENT:
         raise InputError(f"'text' is longer than {MAX_COMMENT} characters")
+    rp.plain_text(text, "text")
     with store.tx() as db:
         cpk = db.execute("INSERT INTO report_comments (report, session, author, text, at) VALUES (?, ?, ?, ?, ?)",
                          (pk, session, actor, text.strip(), time.time())).lastrowid
@@ -139,6 +140,7 @@ def override(store: Store, session: str, pk: int, points: float | None, reason: 
         raise InputError("'reason' is required: say why the mark changes (it is kept and shown to the team)")
     if len(reason) > MAX_COMMENT:
         raise InputError(f"'reason' is longer than {MAX_COMMENT} characters")
+    rp.plain_text(reason, "reason")
     with store.tx() as db:
         db.execute("UPDATE reports SET override_points = ?, override_reason = ?, override_at = ? WHERE pk = ?",
                    (points, reason.strip() if points is not None else None, time.time() if points is not None else None,
@@ -170,9 +172,11 @@ def publish(store: Store, session: str, team: str, data: Any, actor: str | None 
     note = data.get("comment") or ""
     if not isinstance(note, str) or len(note) > 500:
         raise InputError("'comment' must be a string of at most 500 characters")
+    rp.plain_text(note, "comment")
     ref = data.get("report")
     if ref not in (None, ""):
-        if isinstance(ref, bool) or not str(ref).isdigit():
+        if isinstance(ref, bool) or not (isinstance(ref, int) or (isinstance(ref, str) and ref.isascii()
+                                                                  and ref.isdigit())) or not 0 < int(ref) < 2**63:
             raise InputError("'report' must be the number of one of your reports")
         ref = int(ref)
         report(store, session, ref, team)

@@ -50,3 +50,7 @@ class ToolMissing(RangeError):
 
 class RuntimeFault(RangeError):
     """The range could not do what was asked (Docker refused, a node never became healthy)."""
+
+
+class StoreError(RangeError):
+    """The state store could not save a change (disk full, read-only, I/O error): nothing of it was kept."""

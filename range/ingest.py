@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Batcher:
         self.store = store
         self.clock = clock
         self.pending: dict[str, list] = {}
+        self.meta: dict[str, str] = {}  # meta rows written in the same transaction as the next batch
         self.n = 0
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
@@ -57,13 +59,17 @@ class Batcher:
         if self.n >= BATCH:
             self.flush()
 
+    def mark(self, key: str, value: str) -> None:
+        """A meta row to commit together with the records pending now (the live sensor's watermark)."""
+        self.meta[key] = value
+
     def flush(self, wait: bool = False) -> None:
         """Hand the pending records to the writer; with ``wait``, return once they are committed."""
         if self._error:
             raise self._error
-        if self.pending:
-            self._queue.put(self.pending)
-            self.pending = {}
+        if self.pending or self.meta:
+            self._queue.put((self.pending, self.meta))
+            self.pending, self.meta = {}, {}
             self.n = 0
         if wait:
             self._queue.join()
@@ -76,8 +82,13 @@ class Batcher:
             try:
                 if batch is None:
                     return
-                for table, recs in batch.items():
+                if self._error:  # after a failed batch nothing more is written: the store holds a prefix
+                    continue
+                records, meta = batch
+                for table, recs in records.items():
                     self.store.add(table, recs)
+                for key, value in meta.items():
+                    self.store.set_meta(key, value)
                 self.store.commit()
             except BaseException as e:  # reported to the producer at its next flush: never dropped
                 self._error = e
@@ -94,10 +105,16 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     check_pcap(pcap)
     began = time.perf_counter()
     db = Path(db)
+    if db.is_dir() or not db.parent.is_dir():   # refused before tshark starts, not after the work
+        raise InputError("cannot write the event store here: " + ("it is a directory" if db.is_dir() else
+                         f"the directory {db.parent} does not exist"), file=str(db))
     tmp = db.with_name(db.name + ".part")
     for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         p.unlink(missing_ok=True)
-    store = Store(tmp, bulk=True)
+    try:
+        store = Store(tmp, bulk=True)
+    except sqlite3.Error as e:
+        raise InputError(f"cannot write the event store: {e}", file=str(db)) from None
     batch = Batcher(store)
     asm = Assembler(batch)
     batch.clock = lambda: asm.now
@@ -120,7 +137,8 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
         store.close()
         tmp.unlink(missing_ok=True)
         raise
-    truncated = "cut short" in err or "truncated" in err.lower()
+    said = err.replace(str(pcap), "")   # tshark quotes the file name: a name with 'truncated' in it says nothing
+    truncated = "cut short" in said or "truncated" in said.lower()
     if rc != 0 and not truncated:
         store.close()
         tmp.unlink(missing_ok=True)

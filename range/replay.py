@@ -19,7 +19,7 @@ from range.techniques import BENIGN, BenignContext, Names, StepContext
 from range.topology import Layout, layout
 from range.traffic import Synth
 from range.truth import StepTruth, Truth, compact_flows, write_json, window_bounds
-from range.errors import RangeError
+from range.errors import InputError, RangeError
 
 BENIGN_OWNER = -1
 
@@ -89,7 +89,10 @@ def replay(scn: Scenario, out: str | Path, seed: int = 1, team: str = "blue",
            progress: Progress | None = None) -> ReplayResult:
     began = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output directory: {e.strerror}", file=str(out)) from None
     merged, _ = generate(scn, seed, team, progress)
     ts = [r[0] for r in merged]
     keys = [r[3] for r in merged]

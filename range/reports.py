@@ -40,8 +40,8 @@ POINTS = {"class": 10.0, "type": 10.0, "affected": 10.0, "attacker": 10.0, "tech
 SEVERITIES = ("low", "medium", "high", "critical")
 LIMITS = {"title": 200, "actions": 4000, "description": 8000, "addresses": 64, "indicators": 50, "evidence": 100,
           "evidence_ref": 100}
-ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
-EVIDENCE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?\Z")
+EVIDENCE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")
 
 
 # ---- validation ----------------------------------------------------------------------------------
@@ -56,7 +56,19 @@ def _text(data: dict, key: str, required: bool = False, default: str = "") -> st
         raise InputError(f"'{key}' must be a string")
     if len(v) > LIMITS[key]:
         raise InputError(f"'{key}' is longer than {LIMITS[key]} characters")
-    return v.strip()
+    return plain_text(v, key, multiline=key != "title").strip()
+
+
+def plain_text(v: str, key: str, multiline: bool = True) -> str:
+    """Text a person typed: no NUL or other control characters (tabs and, when ``multiline``, line
+    breaks excepted) and valid Unicode; they would break the exports, the PDF and the terminals."""
+    allowed = "\t\n\r" if multiline else "\t"
+    bad = next((c for c in v if (ord(c) < 32 and c not in allowed) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF), None)
+    if bad is not None:
+        what = "a NUL character" if bad == "\x00" else "a lone surrogate" if ord(bad) >= 0xD800 else \
+            f"the control character U+{ord(bad):04X}"
+        raise InputError(f"'{key}' holds {what}; write plain text" + ("" if multiline else " on one line"))
+    return v
 
 
 def _list(data: dict, key: str, limit: int) -> list:

@@ -31,8 +31,8 @@ from range.seeds import derive
 from range.services import SERVICES
 from range.topology import Environment, Layout, layout
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
-ACCOUNT = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}\Z")
+ACCOUNT = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\Z")
 LIVE_SERVICES = {"http", "ssh", "dns", "ftp", "telnet", "smtp", "ntp"}  # https: no TLS setup yet
 
 # what each service's daemons need once Docker's default capabilities are all dropped

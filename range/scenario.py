@@ -4,6 +4,11 @@ A scenario file (``kind: scenario``) names its environment, duration, benign tra
 ordered steps. Validation resolves every reference (technique, nodes, services), validates each
 step's ``params`` with the technique's own model, and checks times: no negative offsets, no
 step running past the end, no step overlapping an earlier one unless it says ``parallel: true``.
+
+Every size has a bound checked here, before anything is generated: a scenario lasts at most
+``MAX_DURATION``, holds at most ``MAX_STEPS`` steps, and its benign traffic at most
+``MAX_BENIGN_EVENTS`` events (the sum of the rates times the duration); each technique's own
+parameter model bounds its packets, bytes, ports and durations.
 """
 from __future__ import annotations
 
@@ -22,28 +27,35 @@ from range.yamlfile import Lines, load
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")]
 AttackId = Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]
+Ref = Annotated[str, StringConstraints(max_length=64)]  # a technique, node or tactic name
+Text = Annotated[str, StringConstraints(max_length=4000)]
+
+MAX_DURATION = 24 * 3600.0  # one exercise day
+MAX_STEPS = 100
+MAX_POINTS = 10_000.0
+MAX_BENIGN_EVENTS = 1_000_000
 
 DEFAULT_START = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.timezone.utc)
 
 
 class HintSpec(Strict):
-    text: str
-    cost: float = Field(default=20, ge=0)
+    text: Annotated[str, StringConstraints(max_length=2000)]
+    cost: float = Field(default=20, ge=0, le=MAX_POINTS)
 
 
 class StepSpec(Strict):
     id: StepId
-    technique: str
-    source: str
-    targets: list[str] = []
-    at: Seconds
-    points: float = Field(default=100, gt=0)
+    technique: Ref
+    source: Ref
+    targets: list[Ref] = Field(default=[], max_length=64)
+    at: Seconds = Field(le=MAX_DURATION)
+    points: float = Field(default=100, gt=0, le=MAX_POINTS)
     attack: AttackId | None = None
-    tactic: str | None = None
-    briefing: str
+    tactic: Ref | None = None
+    briefing: Text
     params: dict[str, Any] = {}
     parallel: bool = False
-    hints: list[HintSpec] = []
+    hints: list[HintSpec] = Field(default=[], max_length=10)
 
     @field_validator("at")
     @classmethod
@@ -54,24 +66,31 @@ class StepSpec(Strict):
 
 
 class ScoringSpec(Strict):
-    grace: Seconds = Field(default=60, ge=0)  # full points when detected within this
-    decay: Seconds = Field(default=600, gt=0)  # then falling linearly over this long...
+    grace: Seconds = Field(default=60, ge=0, le=MAX_DURATION)  # full points when detected within this
+    decay: Seconds = Field(default=600, gt=0, le=MAX_DURATION)  # then falling linearly over this long...
     floor: float = Field(default=0.25, ge=0, le=1)  # ...to this share of the points
-    fp_penalty: float = Field(default=10, ge=0)  # points per false positive
-    fp_window: Seconds = Field(default=300, gt=0)  # one false positive per rule per window
+    fp_penalty: float = Field(default=10, ge=0, le=MAX_POINTS)  # points per false positive
+    fp_window: Seconds = Field(default=300, gt=0, le=MAX_DURATION)  # one false positive per rule per window
 
 
 class ScenarioSpec(Strict):
     kind: Literal["scenario"]
     name: StepId
-    description: str
-    environment: str
-    duration: Seconds = Field(gt=0)
+    description: Text
+    environment: Annotated[str, StringConstraints(max_length=255)]
+    duration: Seconds = Field(gt=0, le=MAX_DURATION, description="at most 24h")
     start: dt.datetime | None = None
     jitter: Seconds = Field(default=2, ge=0, le=60)
     benign: dict[str, dict[str, Any]] = {}
-    steps: list[StepSpec] = Field(min_length=1)
+    steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     scoring: ScoringSpec = ScoringSpec()
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_start(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and not 2000 <= v.year <= 2100:
+            raise ValueError(f"start {v.isoformat()} is not between the years 2000 and 2100")
+        return v
 
 
 @dataclass
@@ -143,6 +162,9 @@ def parse_scenario(data: Any, lines: Lines, path: Path, env: Environment | None 
             env = catalog().environment(spec.environment, relative_to=path.parent)
         except NotFound as e:
             raise lines.error(("environment",), str(e)) from None
+        except InputError as e:  # a path to something that is not a valid environment file
+            raise lines.error(("environment",), f"environment {spec.environment!r} is not a valid environment "
+                                                f"file: {str(e).splitlines()[0]}") from None
     errors: list[InputError] = []
     steps: list[Step] = []
     seen: dict[str, int] = {}
@@ -175,6 +197,11 @@ def parse_scenario(data: Any, lines: Lines, path: Path, env: Environment | None 
             benign[kind] = validate(BENIGN.get(kind).Params, raw, lines, ("benign", kind))
         except ValidationErrors as e:
             errors.extend(e.errors)
+    volume = sum(p.rate for p in benign.values()) * spec.duration
+    if volume > MAX_BENIGN_EVENTS:
+        errors.append(lines.error(("benign",), f"benign traffic of {sum(p.rate for p in benign.values()):g} events/s "
+                                  f"for {spec.duration:g}s makes {volume:,.0f} events; at most "
+                                  f"{MAX_BENIGN_EVENTS:,} (lower the rates or the duration)"))
     errors.extend(_check_times(spec, steps, lines))
     if errors:
         errors.sort(key=lambda e: e.line or 0)

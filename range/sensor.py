@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from range.errors import ToolMissing
+from range.errors import RangeError, ToolMissing
 
 AGG = "\x1f"  # between several occurrences of one field (commas occur in TXT records and URIs)
 
@@ -137,15 +137,23 @@ def _follow(out, proc: subprocess.Popen) -> Iterator[list[str]]:
 def dissect_packet(pcap: str | Path, number: int) -> list[dict]:
     """The full dissection tree of one packet, for the hunting UI (pyshark over tshark's JSON)."""
     import pyshark
+    from pyshark.capture.capture import TSharkCrashException
+    # -c: tshark reads the first ``number`` frames only (a capture damaged further on still opens)
     cap = pyshark.FileCapture(str(pcap), display_filter=f"frame.number == {int(number)}", use_json=True,
-                              include_raw=False)
+                              include_raw=False, custom_parameters=["-c", str(int(number))])
     try:
         pkt = next(iter(cap), None)
         if pkt is None:
             return []
         return [{"layer": layer.layer_name, "fields": _layer_fields(layer)} for layer in pkt.layers]
+    except TSharkCrashException as e:
+        last = [ln for ln in str(e).splitlines() if ln.startswith("Last error line:")]
+        raise RangeError(f"tshark could not read the capture: {last[0][16:].strip() if last else e}") from None
     finally:
-        cap.close()
+        try:
+            cap.close()
+        except TSharkCrashException:
+            pass
 
 
 def _layer_fields(layer) -> dict:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from range import paths
-from range.errors import InputError, NotFound, RangeError
+from range.errors import InputError, NotFound, StoreError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
-TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}\Z")
+TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}\Z")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS teams (
   PRIMARY KEY (session, name));
 CREATE TABLE IF NOT EXISTS rules (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, rule_id TEXT,
-  title TEXT, yaml TEXT NOT NULL, deployed_at REAL NOT NULL, withdrawn_at REAL);
+  title TEXT, yaml TEXT NOT NULL, deployed_at REAL NOT NULL, withdrawn_at REAL, deployed_wall REAL);
 CREATE TABLE IF NOT EXISTS alerts (
   session TEXT NOT NULL, team TEXT NOT NULL, id TEXT NOT NULL, rule_pk INTEGER NOT NULL, rule_id TEXT,
   raised_at TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (session, team, id));
@@ -109,7 +109,17 @@ class Store:
         self.path = Path(path or paths.STATE / "cyberrange.db")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.db().executescript(SCHEMA)
+        try:
+            self.db().executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the state store {self.path}: {e}") from None
+
+    def _migrate(self) -> None:
+        """Columns added since a store was created (its data kept)."""
+        have = {r["name"] for r in self.db().execute("PRAGMA table_info(rules)")}
+        if "deployed_wall" not in have:  # the wall time of a deployment: a live retro-hunt raises from it
+            self.db().execute("ALTER TABLE rules ADD COLUMN deployed_wall REAL")
 
     def db(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -127,7 +137,10 @@ class Store:
             self.con = con
 
         def __enter__(self):
-            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                self.con.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise StoreError(f"could not save the session state ({e}); nothing was changed") from None
             return self.con
 
         def __exit__(self, exc_type, exc, tb):
@@ -135,12 +148,12 @@ class Store:
                 try:
                     self.con.execute("COMMIT")
                 except sqlite3.Error as e:
-                    self.con.execute("ROLLBACK")
-                    raise RangeError(f"could not save the session state ({e}); nothing was changed") from None
+                    _rollback(self.con)
+                    raise StoreError(f"could not save the session state ({e}); nothing was changed") from None
             else:
-                self.con.execute("ROLLBACK")
+                _rollback(self.con)
                 if isinstance(exc, sqlite3.Error):
-                    raise RangeError(f"could not save the session state ({exc}); nothing was changed") from None
+                    raise StoreError(f"could not save the session state ({exc}); nothing was changed") from None
             return False
 
     def tx(self) -> "_Tx":
@@ -194,6 +207,15 @@ class Store:
         return session_dir(session) / "teams" / team
 
 
+def _rollback(con: sqlite3.Connection) -> None:
+    """Undo the open transaction (SQLite may have rolled it back already, e.g. on a full disk)."""
+    if con.in_transaction:
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 def session_dir(name: str) -> Path:
     check_name(name)
     return paths.STATE / "sessions" / name
@@ -201,7 +223,7 @@ def session_dir(name: str) -> Path:
 
 def check_name(name: str, what: str = "session") -> str:
     rx = NAME if what == "session" else TEAM
-    if not isinstance(name, str) or not rx.match(name):
+    if not isinstance(name, str) or not rx.fullmatch(name):
         raise InputError(f"{what} name {name!r}: use 1-31 lower-case letters, digits and '-'"
                          + (" or '_'" if what == "team" else "") + ", starting with a letter or digit")
     return name

@@ -37,8 +37,8 @@ SHARED = ("CLEAR", "GREEN", "AMBER")
 MAX_LEN = {"ipv4": 15, "domain": 253, "url": 2048, "user_agent": 512, "hash": 64}
 POINTS = {"first": 20.0, "later": 5.0, "wrong": -2.0, "cap": 5}
 HASH_NAMES = {32: "MD5", 40: "SHA-1", 64: "SHA-256"}
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_HEX = re.compile(r"^[0-9a-f]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
+_HEX = re.compile(r"^[0-9a-f]+\Z")
 NAMESPACE = uuid.UUID("7d6f0a8e-3c1b-4b4e-9c2a-5e1f0c9b2d11")
 
 
@@ -65,7 +65,9 @@ def indicator(kind: object, value: object, field: str = "indicator") -> tuple[st
         raise InputError(f"'{field}.value' must be a non-empty string")
     v = value.strip()
     if len(v) > MAX_LEN[kind]:
-        raise InputError(f"'{field}.value' is longer than {MAX_LEN[kind]} characters (a {kind} indicator)")
+        if kind == "ipv4":
+            raise InputError(f"'{field}.value' is not an IPv4 address (got {v[:40]!r})")
+        raise InputError(f"'{field}.value' is longer than {MAX_LEN[kind]} characters (the longest {kind} allowed)")
     if any(ord(c) < 32 or ord(c) == 127 for c in v):
         raise InputError(f"'{field}.value' holds control characters")
     if kind == "ipv4":

@@ -4,6 +4,11 @@ An environment file (``kind: environment``) names networks, nodes, the services 
 the attacker, the networks the sensor watches and the nodes that make benign traffic. A
 :class:`Layout` is one team's copy: its own subnets inside each network's pool, its own host
 addresses and MAC addresses, derived from (seed, team) so that teams cannot copy answers.
+
+Every name that becomes a container, network, host or image name, a directory under
+``environments/images/`` or a line of a generated config file (``domain`` ends up in
+``resolv.conf``) is checked against a strict pattern, and every list has a bound: no ``..``,
+``/``, spaces or new lines ever reach the runtime.
 """
 from __future__ import annotations
 
@@ -23,16 +28,24 @@ from range.yamlfile import Lines, load
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 Role = Literal["attacker", "server", "workstation", "router", "dns"]
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+Domain = Annotated[str, StringConstraints(pattern=rf"^{_LABEL}(?:\.{_LABEL})+$", max_length=253)]
+# a registry image reference: [host[:port]/]path[:tag][@sha256:digest], no '..' or empty component
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REGISTRY_REF = (rf"^(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
+RegistryRef = Annotated[str, StringConstraints(pattern=REGISTRY_REF, max_length=255)]
 
 
 class Attachment(Strict):
     network: Name
-    host: int | None = Field(default=None, ge=1, description="fixed host number in the team subnet")
+    host: int | None = Field(default=None, ge=1, le=65534, description="fixed host number in the team subnet")
 
 
 class ImageSpec(Strict):
-    packages: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9+.-]*$")]] = []
-    registry: str | None = None  # an ordinary registry image, for sites that have a registry
+    packages: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9+.-]{0,99}$")]] = \
+        Field(default=[], max_length=200)
+    registry: RegistryRef | None = None  # an ordinary registry image, for sites that have a registry
     recipe: Name | None = None  # files under environments/images/<recipe>/ (default: the image's name)
 
     @model_validator(mode="after")
@@ -45,10 +58,19 @@ class ImageSpec(Strict):
 class NodeSpec(Strict):
     name: Name
     role: Role
-    image: str | None = None
+    image: Annotated[str, StringConstraints(max_length=255)] | None = None
     hostname: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = None
-    services: list[str] = []
-    networks: list[Attachment] = Field(min_length=1)
+    services: list[str] = Field(default=[], max_length=16)
+    networks: list[Attachment] = Field(min_length=1, max_length=8)
+
+    @field_validator("image")
+    @classmethod
+    def _image_name(cls, v: str | None) -> str | None:
+        import re
+        if v is not None and not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", v) and not re.fullmatch(REGISTRY_REF, v):
+            raise ValueError(f"image {v!r} is neither a name under images: (lower-case letters, digits and '-') "
+                             f"nor a registry reference such as debian:bookworm or registry.example:5000/web:1.2")
+        return v
 
     @field_validator("services")
     @classmethod
@@ -73,24 +95,28 @@ class NetworkSpec(Strict):
 
 
 class SensorSpec(Strict):
-    networks: list[Name] = Field(min_length=1)
+    networks: list[Name] = Field(min_length=1, max_length=16)
 
 
 class BenignSpec(Strict):
-    clients: list[Name] = Field(min_length=1)
+    clients: list[Name] = Field(min_length=1, max_length=64)
+
+
+MAX_NODES = 64  # per team copy: every node is a container
+MAX_NETWORKS = 16
 
 
 class EnvironmentSpec(Strict):
     kind: Literal["environment"]
     name: Name
-    description: str
-    domain: str = "gov.example"
-    networks: list[NetworkSpec] = Field(min_length=1)
-    nodes: list[NodeSpec] = Field(min_length=1)
+    description: Annotated[str, StringConstraints(max_length=4000)]
+    domain: Domain = "gov.example"
+    networks: list[NetworkSpec] = Field(min_length=1, max_length=MAX_NETWORKS)
+    nodes: list[NodeSpec] = Field(min_length=1, max_length=MAX_NODES)
     attacker: Name
     sensor: SensorSpec
     benign: BenignSpec
-    images: dict[str, ImageSpec] = {}
+    images: dict[Name, ImageSpec] = Field(default={}, max_length=MAX_NODES)
 
 
 @dataclass

@@ -4,11 +4,17 @@ Scenarios, environments and detections are data written by people; when one is w
 message must name the file and the line. :func:`load` returns plain Python data plus a
 :class:`Lines` map from a key path (``("steps", 2, "params", "rate")``) to its line.
 
-Refused outright, with a clear message: anchors and aliases (alias bombs), duplicate keys,
-nesting deeper than ``MAX_DEPTH``, files larger than ``MAX_BYTES``, non-UTF-8 text.
+Refused outright, with a clear message and before the work grows: anchors and aliases (alias
+bombs), merge keys, duplicate keys, explicit tags other than YAML's core ones (``!!python/...``,
+``!!binary``, ``!!set``), nesting deeper than ``MAX_DEPTH``, more than ``MAX_NODES`` values in one
+file (huge flow sequences), files larger than ``MAX_BYTES`` (and anything that is not a regular
+file, such as ``/dev/zero``), non-UTF-8 text, and NUL characters or lone surrogates in values
+(``"\\0"``, ``"\\ud800"``), which no consumer of these files could store or print.
 """
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,8 @@ from range.errors import InputError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
+MAX_NODES = 20_000  # values (scalars, lists, mappings) in one file: ~1 s of parsing at most
+CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 
 Key = tuple[Any, ...]
 
@@ -57,7 +65,13 @@ class Lines:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases."""
+    """SafeLoader that refuses anchors, aliases and exotic tags, and stops composing as soon as a
+    document nests deeper than ``MAX_DEPTH`` or holds more than ``MAX_NODES`` values."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):  # noqa: D401 - PyYAML hook
         if self.check_event(yaml.AliasEvent):
@@ -67,16 +81,44 @@ class _Loader(yaml.SafeLoader):
                 line=event.start_mark.line + 1,
             )
         event = self.peek_event()
+        line = event.start_mark.line + 1
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise InputError(
                 f"YAML anchors (&{anchor}) are not allowed in cyberrange files; write the value out",
-                line=event.start_mark.line + 1,
+                line=line,
             )
-        return super().compose_node(parent, index)
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in CORE_TAGS:
+            raise InputError(f"YAML tag {tag} is not allowed in cyberrange files; write a plain value", line=line)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise InputError(f"more than {MAX_NODES:,} values in one file; split it or shorten its lists", line=line)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                raise InputError(f"nesting deeper than {MAX_DEPTH} levels", line=line)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
-_scalar = SafeConstructor()
+def _scalar(node) -> Any:
+    """A scalar's value by YAML's core schema; a value Python cannot hold is an InputError."""
+    try:
+        v = SafeConstructor().construct_object(node, deep=True)  # a fresh one: it caches every node
+    except (ValueError, OverflowError, TypeError) as e:
+        shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+        raise InputError(f"cannot read the value {shown!r}: {str(e).split(';')[0]}", line=node.start_mark.line + 1) from None
+    if isinstance(v, str):
+        if "\x00" in v:
+            raise InputError("a NUL character (\\0) in a value", line=node.start_mark.line + 1)
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("a lone surrogate (\\ud800-\\udfff) in a value: not valid Unicode",
+                             line=node.start_mark.line + 1) from None
+    return v
 
 
 def _convert(node, path: Key, lines: Lines, depth: int) -> Any:
@@ -84,7 +126,7 @@ def _convert(node, path: Key, lines: Lines, depth: int) -> Any:
         raise InputError(f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
     lines.set(path, node.start_mark.line + 1)
     if isinstance(node, ScalarNode):
-        return _scalar.construct_object(node, deep=True)
+        return _scalar(node)
     if isinstance(node, SequenceNode):
         return [_convert(item, path + (i,), lines, depth + 1) for i, item in enumerate(node.value)]
     if isinstance(node, MappingNode):
@@ -94,7 +136,9 @@ def _convert(node, path: Key, lines: Lines, depth: int) -> Any:
                 raise InputError("mapping keys must be plain values", line=knode.start_mark.line + 1)
             if knode.tag == "tag:yaml.org,2002:merge":
                 raise InputError("YAML merge keys (<<) are not allowed", line=knode.start_mark.line + 1)
-            key = _scalar.construct_object(knode)
+            key = _scalar(knode)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise InputError(f"mapping key {knode.value!r} must be a plain value", line=knode.start_mark.line + 1)
             if key in out:
                 raise InputError(f"duplicate key {key!r}", line=knode.start_mark.line + 1)
             lines.set(path + (key,), knode.start_mark.line + 1)
@@ -104,20 +148,24 @@ def _convert(node, path: Key, lines: Lines, depth: int) -> Any:
     raise InputError(f"unsupported YAML node {node.tag}", line=node.start_mark.line + 1)
 
 
-def loads(text: str, file: str = "<string>") -> tuple[Any, Lines]:
-    """Parse one YAML document from ``text``."""
+def _parse(text: str, file: str, many: bool) -> tuple[list[Any], Lines]:
     if len(text) > MAX_BYTES:
         raise InputError(f"file is larger than {MAX_BYTES // 1024} KiB", file=file)
     lines = Lines(file)
     try:
         loader = _Loader(text)
         try:
-            node = loader.get_single_node()
+            if many:
+                docs = []
+                while loader.check_node():
+                    docs.append(_convert(loader.get_node(), (), lines, 0))
+            else:
+                node = loader.get_single_node()
+                if node is None:
+                    raise InputError("the file is empty", file=file, line=1)
+                docs = [_convert(node, (), lines, 0)]
         finally:
             loader.dispose()
-        if node is None:
-            raise InputError("the file is empty", file=file, line=1)
-        data = _convert(node, (), lines, 0)
     except InputError as e:
         e.file = file
         raise
@@ -126,26 +174,59 @@ def loads(text: str, file: str = "<string>") -> tuple[Any, Lines]:
         line = mark.line + 1 if mark else None
         what = e.problem or e.context or "malformed YAML"
         raise InputError(f"malformed YAML: {what}", file=file, line=line) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise InputError(f"malformed YAML: the character #x{e.character if isinstance(e.character, int) else 0:04x} "
+                         "is not allowed in YAML text", file=file, line=line) from None
     except yaml.YAMLError as e:
         raise InputError(f"malformed YAML: {e}", file=file) from None
     except RecursionError:
         raise InputError(f"nesting deeper than {MAX_DEPTH} levels", file=file) from None
-    return data, lines
+    return docs, lines
+
+
+def loads(text: str, file: str = "<string>") -> tuple[Any, Lines]:
+    """Parse one YAML document from ``text``."""
+    docs, lines = _parse(text, file, many=False)
+    return docs[0], lines
+
+
+def loads_all(data: str | bytes, file: str = "<string>") -> list[Any]:
+    """Every document of a multi-document text (a Sigma rule file), with the same refusals."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_BYTES:
+            raise InputError(f"file is larger than {MAX_BYTES // 1024} KiB", file=file)
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"not UTF-8 text (byte {e.start})", file=file,
+                             line=data.count(b"\n", 0, e.start) + 1) from None
+    return _parse(data, file, many=True)[0]
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A regular file's UTF-8 text, refused when larger than ``MAX_BYTES`` (read no further)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(f"not a regular {what}", file=str(path))
+            if st.st_size > MAX_BYTES:
+                raise InputError(f"{what} is {st.st_size} bytes, larger than the {MAX_BYTES // 1024} KiB limit",
+                                 file=str(path))
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{what} is larger than the {MAX_BYTES // 1024} KiB limit", file=str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path),
+                         line=raw.count(b"\n", 0, e.start) + 1) from None
 
 
 def load(path: str | Path) -> tuple[Any, Lines]:
     """Read and parse a YAML file; every problem is an :class:`InputError` naming the file."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    if size > MAX_BYTES:
-        raise InputError(f"file is {size} bytes, larger than the {MAX_BYTES // 1024} KiB limit", file=str(path))
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    return loads(text, str(path))
+    return loads(read_text(path), str(path))

@@ -19,14 +19,24 @@ from datetime import timedelta
 
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from range.driver import Driver
-from range.errors import InputError, NotFound, RangeError, RuntimeFault, ToolMissing
+from range.errors import InputError, NotFound, RangeError, RuntimeFault, StoreError, ToolMissing
 from range.sessions import Store
 
 log = logging.getLogger("cyberrange.web")
 
 MAX_BODY = 256 * 1024  # a rule is at most 64 KiB; nothing the app accepts is larger
+
+
+class Int(IntegerConverter):
+    """``<int:...>`` in routes: a number SQLite can hold (rule, report and indicator numbers, rows,
+    frames); anything longer is no such resource (404), never an overflow inside a query."""
+
+    def __init__(self, map, **kw):
+        kw.setdefault("max", 2**63 - 1)
+        super().__init__(map, **kw)
 
 
 @dataclass
@@ -51,7 +61,7 @@ def status_of(e: RangeError) -> int:
         return 404
     if isinstance(e, InputError):
         return 400
-    if isinstance(e, (ToolMissing, RuntimeFault)):
+    if isinstance(e, (ToolMissing, RuntimeFault, StoreError)):  # StoreError: the state store refused a write
         return 503
     return 409  # the action does not fit the session's state (e.g. it is running)
 
@@ -72,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     from scoreboard import auth
     config = dict(config or {})
     app = Flask(__name__)
+    app.url_map.converters["int"] = Int
     store = config.pop("STORE", None) or Store(config.pop("STATE_DB", None))
     app.config.update(
         SECRET_KEY=store.secret("flask_secret_key"),

@@ -57,6 +57,8 @@ def parse_filter(table: str, text: str) -> tuple[str, list]:
             v: object = int(value) if cols[field] == "INTEGER" else float(value)
         except ValueError:
             raise InputError(f"filter {text!r}: {field} is a number") from None
+        if isinstance(v, int) and not -2**63 <= v < 2**63:
+            raise InputError(f"filter {text!r}: {field} holds no number that large")
     else:
         v = value
     return (f"({col} IS NULL OR {col} != ?)" if neg else f"{col} = ?"), [v]
@@ -88,6 +90,8 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         if len(text) > 200:
             raise InputError("the search text is longer than 200 characters")
         tcols = [c for c, ty in SCHEMA[table] if ty == "TEXT" and c not in HIDDEN]
+        if "\x00" in text:  # SQLite's LIKE would stop at the NUL and match everything; no event holds one
+            where.append("0")
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(" + " OR ".join(f"`{c}` LIKE ? ESCAPE '\\'" for c in tcols) + ")")
         args += [like] * len(tcols)

@@ -74,6 +74,7 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
     """Frames matching the filter in [since, until] (until is at most the session clock)."""
     if not pcap.exists() or until < since:
         return {"packets": [], "truncated": False}
+    readable(pcap)
     flt = f"({display_filter}) && frame.time_epoch >= {since:.6f} && frame.time_epoch <= {until:.6f}"
     cmd = [tool("tshark"), "-n", "-r", str(pcap), "-Y", flt, "-T", "fields", "-E", "separator=/t"]
     for f in FIELDS:
@@ -97,14 +98,28 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
     return {"packets": out, "truncated": truncated}
 
 
+def readable(pcap: Path) -> None:
+    """A RangeError (the capture is the range's file, not the caller's input) unless ``pcap``
+    starts like a capture: a damaged one is reported as such, never as a bad request."""
+    from range.pcapfile import check_pcap
+    try:
+        check_pcap(pcap)
+    except InputError as e:
+        raise RangeError(f"this team's capture cannot be read: {e.message}") from None
+
+
 def frame_time(pcap: Path, number: int) -> float | None:
     """The capture time of frame ``number`` (tshark reads only the first ``number`` frames)."""
     if not pcap.exists():
         return None
+    readable(pcap)
     r = subprocess.run([tool("tshark"), "-n", "-r", str(pcap), "-c", str(number), "-T", "fields",
                         "-e", "frame.number", "-e", "frame.time_epoch"], capture_output=True, text=True)
     lines = r.stdout.strip().splitlines()
     if not lines:
+        err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Running as user" not in ln]
+        if r.returncode != 0 and err:
+            raise RangeError(f"tshark could not read the capture: {err[-1]}")
         return None
     n, _, t = lines[-1].partition("\t")
     return float(t) if n.strip() == str(number) else None
@@ -140,6 +155,7 @@ def cut(pcap: Path, since: float, until: float, bpf: str = "") -> Iterator[bytes
         raise InputError("the time range ends before it begins")
     if not pcap.exists():
         raise RangeError("this team has no capture yet")
+    readable(pcap)
     work = Path(tempfile.mkdtemp(prefix="cyberrange-pcap-"))
     try:
         part = work / "range.pcap"

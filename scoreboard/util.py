@@ -10,18 +10,46 @@ from range.clock import parse_iso
 from range.errors import InputError
 
 
+MAX_DEPTH = 16  # nesting of a JSON body: a report is 3 deep
+BIGGEST = 2**63 - 1  # SQLite's integers
+
+
 def body() -> dict:
-    """The request's JSON object, or its form fields; anything else is a 400."""
+    """The request's JSON object, or its form fields; anything else is a 400. A body nested
+    deeper than ``MAX_DEPTH`` or holding text that is not valid Unicode (a lone surrogate such
+    as ``"\\ud800"``, which JSON can escape but nothing can store) is refused whole."""
     if request.is_json:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:
+            raise InputError(f"the JSON body is nested deeper than {MAX_DEPTH} levels") from None
         if not isinstance(data, dict):
             raise InputError("the body must be a JSON object, e.g. {\"name\": \"...\"}")
+        _check_json(data, "", 0)
         return data
     if request.form:
         return request.form.to_dict()
     if request.data:
         raise InputError("send a JSON object with Content-Type: application/json")
     return {}
+
+
+def _check_json(v: Any, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InputError(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"'{where or 'body'}' holds a lone surrogate (\\ud800-\\udfff): not valid "
+                             f"Unicode") from None
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _check_json(k, where or "body", depth + 1)
+            _check_json(x, f"{where}.{k}" if where else str(k), depth + 1)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            _check_json(x, f"{where}[{i}]", depth + 1)
 
 
 def text(data: dict, key: str, default: Any = ..., max_len: int = 100, choices: tuple | None = None) -> str:
@@ -60,7 +88,7 @@ def number(data: dict, key: str, default: Any = ..., lo: float | None = None, hi
 
 
 def integer(data: dict, key: str, default: Any = ..., lo: int | None = None, hi: int | None = None):
-    f = number(data, key, default, lo, hi)
+    f = number(data, key, default, -BIGGEST if lo is None else lo, BIGGEST if hi is None else hi)
     if f is None:
         return None
     if f != int(f):

@@ -47,7 +47,7 @@ CASES = [
     ("past the end", GOOD_STEP.replace("at: 10", "at: 299"), 11, ["past the scenario's duration"]),
     ("overlap", GOOD_STEP + GOOD_STEP.replace("recon", "recon2").replace("at: 10", "at: 10.1"), 17, ["overlaps step 'recon'"]),
     ("duplicate id", GOOD_STEP + GOOD_STEP.replace("at: 10", "at: 100"), 13, ["used twice"]),
-    ("wrong service", GOOD_STEP.replace("syn_scan", "syn_scan").replace("[web]", "[]"), 10, ["takes at least 1 target"]),
+    ("wrong service", GOOD_STEP.replace("syn_scan", "syn_scan").replace("[web]", "[]"), 10, ["takes 1 to 16 target(s), got 0"]),
 ]
 
 

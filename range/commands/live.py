@@ -78,6 +78,9 @@ def _session_json(s) -> dict:
 @arg("--no-health", action="store_true", help="skip the service probes")
 def cmd_status(a) -> int:
     from range.runtime import status
+    from range.sessions import check_name
+    if a.session is not None:
+        check_name(a.session)   # a label value: never anything but a session name
     sessions = status(a.session, health=not a.no_health)
     if a.json:
         print(json.dumps(sessions, indent=1))
@@ -100,6 +103,7 @@ def cmd_status(a) -> int:
 @arg("session")
 def cmd_down(a) -> int:
     from range.runtime import down
-    r = down(a.session)
+    from range.sessions import check_name
+    r = down(check_name(a.session))
     print(f"session {a.session}: removed {r['containers']} containers, {r['networks']} networks, {r['rules']} host rules")
     return 0

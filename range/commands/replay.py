@@ -58,6 +58,8 @@ def cmd_validate(a) -> int:
 def cmd_replay(a) -> int:
     from range.catalog import catalog
     from range.replay import replay
+    from range.sessions import check_name
+    check_name(a.team, "team")
     scn = catalog().scenario(a.scenario)
     res = replay(scn, a.out, seed=a.seed, team=a.team, progress=progress)
     print(f"{res.pcap}: {res.packets} packets in {res.seconds:.2f}s "
