@@ -170,7 +170,7 @@ SCHEMAS = {
                          "score": nullable(ref("TeamScore")), "alerts": INT, "rules_deployed": INT,
                          "hints": arr(ref("Hint")), "events": obj({}, extra=INT)}),
     "Rule": obj({"pk": INT, "session": STR, "team": STR, "rule_id": STR, "title": STR, "yaml": STR,
-                 "deployed_at": NUM, "withdrawn_at": nullable(NUM), "active": BOOL, "problem": nullable(STR)}),
+                 "deployed_at": NUM, "withdrawn_at": nullable(NUM), "deployed_wall": nullable(NUM), "active": BOOL, "problem": nullable(STR)}),
     "RuleText": obj({"yaml": {**STR, "description": "one Sigma rule (YAML), at most 64 KiB"}}, ["yaml"]),
     "Deployed": obj({"pk": INT, "rule_id": STR, "title": STR, "deployed_at": NUM, "warnings": arr({"type": "object"})}),
     "Alert": obj({"id": STR, "rule_id": STR, "rule_title": STR, "level": nullable(STR), "raised_at": STR,
@@ -214,8 +214,12 @@ def op(summary: str, responses: dict, body: str | None = None, params: list | No
        security: str = "user", tags: list[str] | None = None) -> dict:
     out: dict = {"summary": summary,
                  "responses": {**responses, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "429": ERR}}
+    if security != "public":  # the session's state does not allow it (409); tshark or Docker missing (503)
+        out["responses"].setdefault("409", ERR)
+        out["responses"].setdefault("503", ERR)
     if body:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+        out["responses"]["413"] = {**ERR, "description": "the request body is larger than 256 KiB"}
     if params:
         out["parameters"] = params
     if security == "public":
@@ -240,11 +244,18 @@ def path_params(*names: str) -> list[dict]:
              "schema": INT if n in ("pk", "rowid", "frame") else STR} for n in names]
 
 
-SSE = {"200": {"description": "server-sent events: 'update' (data: the JSON snapshot), 'gone' (data: "
-                              "{error}); comments keep the connection alive",
-               "content": {"text/event-stream": {"schema": STR}}},
-       "503": {**ERR, "description": "the server follows as many streams as it can already (Retry-After says "
-                                     "when to try again): poll the JSON twin meanwhile"}}
+def sse(snapshot: str) -> dict:
+    """A stream of server-sent events: each one (as OpenAPI 3.0 reads an event stream's schema) is
+    'update' with a JSON snapshot as its data, or 'gone' with an Error; 'retry' and comments too."""
+    event = obj({"event": {"type": "string", "enum": ["update", "gone"]},
+                 "data": {**STR, "contentMediaType": "application/json",
+                          "contentSchema": {"anyOf": [ref(snapshot), ref("Error")]}},
+                 "id": STR, "retry": INT})
+    return {"200": {"description": "server-sent events: 'update' (data: the JSON snapshot), 'gone' (data: "
+                                   "{error}); comments keep the connection alive",
+                    "content": {"text/event-stream": {"schema": event}}},
+            "503": {**ERR, "description": "the server follows as many streams as it can already (Retry-After says "
+                                          "when to try again): poll the JSON twin meanwhile"}}
 
 
 def document() -> dict:
@@ -290,11 +301,11 @@ def document() -> dict:
             "parameters": sn, "get": op("The after-action report's data (instructor)", ok("Report"),
                                         tags=["sessions"])},
         "/api/sessions/{name}/stream": {
-            "parameters": sn, "get": op("Live session detail (SessionDetail snapshots) (instructor)", SSE,
+            "parameters": sn, "get": op("Live session detail (SessionDetail snapshots) (instructor)", sse("SessionDetail"),
                                         tags=["sessions"])},
         T: {"parameters": st, "get": op("A team's clock, score, hints and event counts", ok("TeamOverview"),
                                         tags=["team"])},
-        T + "/stream": {"parameters": st, "get": op("Live TeamOverview snapshots", SSE, tags=["team"])},
+        T + "/stream": {"parameters": st, "get": op("Live TeamOverview snapshots", sse("TeamOverview"), tags=["team"])},
         T + "/rules": {
             "parameters": st,
             "get": op("The team's rules (deployed and withdrawn)", ok(obj({"rules": arr(ref("Rule"))})),
@@ -384,7 +395,7 @@ def document() -> dict:
                                  tags=["board"])},
         "/api/board/{name}": {"parameters": sn, "get": op("A session's scoreboard (ground truth only after the end)",
                                                           ok("Board"), security="public", tags=["board"])},
-        "/api/board/{name}/stream": {"parameters": sn, "get": op("Live Board snapshots", SSE, security="public",
+        "/api/board/{name}/stream": {"parameters": sn, "get": op("Live Board snapshots", sse("Board"), security="public",
                                                                  tags=["board"])},
         "/api/openapi.json": {"get": op("This document", ok({"type": "object"}), security="public", tags=["meta"])},
     }
