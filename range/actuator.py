@@ -359,6 +359,9 @@ def run_plan(plan: Path) -> None:
     """Run a pickled plan: {"actions", "log", "iface", "mac", "next_hop"} (written by range.live)."""
     with open(plan, "rb") as f:
         p = pickle.load(f)
+    if p.get("watch_pid"):  # ends when its node is gone (the range was taken down without us)
+        from range.procs import watch_netns
+        watch_netns(int(p["watch_pid"]))
     act = Actuator(Log(Path(p["log"])), p.get("iface"), p.get("mac"), p.get("next_hop"))
     asyncio.run(act.run(p["actions"]))
 

@@ -93,6 +93,9 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--watch":  # ends when the attacker node is gone
+        from range.procs import watch_netns
+        watch_netns(int(sys.argv[2]))
     try:
         serve()
     except KeyboardInterrupt:

@@ -235,8 +235,8 @@ def deploy_rule(store: Store, session: str, team: str, text: str, actor: str | N
     _rs, rule_id, title, warnings = _check_rule(text)
     at = store.clock(row).now()
     with store.tx() as db:
-        cur = db.execute("INSERT INTO rules (session, team, rule_id, title, yaml, deployed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                         (session, team, rule_id, title, text, at))
+        cur = db.execute("INSERT INTO rules (session, team, rule_id, title, yaml, deployed_at, deployed_wall) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (session, team, rule_id, title, text, at, time.time()))
         pk = cur.lastrowid
         store.audit(db, session, actor or team, "deploy", {"team": team, "rule": pk, "rule_id": rule_id})
     (store.team_dir(session, team) / "rules" / f"{pk}.yml").write_text(text)

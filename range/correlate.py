@@ -88,7 +88,7 @@ class Spec:
 
 
 class _Group:
-    __slots__ = ("events", "values", "total", "n", "alert", "dqs", "chains", "start", "last")
+    __slots__ = ("events", "values", "total", "n", "alert", "dqs", "chains", "start", "last", "fed")
 
     def __init__(self, spec: Spec):
         self.events: deque = deque()    # (Event, value) in the window
@@ -100,6 +100,7 @@ class _Group:
         self.chains: list | None = [None] * len(spec.sources) if spec.kind == "temporal_ordered" else None
         self.start: float | None = None
         self.last = 0.0
+        self.fed = float("-inf")        # the latest ``now`` an event of this group came with
 
 
 def _number(v) -> float | None:
@@ -137,6 +138,8 @@ class Evaluator:
         if g is None:
             g = self.groups[gkey] = _Group(self.spec)
         g.last = ev.ts
+        if now is not None and now > g.fed:
+            g.fed = now
         if ev.ts > self._now:
             self._now = ev.ts
         if self.closing:
@@ -248,8 +251,8 @@ class Evaluator:
     def _close(self, g: _Group, gkey, now) -> None:
         m = self._measure(g)
         end = g.start + self.spec.timespan
-        if m is not None and self._cmp(m, self.spec.threshold):
-            self._fire(g, gkey, [e for e, _ in g.events], end if now is None else now, end=end)
+        if m is not None and self._cmp(m, self.spec.threshold):   # never before its evidence arrived
+            self._fire(g, gkey, [e for e, _ in g.events], max(end if now is None else now, g.fed), end=end)
             g.alert = None
         g.events.clear()
         g.values.clear()

@@ -40,8 +40,9 @@ from range import correlate
 from range.clock import iso
 from range.errors import InputError
 from range.paths import DETECTIONS
+from range.rulecheck import check_rule
 from range.store import SCHEMA, open_readonly, record
-from range.yamlfile import MAX_BYTES, _convert, _Loader, Lines
+from range.yamlfile import loads_all
 
 PIPELINE = DETECTIONS / "pipeline.yml"
 ALERT_WINDOW = 60.0       # a simple rule's matches from one source within this span are one alert
@@ -161,6 +162,7 @@ class Rule:
     sql: str
     mappings: list[dict]          # the pipeline's field mappings that applied, in order
     output: bool = True           # raises alerts of its own (false: only feeds correlations)
+    sql_seen: str = ""            # the same by the sensor's write time (Detector.poll_seen)
 
     def column(self, name: str) -> str | None:
         for m in self.mappings:
@@ -248,25 +250,7 @@ def legacy_aggregation(doc: dict, file: str) -> list[dict]:
 
 
 def _documents(text: bytes) -> list[dict]:
-    if len(text) > MAX_BYTES:
-        raise InputError(f"file is larger than {MAX_BYTES // 1024} KiB")
-    try:
-        loader = _Loader(text.decode("utf-8"))
-        docs = []
-        try:
-            while loader.check_node():
-                docs.append(_convert(loader.get_node(), (), Lines("rule"), 0))
-        finally:
-            loader.dispose()
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})") from None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise InputError(f"malformed YAML: {e.problem or e.context}", line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as e:
-        raise InputError(f"malformed YAML: {e}") from None
-    except RecursionError:
-        raise InputError("nesting too deep") from None
+    docs = loads_all(text, "rule")
     for d in docs:
         if d is not None and not isinstance(d, dict):
             raise InputError("not a Sigma rule: each YAML document must be a mapping")
@@ -305,6 +289,7 @@ def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WIN
             docs = []
             for doc in _documents(raw):
                 try:
+                    check_rule(doc)   # sizes and regular expressions, before pySigma works on them
                     docs += legacy_aggregation(doc, str(f))
                 except InputError as e:
                     rs.error(f, str(doc.get("id") or doc.get("name") or "") or None, e.message)
@@ -357,6 +342,8 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
         where = " OR ".join(f"({q})" for _, q in queries) if len(queries) > 1 else queries[0][1]
         sql = f"SELECT rowid, * FROM {table} WHERE rowid > ? AND rowid <= ? AND ({where}) ORDER BY ts, rowid"
         check.execute("EXPLAIN " + sql, (0, 0)).fetchall()
+        sql_seen = (f"SELECT rowid, * FROM {table} WHERE rowid > ? AND _seen > ? AND _seen <= ? AND ({where}) "
+                    f"ORDER BY _seen, ts, rowid")
     except (SigmaError, InputError, sqlite3.Error, NotImplementedError) as e:
         m = e.message if isinstance(e, InputError) else _msg(e)
         if m.startswith("log source not mapped"):
@@ -369,7 +356,7 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
     maps = [it.transformation.mapping for it in pl.items
             if it.identifier in pl.applied_ids and isinstance(it.transformation, FieldMappingTransformation)]
     rs.rules[key] = Rule(key, _rule_id(r), r.title or "", r.level.name.lower() if r.level else "medium", f,
-                         table, sql, maps)
+                         table, sql, maps, sql_seen=sql_seen)
     for m in sorted(backend.missing):
         rs.warnings.append({"file": f, "rule_id": _rule_id(r), "message":
                             f"field {m!r} is not in the {table} log: treated as absent from every event"})
@@ -461,8 +448,10 @@ def _expression(node, names: dict):
 class Detector:
     """Incremental detection on one store. ``poll()`` reads the rows added since the previous poll
     (by rowid per table) and returns the alerts raised or extended by them, as JSON objects; an
-    alert's ``id`` is stable, so a consumer upserts. ``now`` (epoch seconds, live) stamps
-    ``raised_at`` with the real clock and closes windows that ended; offline it is the event time."""
+    alert's ``id`` is stable, so a consumer upserts. ``now`` (epoch seconds) stamps ``raised_at``
+    with the session clock and closes windows that ended; without it, it is the event time.
+    Live, :meth:`poll_seen` reads by the sensors' write time instead, so the alerts and their
+    raise times do not depend on when (or after how long an interruption) it is called."""
 
     def __init__(self, ruleset: RuleSet, db_path, rule_timeout: float = RULE_TIMEOUT,
                  regex_timeout: float = REGEX_TIMEOUT):
@@ -485,6 +474,9 @@ class Detector:
         self.errors: list[dict] = []
         self.failed: set[str] = set()
         self.last = {t: 0 for t in SCHEMA}
+        self.horizon = -1.0                   # poll_seen: records seen up to here are done
+        self.lo = {t: 0 for t in SCHEMA}      # poll_seen: every rowid up to here is done
+        self.floor = -math.inf                # poll_seen: no alert is raised before this
         self.meta: dict[str, Any] = {}
         self.evaluators: list[correlate.Evaluator] = []
         self.subs: dict[str, list[correlate.Evaluator]] = {}
@@ -524,11 +516,11 @@ class Detector:
     def _progress(self) -> int:
         return 1 if time.monotonic() > self._deadline else 0
 
-    def _stream(self, rule: Rule, lo: int, hi: int, budget: list):
+    def _stream(self, rule: Rule, sql: str, params: tuple, budget: list):
         cur = self.db.cursor()
         try:
             self._deadline, t0 = time.monotonic() + budget[0], time.monotonic()
-            cur.execute(rule.sql, (lo, hi))
+            cur.execute(sql, params)
             while True:
                 budget[0] -= time.monotonic() - t0
                 self._deadline, t0 = time.monotonic() + budget[0], time.monotonic()
@@ -560,7 +552,7 @@ class Detector:
         for k, evs in self.subs.items():
             r = self.rs.rules[k]
             if k not in self.failed and hi[r.table] > self.last[r.table]:
-                streams.append(self._stream(r, self.last[r.table], hi[r.table], [self.rule_timeout]))
+                streams.append(self._stream(r, r.sql, (self.last[r.table], hi[r.table]), [self.rule_timeout]))
         for ev, k in heapq.merge(*streams, key=lambda x: (x[0].ts, x[0].table, x[0].rowid)):
             for e in self.subs[k]:
                 e.feed(ev, k, now)
@@ -573,12 +565,71 @@ class Detector:
                 changed.append(self._json(a))
         return changed
 
+    def watermark(self) -> float:
+        """The time up to which every sensor writing this store has committed what it saw: the
+        lowest of their watermarks (``inf`` once all stopped; ``-1`` before any started)."""
+        try:
+            marks = [float(v) for (v,) in self.db.execute("SELECT value FROM meta WHERE key LIKE 'watermark:%'")]
+        except (sqlite3.Error, ValueError):
+            return -1.0
+        return min(marks) if marks else -1.0
+
+    def poll_seen(self, floor: float | None = None) -> list[dict]:
+        """Live: the records committed up to the sensors' watermark that are new since the last
+        call, taken in the order the sensor wrote them (``_seen``). An alert is raised at the
+        ``_seen`` of the record that raised it (a closing window at its end), never before
+        ``floor`` (a rule's deployment: a retro-hunt raises when the rule arrives). The result
+        depends on the store only, not on when or how often this is called: a detector that
+        starts afresh after an orchestrator restart raises the same alerts at the same times."""
+        if floor is not None:
+            self.floor = floor
+        w = self.watermark()
+        if w <= self.horizon:
+            return []
+        streams = []
+        for k in self.subs:
+            r = self.rs.rules[k]
+            if k not in self.failed:
+                streams.append(self._stream(r, r.sql_seen, (self.lo[r.table], self.horizon, w), [self.rule_timeout]))
+
+        def order(x):
+            ev = x[0]
+            return (ev.row["_seen"] or 0.0, ev.ts, ev.table, ev.rowid)
+        for ev, k in heapq.merge(*streams, key=order):
+            seen = ev.row["_seen"] or 0.0
+            for e in self.subs[k]:
+                e.advance(max(seen, ev.ts))   # windows that closed before this record arrived
+                e.feed(ev, k, seen)
+        for e in self.evaluators:
+            e.advance(w)
+        for t in SCHEMA:
+            try:   # one statement, one snapshot: rows not yet done start after the new cursor
+                self.lo[t] = self.db.execute(
+                    f"SELECT coalesce((SELECT min(rowid) FROM {t} WHERE rowid > ? AND _seen > ?) - 1, "
+                    f"(SELECT max(rowid) FROM {t}), 0)", (self.lo[t], w)).fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+        self.horizon = w
+        return [self._json(a) for e in self.evaluators for a in e.take()]
+
+    def backlog(self) -> dict:
+        """Rows written to the store that this detector has not read yet, and (live) its horizon."""
+        seen = self.horizon >= 0
+        cursor = self.lo if seen else self.last
+        rows = 0
+        for t in SCHEMA:
+            try:
+                rows += max(0, (self.db.execute(f"SELECT max(rowid) FROM {t}").fetchone()[0] or 0) - cursor[t])
+            except sqlite3.Error:
+                pass
+        return {"horizon": self.horizon if seen else None, "rows": rows}
+
     def _json(self, a: correlate.Alert) -> dict:
         m = self.meta[a.rule]
         ev0 = a.events[0]
         h = hashlib.sha256(f"{m.id}\x1f{json.dumps(a.group, sort_keys=True, default=str)}\x1f"
                            f"{ev0.table}:{ev0.rowid}:{ev0.ts!r}".encode()).hexdigest()[:20]
-        out = {"id": h, "rule_id": m.id, "rule_title": m.title, "level": m.level, "raised_at": iso(a.raised_ts),
+        out = {"id": h, "rule_id": m.id, "rule_title": m.title, "level": m.level, "raised_at": iso(max(a.raised_ts, self.floor)),
                "first_event_at": iso(a.first_ts), "last_event_at": iso(a.last_ts), "group": a.group,
                "events": [record(e.table, e.row) for e in a.events]}
         self._alerts[h] = (a.rule, out)

@@ -88,9 +88,12 @@ def _health(sessions: dict[str, dict], client) -> None:
 
 
 def down(session: str, *, client=None) -> dict[str, int]:
-    """Remove every container and network labelled with ``session``, and the host rules; safe to repeat."""
+    """Stop the session's detached processes (sensors write what they captured first), remove
+    every container and network labelled with ``session``, and the host rules; safe to repeat."""
     from docker.errors import APIError, NotFound as DockerNotFound
+    from range import procs
     client = client or docker_client()
+    procs.stop_session(session)
     containers, networks = session_objects(client, session)
     problems: list[str] = []
 

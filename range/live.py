@@ -4,15 +4,20 @@
 in real time for every team, detects incrementally, scores, writes the same files as an offline
 run and takes the range down (unless ``keep``). :class:`LiveFeed` is the same machinery for a
 session the instructor drives from the web console (its mode ``live``).
+
+Both detect by the sensors' write time (:meth:`range.detect.Detector.poll_seen`): an alert is
+raised when the sensor wrote the record that raised it, however late the detector reads it.
 """
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 from pathlib import Path
 from typing import Callable
 
+from range import procs
 from range.feeds import Feed, feed
 from range.liveteam import (LEAD, POLL, SETTLE, LiveTeam, add_accounts, benign_plan, build_truth, capture_rows,
                             detection_latency, dns_answers, serve_dns, start_c2, step_plan)
@@ -20,6 +25,7 @@ from range.scenario import Scenario
 from range.truth import Truth, write_json
 
 Progress = Callable[[str], None]
+log = logging.getLogger("cyberrange.live")
 
 
 def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = False,
@@ -35,7 +41,7 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
     progress(f"bringing the range up: session {session}, teams {', '.join(t.name for t in teams)}")
     sess = runtime.up(scn.env, session, [t.name for t in teams], seed=seed, progress=progress)
     live: dict[str, LiveTeam] = {}
-    servers: list[subprocess.Popen] = []
+    servers: list[procs.Proc] = []
     try:
         bridges = runtime.bridges(session)
         start = time.time() + 8.0
@@ -70,7 +76,7 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
                 lt.sent[sid] = [lt.act(sid, node, acts).log for node, acts in per_node.items()]
                 progress(f"[{lt.team}] step {sid} at {t0 - start:.0f}s")
             for name, det in detectors.items():
-                for a in det.poll(now):
+                for a in det.poll_seen():
                     old = found[name].get(a["id"])
                     found[name][a["id"]] = dict(a, raised_at=old["raised_at"]) if old else a
             if now - last_report >= 30:
@@ -82,7 +88,7 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
         for name, lt in live.items():
             lt.wait_actuators(5)
             stats[name] = lt.stop()
-            for a in detectors[name].poll(time.time()):
+            for a in detectors[name].poll_seen():  # the sensors' last records (their watermark is now inf)
                 old = found[name].get(a["id"])
                 found[name][a["id"]] = dict(a, raised_at=old["raised_at"]) if old else a
             detectors[name].close()
@@ -110,7 +116,7 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
         for lt in live.values():
             lt.stop()
         for p in servers:
-            p.kill()
+            p.stop(2.0)
         if not keep:
             progress(f"taking session {session} down")
             runtime.down(session)
@@ -124,17 +130,25 @@ def run_live(scn: Scenario, teams, out: str | Path, seed: int = 1, keep: bool = 
 class LiveFeed(Feed):
     """A web-console session on the live range: events come from the sensors on the team bridges;
     the feed launches each step when the session clock reaches it (not while paused), and
-    rewrites each team's truth.json as its steps complete. After a restart it finds the range by
-    its labels and does not launch a step twice (``launched.json`` in each team's folder)."""
+    rewrites each team's truth.json as its steps complete. Sensors, actuators and the intruder's
+    servers are detached processes: they go on while the orchestrator is down. After a restart
+    the feed finds the range by its labels, attaches to the processes still running, restarts a
+    sensor that died, does not launch a step twice (``launched.json`` in each team's folder and
+    the actuators still running), and launches the steps that fell due meanwhile."""
     mode = "live"
+    seen_detection = True  # the driver runs Detector.poll_seen
+    CHECK_EVERY = 5.0  # seconds between checks that every sensor still runs
 
     def __init__(self, session: str, teams: dict[str, Path], store=None):
         super().__init__(session, teams, store)
         self.live: dict[str, LiveTeam] = {}
         self.pending: list[tuple[float, str, object]] = []  # (scenario time, team, step)
         self.truth_due: dict[str, float] = {}  # team -> wall time its truth should be rebuilt
-        self.servers: list[subprocess.Popen] = []
         self.scn: Scenario | None = None
+        self.bridges: dict[str, dict[str, str]] = {}
+        self.checked = 0.0
+        self.restarted: list[str] = []  # sensors that had died and were started again
+        self.built: dict[str, dict] = {}  # team -> step id -> its truth, once the step is over
 
     def prepare(self, scn, seed_of, start, progress) -> None:
         from range import runtime
@@ -156,7 +170,7 @@ class LiveFeed(Feed):
         row = self.store.session(self.session)
         self.scn = scn = scenario_of(self.store, self.session)
         clock = self.store.clock(row)
-        lays, bridges = runtime.layouts(self.session), runtime.bridges(self.session)
+        lays, self.bridges = runtime.layouts(self.session), runtime.bridges(self.session)
         wall = time.time()
         offset = wall - clock.now(wall)  # scenario time -> wall time
         for team, d in self.teams.items():
@@ -168,19 +182,26 @@ class LiveFeed(Feed):
             acts = [a for v in every.values() for a in v] + [a for *_x, per, _a in steps for v in per.values() for a in v]
             serve_dns(self.session, team, lt.layout, dns_answers(acts))
             add_accounts(self.session, team, [acc for *_x, accs in steps for acc in accs])
-            self.servers.append(start_c2(self.session, team, scn.env.spec.attacker, d / "actuators"))
-            lt.start_sensors(bridges[team])
+            start_c2(self.session, team, scn.env.spec.attacker, d / "actuators")
+            self.restarted += [f"{team}/{n}" for n in lt.start_sensors(self.bridges[team])]
+            lt.attach_actuators()
             for node, node_acts in every.items():
+                if lt.actuator("benign", node) is not None:
+                    continue  # still running since before a restart
                 due = [a for a in node_acts if _when(a) >= wall]
                 if due:
                     lt.act("benign", node, due)
-            for st, *_rest in steps:
-                if st.id in launched:
-                    lt.sent[st.id] = [Path(p) for p in launched[st.id]]
+            for st, _t0, per_node, _acc in steps:
+                running = [n for n in per_node if lt.actuator(st.id, n) is not None]
+                if st.id in launched or running:
+                    logs = launched.get(st.id) or [str(d / "actuators" / f"{st.id}-{n}.jsonl") for n in per_node]
+                    lt.sent[st.id] = [Path(p) for p in logs]
                 else:
-                    t0 = clock.scenario_start + st.spec.at
-                    self.pending.append((t0, team, st))
+                    self.pending.append((clock.scenario_start + st.spec.at, team, st))
+            if launched:  # steps may have ended while no orchestrator was there to write the truth
+                self.truth_due[team] = wall + SETTLE
         self.pending.sort(key=lambda p: p[0])
+        self.checked = wall
 
     def advance(self, now: float) -> int:
         from range.control import team_seed
@@ -189,10 +210,12 @@ class LiveFeed(Feed):
         wall = time.time()
         offset = wall - now
         while self.pending and self.pending[0][0] - LEAD <= now:
-            _t, team, st = self.pending.pop(0)
+            t, team, st = self.pending.pop(0)
             lt = self.live[team]
             seed = team_seed(row["seed"], team)
-            _t0, per_node, _acc = step_plan(self.scn, lt.layout, st, seed, team, row["scenario_start"] + offset)
+            late = now - (t - LEAD)  # a step that fell due while no orchestrator ran starts now, as planned
+            shift = late if late > 1.0 else 0.0
+            _t0, per_node, _acc = step_plan(self.scn, lt.layout, st, seed, team, row["scenario_start"] + offset + shift)
             lt.sent[st.id] = [lt.act(st.id, node, acts).log for node, acts in per_node.items()]
             launched = self._launched(team)
             launched[st.id] = [str(p) for p in lt.sent[st.id]]
@@ -204,21 +227,27 @@ class LiveFeed(Feed):
                 self._truth(team)
                 del self.truth_due[team]
                 changed += 1
+        if wall - self.checked >= self.CHECK_EVERY:  # a sensor that died is started again (and said so)
+            self.checked = wall
+            for team, lt in self.live.items():
+                for net in lt.start_sensors(self.bridges[team]):
+                    self.restarted.append(f"{team}/{net}")
+                    log.warning("session %s: the sensor of team %s on %s had stopped; started again",
+                                self.session, team, net)
         return changed
 
     def _truth(self, team: str) -> None:
         from range.control import team_seed
         row = self.store.session(self.session)
         lt = self.live[team]
-        truth = build_truth(self.scn, lt, team_seed(row["seed"], team), row["scenario_start"], capture_rows(lt.pcaps()))
+        truth = build_truth(self.scn, lt, team_seed(row["seed"], team), row["scenario_start"],
+                            done=self.built.setdefault(team, {}))
         truth.write(lt.dir / "truth.json")
 
     def stop(self) -> None:
-        for lt in self.live.values():
-            lt.stop()
-        for p in self.servers:
-            p.kill()
+        """Only this process lets go: sensors, actuators and servers go on (a restart attaches)."""
         self.live.clear()
+        self.pending.clear()
 
     def finish(self) -> None:
         from range import runtime
@@ -226,13 +255,17 @@ class LiveFeed(Feed):
         for lt in self.live.values():
             lt.wait_actuators(2)
         self.stop_sensors_and_truth(teams)
-        runtime.down(self.session)
+        runtime.down(self.session)  # also stops any process of the session still recorded
 
     def stop_sensors_and_truth(self, teams: list[str]) -> None:
         for team in teams:
             self.live[team].stop()
+        self.built.clear()  # the final truth reads every step again, from the pcaps the sensors closed
         for team in teams:
             self._truth(team)
+            c2 = procs.find(self.session, f"c2-{team}")
+            if c2 is not None:
+                c2.stop(2.0)
         self.stop()
 
 

@@ -5,11 +5,17 @@ and a ring of pcaps), the actuators that act out benign traffic and attack steps
 nodes' network namespaces (planned by the same scripts as offline), the team resolver's names
 and the logins its steps need, and the ground truth built from what the actuators sent and what
 the sensor captured.
+
+Sensors, actuators and the intruder's servers run as detached processes (:mod:`range.procs`):
+they go on while the orchestrator is down, and a :class:`LiveTeam` built again after a restart
+attaches to those still running (by their names, ``sensor-<team>-<network>``,
+``act-<team>-<owner>-<node>``, ``c2-<team>``) instead of starting them twice.
 """
 from __future__ import annotations
 
 import json
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from range.capture import LiveSensor
+from range import procs
+from range.capture import read_status
 from range.replay import step_context, step_start
 from range.scenario import Scenario
 from range.seeds import rng
@@ -58,7 +65,7 @@ def split_by_node(actions, lay: Layout, default: str) -> dict[str, list]:
 @dataclass
 class Actuation:
     node: str
-    proc: subprocess.Popen
+    proc: procs.Proc
     log: Path
 
 
@@ -69,17 +76,38 @@ class LiveTeam:
     layout: Layout
     dir: Path
     watched: list[str]
-    sensors: list[LiveSensor] = field(default_factory=list)
+    sensors: dict[str, procs.Proc] = field(default_factory=dict)  # network -> its sensor process
     running: list[Actuation] = field(default_factory=list)
     sent: dict[str, list[Path]] = field(default_factory=dict)  # step id -> actuator logs
     stats: dict | None = None
 
-    def start_sensors(self, bridges: dict[str, str]) -> None:
+    def _status(self, net: str) -> Path:
+        return self.dir / f"sensor-{net}.json"
+
+    def start_sensors(self, bridges: dict[str, str]) -> list[str]:
+        """A sensor on each watched bridge: the one already running, else a new one. Returns the
+        networks where an earlier sensor had stopped and a new one started (with what it reported)."""
+        from range.store import Store
+        if not (self.dir / "events.db").exists():  # readers can open it before the sensor's first write
+            Store(self.dir / "events.db").close()
+        started = []
         for net in self.watched:
-            self.sensors.append(LiveSensor(bridges[net], self.dir / "events.db", self.dir / "pcap" / net).start())
+            name = f"sensor-{self.team}-{net}"
+            proc = procs.find(self.session, name)
+            if proc is None:
+                before = read_status(self._status(net)) if self._status(net).exists() else None
+                proc = procs.spawn(self.session, name, [
+                    sys.executable, "-m", "range.capture", "--iface", bridges[net], "--db", str(self.dir / "events.db"),
+                    "--ring", str(self.dir / "pcap" / net), "--status", str(self._status(net))],
+                    log=self.dir / f"sensor-{net}.err", stop_signal=signal.SIGINT)
+                if before is not None:
+                    started.append(f"{net} (it had reported: {'; '.join(before['errors']) or 'no error'})")
+            self.sensors[net] = proc
+        return started
 
     def act(self, owner: str, node: str, actions: list) -> Actuation:
-        """Start an actuator in ``node``'s network namespace for these actions."""
+        """Start an actuator in ``node``'s network namespace for these actions (a detached process
+        that ends with its plan, or when the node is gone)."""
         from range import netns
         from range.engine import require_tool
         from range.runtime import container
@@ -98,36 +126,50 @@ class LiveTeam:
         plan, log = d / f"{owner}-{node}.plan", d / f"{owner}-{node}.jsonl"
         log.unlink(missing_ok=True)
         with open(plan, "wb") as f:
-            pickle.dump({"actions": actions, "log": str(log), "iface": iface, "mac": mac, "next_hop": next_hop}, f)
+            pickle.dump({"actions": actions, "log": str(log), "iface": iface, "mac": mac, "next_hop": next_hop,
+                         "watch_pid": pid}, f)
         nsenter = require_tool("nsenter", "util-linux")
-        proc = subprocess.Popen([nsenter, f"--net={netns.path(pid)}", "--", sys.executable, "-m", "range.actuator",
-                                 str(plan)], stdout=subprocess.DEVNULL, stderr=open(d / f"{owner}-{node}.err", "w"))
+        proc = procs.spawn(self.session, f"act-{self.team}-{owner}-{node}",
+                           [nsenter, f"--net={netns.path(pid)}", "--", sys.executable, "-m", "range.actuator", str(plan)],
+                           log=d / f"{owner}-{node}.err")
         run = Actuation(node, proc, log)
         self.running.append(run)
         return run
 
+    def actuator(self, owner: str, node: str) -> procs.Proc | None:
+        """The actuator still running for ``owner`` (a step id, or "benign") on ``node``."""
+        return procs.find(self.session, f"act-{self.team}-{owner}-{node}")
+
+    def attach_actuators(self) -> None:
+        """After a restart: follow the actuators that still run."""
+        for p in procs.recorded(self.session, f"act-{self.team}-"):
+            owner_node = p.name[len(f"act-{self.team}-"):]
+            self.running.append(Actuation(owner_node, p, self.dir / "actuators" / f"{owner_node}.jsonl"))
+
     def wait_actuators(self, timeout: float) -> None:
         end = time.time() + timeout
         for a in self.running:
-            try:
-                a.proc.wait(max(0.1, end - time.time()))
-            except subprocess.TimeoutExpired:
-                a.proc.kill()
+            if not a.proc.wait(max(0.1, end - time.time())):
+                a.proc.stop(1.0, signal.SIGKILL)
 
     def stop(self) -> dict:
-        """Stop actuators and sensors (once; later calls return the same figures)."""
+        """Stop actuators and sensors (once; later calls return the same figures): each sensor
+        writes what it captured before it ends."""
         if self.stats is not None:
             return self.stats
         for a in self.running:
-            if a.proc.poll() is None:
-                a.proc.kill()
-        stats = [s.stop() for s in self.sensors]
-        self.stats = {"packets": sum(s.packets for s in stats), "records": sum(s.records for s in stats),
-                "dropped": sum(s.dropped for s in stats), "errors": [e for s in stats for e in s.errors]}
+            a.proc.stop(2.0, signal.SIGKILL)
+        for p in self.sensors.values():
+            p.signal(p.stop_signal)
+        for p in self.sensors.values():
+            p.stop(60.0)
+        stats = [read_status(self._status(net)) for net in self.sensors]
+        self.stats = {"packets": sum(s["packets"] for s in stats), "records": sum(s["records"] for s in stats),
+                      "dropped": sum(s["dropped"] for s in stats), "errors": [e for s in stats for e in s["errors"]]}
         return self.stats
 
     def pcaps(self) -> list[Path]:
-        return [p for s in self.sensors for p in s.pcaps()]
+        return [p for net in self.watched for p in sorted((self.dir / "pcap" / net).glob("ring_*.pcap"))]
 
 
 def sent_keys(logs: list[Path]) -> tuple[set[tuple], float, float]:
@@ -143,13 +185,20 @@ def sent_keys(logs: list[Path]) -> tuple[set[tuple], float, float]:
     return keys, first, last
 
 
-def capture_rows(pcaps: list[Path]) -> list[tuple]:
-    """(time, flow key as client->server is unknown: src, dst, proto, sport, dport, eth src) of every packet."""
+def capture_rows(pcaps: list[Path], lo: float | None = None, hi: float | None = None) -> list[tuple]:
+    """(time, flow key as client->server is unknown: src, dst, proto, sport, dport, eth src) of every
+    packet, or of those captured between ``lo`` and ``hi`` (files written last before ``lo`` are skipped)."""
     from range.sensor import tshark
     out = []
     names = {"1": "icmp", "6": "tcp", "17": "udp"}
+    window = [] if lo is None else ["-Y", f"frame.time_epoch >= {lo:.6f} && frame.time_epoch <= {hi:.6f}"]
     for p in pcaps:
-        r = subprocess.run([tshark(), "-n", "-r", str(p), "-T", "fields", "-E", "occurrence=f", "-e", "frame.time_epoch",
+        try:
+            if lo is not None and p.stat().st_mtime < lo - 5:
+                continue
+        except OSError:
+            continue
+        r = subprocess.run([tshark(), "-n", "-r", str(p), *window, "-T", "fields", "-E", "occurrence=f", "-e", "frame.time_epoch",
                             "-e", "ip.src", "-e", "ip.dst", "-e", "ip.proto", "-e", "tcp.srcport", "-e", "tcp.dstport",
                             "-e", "udp.srcport", "-e", "udp.dstport", "-e", "arp.src.proto_ipv4",
                             "-e", "arp.dst.proto_ipv4", "-e", "eth.src"], capture_output=True, text=True)
@@ -187,15 +236,27 @@ def step_truth_live(step, keys: set[tuple], first: float, last: float, rows: lis
                      len(times), flows, step.spec.briefing.strip())
 
 
-def build_truth(scn: Scenario, team: LiveTeam, seed: int, start: float, rows: list[tuple]) -> Truth:
+def build_truth(scn: Scenario, team: LiveTeam, seed: int, start: float, rows: list[tuple] | None = None,
+                done: dict | None = None) -> Truth:
+    """The truth of every step launched so far. Without ``rows`` each step reads only the packets
+    of its own time window from the ring; steps whose actuators have ended and whose packets are
+    all in are kept in ``done`` (step id -> StepTruth) and not read again."""
     truth = Truth(scn.name, seed, team.team, start=start, end=start + scn.spec.duration,
                   scoring=scn.spec.scoring.model_dump())
     for st in scn.steps:
-        keys, first, last = sent_keys(team.sent.get(st.id, []))
+        if done is not None and st.id in done:
+            truth.steps.append(done[st.id])
+            continue
+        logs = team.sent.get(st.id, [])
+        keys, first, last = sent_keys(logs)
         if keys:
-            t = step_truth_live(st, keys, first, last, rows)
+            r = rows if rows is not None else capture_rows(team.pcaps(), first - 0.5, last + SETTLE)
+            t = step_truth_live(st, keys, first, last, r)
             if t is not None:
                 truth.steps.append(t)
+                ended = not any(procs.find(team.session, f"act-{team.team}-{log.stem}") for log in logs)
+                if done is not None and ended and time.time() > last + SETTLE:
+                    done[st.id] = t
     return truth
 
 
@@ -286,18 +347,21 @@ def serve_dns(session: str, team: str, lay: Layout, extra: dict[str, str]) -> No
             os.kill(int(proc[0]), signal.SIGHUP)
 
 
-def start_c2(session: str, team: str, node: str, logdir: Path) -> subprocess.Popen:
-    """The intruder's servers (range.c2) in the attacker node; its kernel's echo replies off."""
+def start_c2(session: str, team: str, node: str, logdir: Path) -> procs.Proc:
+    """The intruder's servers (range.c2) in the attacker node, its kernel's echo replies off: the
+    running ones after a restart, else new (a detached process that ends when the node is gone)."""
     from range import netns
     from range.engine import require_tool
     from range.runtime import container
+    running = procs.find(session, f"c2-{team}")
+    if running is not None:
+        return running
     pid = container(session, team, node).attrs["State"]["Pid"]
     nsenter = require_tool("nsenter", "util-linux")
     subprocess.run([nsenter, f"--net={netns.path(pid)}", "--", "sysctl", "-q", "-w",
                     "net.ipv4.icmp_echo_ignore_all=1"], check=False, capture_output=True)
-    logdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([nsenter, f"--net={netns.path(pid)}", "--", sys.executable, "-m", "range.c2"],
-                            stdout=subprocess.DEVNULL, stderr=open(logdir / "c2.err", "w"))
+    return procs.spawn(session, f"c2-{team}", [nsenter, f"--net={netns.path(pid)}", "--", sys.executable, "-m",
+                                               "range.c2", "--watch", str(pid)], log=logdir / "c2.err")
 
 
 def detection_latency(alerts: list[dict], truth: Truth) -> list[float]:

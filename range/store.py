@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import quote
 
 from range.clock import iso
 from range.errors import InputError
@@ -114,12 +115,26 @@ class Store:
         self.db.close()
 
 
+def _no_attach(action: int, *_args) -> int:
+    """SQLite authorizer of read-only stores: a statement can never ATTACH (or DETACH) another
+    database, so whatever SQL a rule or a filter turns into, it reads this one store only."""
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
+
+
 def open_readonly(path: str | Path) -> sqlite3.Connection:
-    """The store for reading only: detection and the web app can never alter events."""
+    """The store for reading only: detection and the web app can never alter events, nor reach
+    another database from this connection (no ATTACH)."""
     p = Path(path)
     if not p.exists():
         raise InputError("no such event store; create it with 'cyberrange ingest'", file=str(path))
-    db = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True)
+    if not p.is_file():
+        raise InputError("not an event store: not a file", file=str(path))
+    try:
+        db = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise InputError(f"cannot open the event store: {e}", file=str(path)) from None
+    db.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    db.set_authorizer(_no_attach)
     db.row_factory = sqlite3.Row
     return db
 

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,138 @@ def test_teams_are_isolated_from_each_other_and_from_the_host(live):
             assert len(bridge) <= 15 and Path("/sys/class/net", bridge).exists()
             addr = subprocess.run(["ip", "-o", "addr", "show", "dev", bridge], capture_output=True, text=True).stdout
             assert " inet" not in addr, f"the host has an address on {bridge}: {addr}"
+
+
+CAP_NAMES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+             "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+             "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+             "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+             "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+             "CHECKPOINT_RESTORE"]
+
+
+def _caps(mask: str) -> set[str]:
+    bits = int(mask, 16)
+    return {name for i, name in enumerate(CAP_NAMES) if bits >> i & 1} | ({"?"} if bits >> len(CAP_NAMES) else set())
+
+
+def test_nodes_run_with_least_privilege_and_limits(live, docker):
+    """What Docker was asked for (HostConfig) and what the kernel enforces on each node's processes."""
+    from range.runtime import LIMITS, capabilities
+    containers = docker.containers.list(filters={"label": f"{LABEL_SESSION}={SESSION}"})
+    assert len(containers) == 2 * len(live.env.nodes)
+    for c in containers:
+        node, hc = c.labels["cyberrange.node"], c.attrs["HostConfig"]
+        logins = bool({"ssh", "ftp", "telnet"} & set(live.env.nodes[node].services))
+        allowed = set(capabilities(live.env, node, logins))
+        assert not hc["Privileged"] and hc["CapDrop"] == ["ALL"], node
+        assert {x.removeprefix("CAP_") for x in hc["CapAdd"] or []} == allowed, node
+        assert "no-new-privileges" in (hc["SecurityOpt"] or []), node
+        assert (hc["Memory"], hc["NanoCpus"], hc["PidsLimit"]) == (384 * 2**20, LIMITS["nano_cpus"], LIMITS["pids_limit"])
+        assert hc["NetworkMode"] not in ("host", "bridge", "default") and hc["PidMode"] != "host" and hc["IpcMode"] != "host"
+        assert not hc["Binds"] and not hc["PortBindings"] and not hc["PublishAllPorts"] and not hc["Devices"], node
+        assert not any("docker" in (m.get("Source") or "") for m in c.attrs["Mounts"]), (node, c.attrs["Mounts"])
+        # the kernel's view of the node's processes: bounding set, effective set, no new privileges
+        pid = c.attrs["State"]["Pid"]
+        for p in [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+            st = dict(line.split(":\t", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":\t" in line)
+            assert _caps(st["CapBnd"].strip()) <= allowed and _caps(st["CapEff"].strip()) <= allowed, (node, p)
+            assert st["NoNewPrivs"].strip() == "1", (node, p)
+        code, out = c.exec_run(["sh", "-c", "ls -l /var/run/docker.sock /run/docker.sock 2>&1; "
+                                "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; "
+                                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null"])
+        text = out.decode()
+        assert "No such file" in text and "docker.sock ->" not in text and "srw" not in text, (node, text)
+        assert "512" in text.split() and str(384 * 2**20) in text.split(), (node, text)
+    for n in docker.networks.list(filters={"label": f"{LABEL_SESSION}={SESSION}"}):
+        assert n.attrs["Internal"] is True, n.name
+
+
+def _routes_nowhere(pid: int, ip: str) -> bool:
+    out = netns_exec_pid(pid, ["ip", "route", "get", ip])
+    return out.returncode != 0 and "unreachable" in out.stderr.lower()
+
+
+def netns_exec_pid(pid: int, argv: list[str]):
+    from range.netns import exec_in
+    return exec_in(pid, argv, capture_output=True, text=True, timeout=30)
+
+
+def test_no_node_reaches_another_team_the_host_or_the_outside(live, tmp_path):
+    """From every node that runs traffic (the attacker and the clients) of team a: team b's nodes,
+    the exercise web app listening on every host address, and the world are all out of reach."""
+    a, b = live.teams["a"].layout, live.teams["b"].layout
+    port = _free_port()
+    env = dict(os.environ, CYBERRANGE_STATE=str(tmp_path / "state"), CYBERRANGE_INSTRUCTOR_PASSWORD="isolation-test")
+    web = subprocess.Popen([str(ROOT / ".venv/bin/cyberrange"), "serve", "--host", "0.0.0.0", "--port", str(port),
+                            "--threads", "8"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        for _ in range(300):
+            if _tcp("127.0.0.1", port, 0.5).startswith("open"):
+                break
+            assert web.poll() is None, "cyberrange serve exited"
+            time.sleep(0.2)
+        host_ips = _host_addresses()
+        assert host_ips and all(_tcp(ip, port).startswith("open") for ip in host_ips)  # the host reaches it...
+        import docker as sdk  # the gateway address Docker's IPAM noted: nothing holds it, the host neither
+        gateways = [c["Gateway"] for n in sdk.from_env().networks.list(filters={"label": f"{LABEL_SESSION}={SESSION}"})
+                    for c in n.attrs["IPAM"]["Config"]]
+        assert gateways and not set(gateways) & set(host_ips)
+        for node in ("attacker", *live.env.spec.benign.clients):
+            pid = _pid(SESSION, "a", node)
+            for ip in host_ips + gateways:  # ...no node does
+                assert call_in(pid, _tcp, ip, port, 1.5).startswith("closed"), f"{node} reached the web app at {ip}"
+            for other, h in b.hosts.items():
+                for p in (22, 23, 25, 53, 80):
+                    assert call_in(pid, _tcp, h.ip, p, 1.5).startswith("closed"), f"a/{node} reached b/{other}:{p}"
+                assert _routes_nowhere(pid, h.ip), f"a/{node} has a route to b/{other}"
+                assert call_in(pid, _ping, h.ip) != "reply", f"a/{node} pinged b/{other}"
+            for ip in ("1.1.1.1", "8.8.8.8", "172.17.0.1"):
+                assert _routes_nowhere(pid, ip) and call_in(pid, _tcp, ip, 443, 1.5).startswith("closed"), (node, ip)
+            assert call_in(pid, _udp_dns, "8.8.8.8") == "no answer", node
+            # the probes do work: the node's own team answers them
+            assert call_in(pid, _tcp, a.hosts["web"].ip, 80).startswith("open")
+            assert call_in(pid, _ping, a.hosts["web"].ip) == "reply"
+            assert call_in(pid, _udp_dns, a.hosts["dns"].ip) == "answered"
+    finally:
+        os.killpg(web.pid, 9)
+        web.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ping(ip: str) -> str:
+    from range import wire
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(1.5)
+    try:
+        s.sendto(wire.icmp_echo(8, 0x4242, 1, b"isolation"), (ip, 0))
+        while True:
+            pkt, (src, _) = s.recvfrom(2048)
+            if src == ip and pkt[(pkt[0] & 0x0F) * 4] == 0:
+                return "reply"
+    except OSError as e:
+        return f"no reply: {e}"
+    finally:
+        s.close()
+
+
+def _udp_dns(server: str) -> str:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.5)
+    try:
+        s.sendto(bytes.fromhex("abcd01000001000000000000076578616d706c6503636f6d0000010001"), (server, 53))
+        s.recv(512)
+        return "answered"
+    except OSError:
+        return "no answer"
+    finally:
+        s.close()
 
 
 def _host_addresses() -> list[str]:
