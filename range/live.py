@@ -5,7 +5,7 @@ in real time for every team, detects incrementally, scores, writes the same file
 run and takes the range down (unless ``keep``). :class:`LiveFeed` is the same machinery for a
 session the instructor drives from the web console (its mode ``live``).
 
-Both detect by the sensors' write time (:meth:`range.detect.Detector.poll_seen`): an alert is
+Both detect by the sensors' write time (:meth:`range.detector.Detector.poll_seen`): an alert is
 raised when the sensor wrote the record that raised it, however late the detector reads it.
 """
 from __future__ import annotations

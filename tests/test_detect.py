@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from range.detect import Detector, load_rules
+from range.detect import load_rules
+from range.detector import Detector
 from range.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
