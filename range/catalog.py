@@ -26,15 +26,17 @@ class Catalog:
         self.root = root
         self._entries: list[Entry] | None = None
         self._envs: dict[Path, object] = {}
+        self.unreadable: list[str] = []  # files skipped by the listing, each as "file:line: problem"
 
     def entries(self) -> list[Entry]:
         if self._entries is None:
-            out = []
+            out, self.unreadable = [], []
             for p in sorted(self.root.rglob("*.yaml")):
                 try:
                     data, _ = load(p)
-                except InputError:
-                    continue  # reported by `cyberrange validate`, not by a listing
+                except InputError as e:  # not listed; named when a lookup fails (it may be the one meant)
+                    self.unreadable.append(str(e).splitlines()[0])
+                    continue
                 if isinstance(data, dict) and data.get("kind") in ("environment", "scenario") and "name" in data:
                     out.append(Entry(data["kind"], str(data["name"]), p))
             self._entries = out
@@ -62,7 +64,8 @@ class Catalog:
             if e.kind == kind and e.name == name_or_path:
                 return e.path
         known = ", ".join(self.names(kind)) or "none"
-        raise NotFound(f"no {kind} named {name_or_path!r}; known: {known}")
+        skipped = "".join(f"\n  skipped, not valid YAML: {u}" for u in self.unreadable[:5])
+        raise NotFound(f"no {kind} named {name_or_path!r}; known: {known}{skipped}")
 
     def environment(self, name_or_path: str, relative_to: Path | None = None):
         from range.topology import load_environment

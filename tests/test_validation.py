@@ -98,3 +98,17 @@ def test_shipped_files_validate():
     assert len([e for e in catalog().entries() if e.kind == "scenario"]) >= 1
     for f in files:
         validate_file(f)
+
+
+def test_a_name_not_found_names_the_catalog_files_it_could_not_read(tmp_path):
+    """A scenario file the catalog skipped (invalid YAML) is named when its name is looked up."""
+    home = tmp_path / "home"
+    (home / "environments" / "x").mkdir(parents=True)
+    bad = home / "environments" / "x" / "mine.yaml"
+    bad.write_text("kind: scenario\nname: mine\nsteps: &shared []\n")
+    env = dict(__import__("os").environ, CYBERRANGE_HOME=str(home))
+    r = subprocess.run([sys.executable, "-m", "range.cli", "replay", "mine", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "no scenario named 'mine'" in r.stderr
+    assert f"skipped, not valid YAML: {bad}:3: YAML anchors (&shared)" in r.stderr, r.stderr
