@@ -102,13 +102,7 @@ class Actuator:
     async def _tcp(self, a: TcpSession) -> None:
         await _until(a.t)
         first = time.time()
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        try:
-            s.bind(("", a.sport))
-        except OSError:
-            s.bind(("", 0))
-        sport = s.getsockname()[1]
+        s, sport = _bound(socket.SOCK_STREAM, a.sport)
         if (a.server, a.dport) in self.passive:  # an FTP data connection: wait for the real port
             for _ in range(300):
                 if (a.server, a.dport) in self.redirect:
@@ -167,13 +161,7 @@ class Actuator:
     async def _udp(self, a: UdpExchange) -> None:
         await _until(a.t)
         loop = asyncio.get_running_loop()
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setblocking(False)
-        try:
-            s.bind(("", a.sport))
-        except OSError:
-            s.bind(("", 0))
-        sport = s.getsockname()[1]
+        s, sport = _bound(socket.SOCK_DGRAM, a.sport)
         first, sent = time.time(), 0
         for delay, side, data in a.messages:
             if side == "c":
@@ -353,6 +341,17 @@ def _key(a) -> tuple:
     if isinstance(a, IcmpEcho):
         return (a.client, a.server, "icmp", None, None, None)
     return ("", "", "raw", None, None, None)
+
+
+def _bound(kind: int, sport: int) -> tuple[socket.socket, int]:
+    """A non-blocking socket on the script's source port, or any free one when that is taken."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.setblocking(False)
+    try:
+        s.bind(("", sport))
+    except OSError:
+        s.bind(("", 0))
+    return s, s.getsockname()[1]
 
 
 def run_plan(plan: Path) -> None:

@@ -64,7 +64,7 @@ def test_a_live_session_driven_like_the_web_console(tmp_path, monkeypatch, offic
     run_until_done(store, name)
     score = control.team_score(store, name, "blue")
     assert score["recall"] == 1.0 and score["false_positives"] == 0
-    assert 0 < score["steps"][0]["ttd_seconds"] < 60
+    assert score["steps"][0]["ttd_seconds"] > 0 and score["steps"][0]["points"] > 0
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=cyberrange.session={name}"],
                           capture_output=True, text=True).stdout.split()
     assert left == []

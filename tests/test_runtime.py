@@ -175,7 +175,7 @@ def test_teams_are_isolated_from_each_other_and_from_the_host(live):
     assert call_in(pid_a, _tcp, a.hosts["web"].ip, 80).startswith("open")
     assert call_in(pid_a, _tcp, b.hosts["web"].ip, 80, 1.5).startswith("closed")
     assert call_in(pid_b, _tcp, a.hosts["files"].ip, 21, 1.5).startswith("closed")
-    assert call_in(pid_a, _tcp, "1.1.1.1", 80, 1.5).startswith("closed")
+    assert call_in(pid_a, _tcp, "192.0.2.1", 80, 1.5).startswith("closed")
     # a service on the host, listening on every address: the host reaches it, the range must not
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -284,9 +284,9 @@ def test_no_node_reaches_another_team_the_host_or_the_outside(live, tmp_path):
                     assert call_in(pid, _tcp, h.ip, p, 1.5).startswith("closed"), f"a/{node} reached b/{other}:{p}"
                 assert _routes_nowhere(pid, h.ip), f"a/{node} has a route to b/{other}"
                 assert call_in(pid, _ping, h.ip) != "reply", f"a/{node} pinged b/{other}"
-            for ip in ("1.1.1.1", "8.8.8.8", "172.17.0.1"):
+            for ip in ("192.0.2.1", "198.51.100.53", "172.17.0.1"):
                 assert _routes_nowhere(pid, ip) and call_in(pid, _tcp, ip, 443, 1.5).startswith("closed"), (node, ip)
-            assert call_in(pid, _udp_dns, "8.8.8.8") == "no answer", node
+            assert call_in(pid, _udp_dns, "198.51.100.53") == "no answer", node
             # the probes do work: the node's own team answers them
             assert call_in(pid, _tcp, a.hosts["web"].ip, 80).startswith("open")
             assert call_in(pid, _ping, a.hosts["web"].ip) == "reply"
@@ -445,7 +445,7 @@ def test_a_router_joins_the_dmz_and_lan_and_nothing_leaves(docker):
         assert call_in(pid, _http, lay.hosts["web"].ip, "/index.php")[0] == 200
         assert call_in(pid, _tcp, lay.hosts["files"].ip, 21).startswith("open:220")
         assert call_in(pid, resolve, lay.hosts["dns"].ip, f"files.{env.spec.domain}") == (0, [lay.hosts["files"].ip])
-        assert call_in(pid, _tcp, "1.1.1.1", 80, 1.5).startswith("closed")
+        assert call_in(pid, _tcp, "192.0.2.1", 80, 1.5).startswith("closed")
         routes = netns_exec(session, "x", "ws1", ["ip", "route"], capture_output=True, text=True).stdout
         assert f"default via {lay.hosts['router'].ips['lan']}" in routes
         routes = netns_exec(session, "x", "router", ["ip", "route"], capture_output=True, text=True).stdout
