@@ -91,6 +91,13 @@ class Proc:
         return sum(_rss(p) for p in [self.pid, *descendants(self.pid)]) if self.alive() else 0
 
 
+def _reap() -> None:
+    """Collect the exit status of processes this process started that have ended (no zombies)."""
+    for pid, child in list(_children.items()):
+        if child.poll() is not None:
+            _children.pop(pid, None)
+
+
 def _path(session: str, name: str) -> Path:
     return registry(session) / f"{name}.json"
 
@@ -98,6 +105,7 @@ def _path(session: str, name: str) -> Path:
 def spawn(session: str, name: str, argv: list[str], *, log: Path, stop_signal: int = signal.SIGTERM,
           meta: dict | None = None) -> Proc:
     """Start ``argv`` detached (own session and process group, stdin closed, output to ``log``) and record it."""
+    _reap()
     reg = registry(session)
     reg.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +127,7 @@ def spawn(session: str, name: str, argv: list[str], *, log: Path, stop_signal: i
 
 def find(session: str, name: str) -> Proc | None:
     """The recorded process ``name`` if it still runs (a stale record is removed)."""
+    _reap()
     p = _path(session, name)
     try:
         proc = Proc(**json.loads(p.read_text()))

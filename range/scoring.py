@@ -9,6 +9,8 @@ Every point is a ledger line naming its step, rule, alert, evidence and latency.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -71,6 +73,35 @@ def event_in_step(key: tuple, step: StepTruth) -> bool:
                for f in step.flows)
 
 
+_HITS: OrderedDict = OrderedDict()  # (truth, alert id, its size) -> the steps its evidence falls in
+_HITS_MAX = 50_000
+_hits_lock = threading.Lock()
+
+
+def _alert_hits(truth: Truth, a: dict) -> list[tuple[str, float, int]]:
+    """(step id, event time, index of the event in the alert) for each evidence event that belongs
+    to a step. Remembered per truth and alert state: the scoreboard scores every team about once a
+    second while a session runs, and matching every event against every flow each time grew with
+    the session (bench/sustained.py); an alert only changes when its evidence grows."""
+    events = a.get("events", [])
+    key = (truth.scenario, truth.team, truth.seed, tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps),
+           a["id"], len(events), a.get("last_event_at"))
+    with _hits_lock:
+        hit = _HITS.get(key)
+        if hit is not None:
+            _HITS.move_to_end(key)
+            return hit
+    out = []
+    for i, ev in enumerate(events):
+        k = event_key(ev)
+        out += [(s.id, k[0], i) for s in truth.steps if event_in_step(k, s)]
+    with _hits_lock:
+        _HITS[key] = out
+        while len(_HITS) > _HITS_MAX:
+            _HITS.popitem(last=False)
+    return out
+
+
 def decay(ttd: float, grace: float, span: float, floor: float) -> float:
     if ttd <= grace:
         return 1.0
@@ -96,16 +127,12 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
     false_positive_alerts: list[dict] = []
     for a in alerts:
         raised = parse_iso(a["raised_at"])
-        hit = False
-        for ev in a.get("events", []):
-            key = event_key(ev)
-            for s in truth.steps:
-                if event_in_step(key, s):
-                    # an alert opened earlier (on other traffic) detects the step only once the
-                    # step's event has joined it
-                    steps_hit[s.id].append((max(raised, key[0]), a, ev))
-                    hit = True
-        if hit:
+        hits = _alert_hits(truth, a)
+        for sid, t, i in hits:
+            # an alert opened earlier (on other traffic) detects the step only once the step's
+            # event has joined it
+            steps_hit[sid].append((max(raised, t), a, a["events"][i]))
+        if hits:
             true_alerts += 1
         else:
             false_positive_alerts.append(a)

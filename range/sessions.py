@@ -24,6 +24,7 @@ from typing import Any
 from range import paths
 from range.errors import InputError, NotFound, StoreError
 
+CACHE_KIB = 256  # SQLite page cache per connection
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}\Z")
 TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}\Z")
 
@@ -129,6 +130,8 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
             con.execute("PRAGMA foreign_keys=ON")
+            # one connection per thread (the web app has 256): a small page cache each, the OS caches the file
+            con.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._local.con = con
         return con
 

@@ -33,6 +33,17 @@ def _gunicorn_app(options: dict, factory):
     return App()
 
 
+def _few_malloc_arenas(n: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and memory
+    freed in one arena is not reused by another: with 256 request threads the worker's memory kept
+    growing over a long session (bench/sustained.py). Two arenas, set before gunicorn forks its worker."""
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 @command("serve", "serve the exercise web app: instructor console, team workspaces, scoreboard, JSON API")
 @arg("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the classroom)")
 @arg("--port", type=int, default=8000)
@@ -67,6 +78,8 @@ def cmd_serve(a) -> int:
     host = f"[{a.host}]" if ":" in a.host else a.host
     print(f"cyberrange: http://{host}:{a.port}/  (scoreboard /, console /console, API /api/openapi.json); "
           f"{a.threads} threads, live streams at most {streams}", flush=True)
+
+    _few_malloc_arenas()
 
     def factory():
         from scoreboard import create_app
