@@ -119,6 +119,10 @@ def _spare_address(lay: Layout, net: str) -> str:
     raise RuntimeFault(f"network {net}: subnet {sub} has no spare address for Docker's gateway bookkeeping")
 
 
+ATTACKER_SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.send_redirects": "0",
+                    "net.ipv4.conf.default.send_redirects": "0"}
+
+
 def _routers(env: Environment) -> set[str]:
     return {n.gateway for n in env.spec.networks if n.gateway} | {n.name for n in env.spec.nodes if n.role == "router"}
 
@@ -300,6 +304,9 @@ def _create_node(client, sess: Session, team: Team, node: str, image: str,
             env["CR_DNS_MX"] = f"{team.layout.hosts[mail[0]].hostname}.{sess.env.spec.domain}"
     first, *others = spec.networks
     sysctls = {"net.ipv4.ip_forward": "1"} if node in _routers(sess.env) else {}
+    if spec.role == "attacker":  # as arpspoof's users do: a poisoned victim's traffic is relayed, not dropped,
+        # and the relay sends no ICMP redirect that would give it away
+        sysctls = {**sysctls, **ATTACKER_SYSCTLS}
     name = object_name(sess.name, team.name, node)
     c = client.containers.create(
         image, name=name, hostname=host.hostname, domainname=sess.env.spec.domain, environment=env,

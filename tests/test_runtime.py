@@ -214,7 +214,7 @@ def _caps(mask: str) -> set[str]:
 
 def test_nodes_run_with_least_privilege_and_limits(live, docker):
     """What Docker was asked for (HostConfig) and what the kernel enforces on each node's processes."""
-    from range.runtime import LIMITS, capabilities
+    from range.runtime import ATTACKER_SYSCTLS, LIMITS, capabilities
     containers = docker.containers.list(filters={"label": f"{LABEL_SESSION}={SESSION}"})
     assert len(containers) == 2 * len(live.env.nodes)
     for c in containers:
@@ -228,6 +228,9 @@ def test_nodes_run_with_least_privilege_and_limits(live, docker):
         assert hc["NetworkMode"] not in ("host", "bridge", "default") and hc["PidMode"] != "host" and hc["IpcMode"] != "host"
         assert not hc["Binds"] and not hc["PortBindings"] and not hc["PublishAllPorts"] and not hc["Devices"], node
         assert not any("docker" in (m.get("Source") or "") for m in c.attrs["Mounts"]), (node, c.attrs["Mounts"])
+        # only the intruder forwards (a man in the middle relays what it intercepts); gov-office has no router
+        want = ATTACKER_SYSCTLS if live.env.nodes[node].role == "attacker" else None
+        assert (hc["Sysctls"] or None) == want, (node, hc["Sysctls"])
         # the kernel's view of the node's processes: bounding set, effective set, no new privileges
         pid = c.attrs["State"]["Pid"]
         for p in [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
