@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+from mdsection import write_section  # noqa: E402
 from range import detect  # noqa: E402
 from range.store import Store  # noqa: E402
 
@@ -206,23 +208,8 @@ def main() -> int:
     say(f"Command: `.venv/bin/python bench/detect_speed.py{' --quick' if a.quick else ''}` (2-core machine).")
     shutil.rmtree(tmp, ignore_errors=True)
     if not a.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "\n".join(lines))
+        write_section(ROOT / "BENCHMARKS.md", "detect_speed", "Detection (bench/detect_speed.py)", "\n".join(lines))
     return 0
-
-
-BEGIN, END = "<!-- detect_speed:begin -->", "<!-- detect_speed:end -->"
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace this bench's own section of BENCHMARKS.md (between its markers), keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n## Detection (bench/detect_speed.py)\n\n{body}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mdsection import write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN, END = "<!-- scoreboard_load:begin -->", "<!-- scoreboard_load:end -->"
 PASSWORD = "bench-instructor-password"
 SESSION = "bench"
 VOLATILE = re.compile(rb'"(?:elapsed|now|now_iso)": ?(?:"[^"]*"|[^,}]+),? ?')
@@ -454,7 +456,7 @@ def main() -> int:
     lines = report(a, tool, threads, size, json_runs, fo, load_start, load_end)
     print("\n".join(lines))
     if not a.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "\n".join(lines))
+        write_section(ROOT / "BENCHMARKS.md", "scoreboard_load", "Scoreboard under load (bench/scoreboard_load.py)", "\n".join(lines))
     return 0
 
 
@@ -535,18 +537,6 @@ HISTORY = (
     "after 30 to 60 s (with `--threads 64`: 56 viewers streamed, 144 refused and polling, the API answering in "
     "3.4 ms p50); the viewers of one stream share one snapshot per driver version, built and encoded once (at "
     "most 0.5 s old); and a stream's minimum interval between snapshots went from 1 s to 0.25 s.")
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace this bench's own section of BENCHMARKS.md (between its markers), keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n## Scoreboard under load (bench/scoreboard_load.py)\n\n{body}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":
