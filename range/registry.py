@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from typing import Callable, Generic, TypeVar
 
 from range.errors import NotFound
@@ -20,6 +21,8 @@ class Registry(Generic[T]):
         self.package = package
         self._items: dict[str, T] = {}
         self._loaded = False
+        self._loading = False
+        self._lock = threading.RLock()
 
     def register(self, cls: type) -> type:
         name = cls.name
@@ -29,13 +32,23 @@ class Registry(Generic[T]):
         return cls
 
     def _load(self) -> None:
+        """Import every module of the package once. Threads of the web app ask at the same time:
+        none may see the registry before the last module has registered (it did: a restarted
+        server's driver found the benign kinds without 'web', imported last)."""
         if self._loaded:
             return
-        self._loaded = True
-        pkg = importlib.import_module(self.package)
-        for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"{self.package}.{mod.name}")
+        with self._lock:  # re-entrant: a module being imported may look names up
+            if self._loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                pkg = importlib.import_module(self.package)
+                for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+                    if not mod.name.startswith("_"):
+                        importlib.import_module(f"{self.package}.{mod.name}")
+                self._loaded = True
+            finally:
+                self._loading = False
 
     def all(self) -> dict[str, T]:
         self._load()
