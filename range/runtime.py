@@ -342,6 +342,13 @@ def _died(team: Team, node: str, c, sess: Session) -> RuntimeFault:
     return RuntimeFault(f"team {team.name}: node {node} exited (code {code}) {what}: {_logs(c)}")
 
 
+def _sysctl(pid: int, key: str, value: str) -> None:
+    """Set a network sysctl in ``pid``'s network namespace (/proc/sys/net follows the writer's)."""
+    out = netns.exec_in(pid, ["sysctl", "-qw", f"{key}={value}"], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeFault(f"sysctl {key}={value}: {(out.stderr or out.stdout).strip()}")
+
+
 def _configure_node(sess: Session, team: Team, node: str, c) -> None:
     env = sess.env
     pid = c.attrs["State"]["Pid"]
@@ -355,6 +362,8 @@ def _configure_node(sess: Session, team: Team, node: str, c) -> None:
         dev, mac = ifaces[ip]
         if mac.lower() != host.macs[net].lower():  # Docker API 1.41 sets one MAC, at create
             netns.ip(pid, "link", "set", "dev", dev, "address", host.macs[net])
+        if env.nodes[node].role == "attacker":  # 'all' is OR-ed with each interface's own setting
+            _sysctl(pid, f"net.ipv4.conf.{dev}.send_redirects", "0")
     netns.ip(pid, "route", "flush", "exact", "0.0.0.0/0")  # no route out of the range...
     if node not in _routers(env):  # ...except through the network's router, inside the range
         for a in env.nodes[node].networks:

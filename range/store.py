@@ -134,7 +134,11 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     except sqlite3.Error as e:
         raise InputError(f"cannot open the event store: {e}", file=str(path)) from None
     db.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-    db.execute("PRAGMA cache_size=-512")  # a live session holds one per rule and team: 512 KiB each, not 2 MiB
+    try:  # a live session holds one per rule and team: 512 KiB of page cache each, not 2 MiB
+        db.execute("PRAGMA cache_size=-512")
+    except sqlite3.DatabaseError as e:
+        db.close()
+        raise InputError(f"not an event store: {e}", file=str(path)) from None
     db.set_authorizer(_no_attach)
     db.row_factory = sqlite3.Row
     return db
