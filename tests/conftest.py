@@ -59,3 +59,19 @@ def office_images(docker, office):
     import sys
     from range.images import build
     return build(office, progress=lambda m: print(m, file=sys.stderr), client=docker)
+
+
+def app_over_fresh_state(tmp_path_factory, **config):
+    """The web app over a new state store in a temporary folder (``range.paths.STATE`` points there),
+    no background driver nor preparation (the tests tick and prepare by hand), and a generated
+    instructor password. Returns (app, store, password, monkeypatch): undo the patch at teardown."""
+    from range.sessions import Store
+    from scoreboard import auth, create_app
+    mp = pytest.MonkeyPatch()
+    state = tmp_path_factory.mktemp("state")
+    mp.setattr("range.paths.STATE", state)
+    mp.delenv(auth.ENV_PASSWORD, raising=False)
+    store = Store(state / "cyberrange.db")
+    password = auth.ensure_instructor_password(store)
+    app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False, **config})
+    return app, store, password, mp

@@ -23,9 +23,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from range import control
-from range.sessions import Store
 from scoreboard.openapi import document
 from tests.test_web import SCAN_RULE
+from tests.conftest import app_over_fresh_state
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 OPS = [(p, m) for p, ops in document()["paths"].items() for m in ops if m != "parameters"]
@@ -40,15 +40,8 @@ KEEP_OUT = {"delete", "/start", "/stop", "/pause", "/resume", "/reset"}  # never
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    from scoreboard import auth, create_app
-    mp = pytest.MonkeyPatch()
-    state = tmp_path_factory.mktemp("state")
-    mp.setattr("range.paths.STATE", state)
-    mp.delenv(auth.ENV_PASSWORD, raising=False)
-    store = Store(state / "cyberrange.db")
-    password = auth.ensure_instructor_password(store)
-    app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False, "SSE_MAX_SECONDS": 0.2,
-                      "SSE_WAIT": 0.05, "SSE_MIN_INTERVAL": 0})
+    app, store, password, mp = app_over_fresh_state(tmp_path_factory, SSE_MAX_SECONDS=0.2, SSE_WAIT=0.05,
+                                                    SSE_MIN_INTERVAL=0)
     teams = control.create_session(store, "fuzz", "smoke", ["blue", "red"], speed=20)["teams"]
     control.deploy_rule(store, "fuzz", "blue", SCAN_RULE)
     now = time.time()

@@ -14,22 +14,14 @@ from pymisp import MISPEvent
 from pypdf import PdfReader
 
 from range import control
-from range.sessions import Store
 from range.truth import Truth
 from tests.test_web import SCAN_RULE, basic, conforms, csrf_of, set_clock
+from tests.conftest import app_over_fresh_state
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from scoreboard import auth, create_app
-    mp = pytest.MonkeyPatch()
-    state = tmp_path_factory.mktemp("state")
-    mp.setattr("range.paths.STATE", state)
-    mp.delenv(auth.ENV_PASSWORD, raising=False)
-    store = Store(state / "cyberrange.db")
-    password = auth.ensure_instructor_password(store)
-    app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False, "SSE_MIN_INTERVAL": 0,
-                      "SSE_WAIT": 0.05})
+    app, store, password, mp = app_over_fresh_state(tmp_path_factory, SSE_MIN_INTERVAL=0, SSE_WAIT=0.05)
     env = {"app": app, "store": store, "driver": app.extensions["cyberrange"].driver, "password": password, "pw": {}}
     fresh(env, "hub", ["albania", "serbia"])
     fresh(env, "other", ["albania"])

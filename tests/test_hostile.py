@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import struct
 import subprocess
@@ -22,8 +21,8 @@ import pytest
 
 from range import control
 from range.catalog import catalog
-from range.sessions import Store
 from tests.test_web import SCAN_RULE, basic
+from tests.conftest import app_over_fresh_state
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 RULES = Path(__file__).resolve().parent.parent / "detections" / "rules"
@@ -270,18 +269,11 @@ def test_cli_names_that_would_become_paths_or_labels(tmp_path):
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    from scoreboard import auth, create_app
-    mp = pytest.MonkeyPatch()
-    state = tmp_path_factory.mktemp("state")
-    mp.setattr("range.paths.STATE", state)
-    mp.delenv(auth.ENV_PASSWORD, raising=False)
-    store = Store(state / "cyberrange.db")
-    password = auth.ensure_instructor_password(store)
-    app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False})
+    app, store, password, mp = app_over_fresh_state(tmp_path_factory)
     pw = {("main", t): p for t, p in control.create_session(store, "main", "smoke", ["blue", "red"], speed=20)["teams"].items()}
     pw[("broken", "blue")] = control.create_session(store, "broken", "smoke", ["blue"], speed=20)["teams"]["blue"]
     control.deploy_rule(store, "main", "blue", SCAN_RULE)
-    env = {"app": app, "store": store, "state": state, "driver": app.extensions["cyberrange"].driver,
+    env = {"app": app, "store": store, "state": store.path.parent, "driver": app.extensions["cyberrange"].driver,
            "inst": basic("instructor", password), "blue": basic("main/blue", pw[("main", "blue")]),
            "broken": basic("broken/blue", pw[("broken", "blue")])}
     for name in ("main", "broken"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from range import control
-from range.sessions import Store
+from tests.conftest import app_over_fresh_state
 
 RULES = Path(__file__).resolve().parent.parent / "detections" / "rules"
 SCAN_RULE = (RULES / "net_conn_port_scan.yml").read_text()
@@ -26,16 +26,9 @@ TRUTH_WORDS = ("recon", "syn_scan", "T1046", "Count the ports")  # the smoke sce
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """One app over one state store, with sessions shared by the tests that only read them."""
-    from scoreboard import auth, create_app
-    mp = pytest.MonkeyPatch()
-    state = tmp_path_factory.mktemp("state")
-    mp.setattr("range.paths.STATE", state)
-    mp.delenv(auth.ENV_PASSWORD, raising=False)
-    store = Store(state / "cyberrange.db")
-    password = auth.ensure_instructor_password(store)
+    from scoreboard import auth
+    app, store, password, mp = app_over_fresh_state(tmp_path_factory, SSE_MIN_INTERVAL=0, SSE_WAIT=0.05)
     assert password and auth.ensure_instructor_password(store) is None  # generated once
-    app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False, "SSE_MIN_INTERVAL": 0,
-                      "SSE_WAIT": 0.05})
     r = app.extensions["cyberrange"]
     main = control.create_session(store, "main", "smoke", ["blue", "red"], speed=20)
     other = control.create_session(store, "other", "smoke", ["blue"], speed=20)
