@@ -117,13 +117,18 @@ def report(store: Store, session: str, pk: int, team: str | None = None) -> dict
     return _report_row(r, comments)
 
 
+def _note(value: Any, key: str, what: str) -> None:
+    """The instructor's free text (a comment, an override's reason): required, bounded, plain."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"'{key}' is required: {what}")
+    if len(value) > MAX_COMMENT:
+        raise InputError(f"'{key}' is longer than {MAX_COMMENT} characters")
+    rp.plain_text(value, key)
+
+
 def comment(store: Store, session: str, pk: int, text: Any, actor: str = "instructor") -> dict:
     report(store, session, pk)
-    if not isinstance(text, str) or not text.strip():
-        raise InputError("'text' is required: the comment")
-    if len(text) > MAX_COMMENT:
-        raise InputError(f"'text' is longer than {MAX_COMMENT} characters")
-    rp.plain_text(text, "text")
+    _note(text, "text", "the comment")
     with store.tx() as db:
         cpk = db.execute("INSERT INTO report_comments (report, session, author, text, at) VALUES (?, ?, ?, ?, ?)",
                          (pk, session, actor, text.strip(), time.time())).lastrowid
@@ -136,11 +141,7 @@ def override(store: Store, session: str, pk: int, points: float | None, reason: 
     """Set (or with ``points`` None, clear) the instructor's mark of a report; the reason is kept
     on the report and every change in the audit table."""
     old = report(store, session, pk)
-    if not isinstance(reason, str) or not reason.strip():
-        raise InputError("'reason' is required: say why the mark changes (it is kept and shown to the team)")
-    if len(reason) > MAX_COMMENT:
-        raise InputError(f"'reason' is longer than {MAX_COMMENT} characters")
-    rp.plain_text(reason, "reason")
+    _note(reason, "reason", "say why the mark changes (it is kept and shown to the team)")
     with store.tx() as db:
         db.execute("UPDATE reports SET override_points = ?, override_reason = ?, override_at = ? WHERE pk = ?",
                    (points, reason.strip() if points is not None else None, time.time() if points is not None else None,

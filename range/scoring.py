@@ -78,14 +78,18 @@ _HITS_MAX = 50_000
 _hits_lock = threading.Lock()
 
 
-def _alert_hits(truth: Truth, a: dict) -> list[tuple[str, float, int]]:
+def _truth_key(truth: Truth) -> tuple:
+    return (truth.scenario, truth.team, truth.seed,
+            tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps))
+
+
+def _alert_hits(truth: Truth, tkey: tuple, a: dict) -> list[tuple[str, float, int]]:
     """(step id, event time, index of the event in the alert) for each evidence event that belongs
     to a step. Remembered per truth and alert state: the scoreboard scores every team about once a
     second while a session runs, and matching every event against every flow each time grew with
     the session (bench/sustained.py); an alert only changes when its evidence grows."""
     events = a.get("events", [])
-    key = (truth.scenario, truth.team, truth.seed, tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps),
-           a["id"], len(events), a.get("last_event_at"))
+    key = (tkey, a["id"], len(events), a.get("last_event_at"))
     with _hits_lock:
         hit = _HITS.get(key)
         if hit is not None:
@@ -122,12 +126,13 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
     """A team's score for one exercise (see the module docstring for the model)."""
     p = _params(truth)
     alerts = sorted(alerts, key=lambda a: (a["raised_at"], a["id"]))
+    tkey = _truth_key(truth)
     steps_hit: dict[str, list[tuple[float, dict, dict]]] = {s.id: [] for s in truth.steps}
     true_alerts = 0
     false_positive_alerts: list[dict] = []
     for a in alerts:
         raised = parse_iso(a["raised_at"])
-        hits = _alert_hits(truth, a)
+        hits = _alert_hits(truth, tkey, a)
         for sid, t, i in hits:
             # an alert opened earlier (on other traffic) detects the step only once the step's
             # event has joined it

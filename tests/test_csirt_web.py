@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from range import control
 from range.truth import Truth
-from tests.test_web import SCAN_RULE, basic, conforms, csrf_of, set_clock
+from tests.test_web import SCAN_RULE, basic, csrf_of, documented, set_clock
 from tests.conftest import app_over_fresh_state
 
 
@@ -386,13 +386,7 @@ def test_new_answers_match_the_openapi_document(env):
     a = team(env, "hub", "albania")
     T = "/api/sessions/{name}/teams/{team}"
 
-    def check(method, url, template, code=200, **kw):
-        r = getattr(c, method)(url, **kw)
-        assert r.status_code == code, (url, r.status_code, r.get_data(as_text=True)[:300])
-        content = doc["paths"][template][method]["responses"][str(code)]["content"]
-        if "application/json" in content:
-            conforms(doc, content["application/json"]["schema"], r.json, f"{method} {template}")
-        return r
+    check = documented(c, doc)
     check("get", "/api/rsit", "/api/rsit")
     attacker, affected = facts(env, "hub", "albania")
     rep = check("post", "/api/sessions/hub/teams/albania/reports", T + "/reports", 201, headers=a,

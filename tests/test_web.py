@@ -586,6 +586,19 @@ def test_html_pages_and_console_forms(env):
 
 # ---- the answers match the documented schemas -----------------------------------------------
 
+def documented(client, doc: dict):
+    """``check(method, url, template, code=200, **kw)``: make the request, expect ``code``, and check a
+    JSON answer against what the OpenAPI document says of ``template`` for that code."""
+    def check(method, url, template, code=200, **kw):
+        r = getattr(client, method)(url, **kw)
+        assert r.status_code == code, (url, r.status_code, r.get_data(as_text=True)[:300])
+        content = doc["paths"][template][method]["responses"][str(code)]["content"]
+        if "application/json" in content:
+            conforms(doc, content["application/json"]["schema"], r.json, f"{method} {template}")
+        return r
+    return check
+
+
 def conforms(doc: dict, schema: dict, value, where: str = "$") -> None:
     """A small OpenAPI 3.0 schema check: types, nullable, enums, required and undocumented keys."""
     if value is None:
@@ -640,13 +653,7 @@ def test_answers_match_the_openapi_document(env):
     doc = c.get("/api/openapi.json").json
     h = token(env)
 
-    def check(method, url, template, code=200, **kw):
-        r = getattr(c, method)(url, **kw)
-        assert r.status_code == code, (url, r.status_code, r.get_data(as_text=True)[:300])
-        content = doc["paths"][template][method]["responses"][str(code)]["content"]
-        if "application/json" in content:
-            conforms(doc, content["application/json"]["schema"], r.json, f"{method} {template}")
-        return r
+    check = documented(c, doc)
     S, T = "/api/sessions/{name}", "/api/sessions/{name}/teams/{team}"
     created = check("post", "/api/sessions", "/api/sessions", 201, headers=h,
                     json={"name": "schema", "scenario": "smoke", "teams": ["blue", "red"], "speed": 20})
