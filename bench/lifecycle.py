@@ -142,7 +142,7 @@ def report(a, env, rows: list[dict], load: float, t_images: float, builds: dict 
         for name in builds["cold"]:
             lines.append(f"| {name} | {builds['cold'][name]:.1f} s | {builds['warm'][name]:.1f} s |")
         lines.append(f"| all | {sum(builds['cold'].values()):.1f} s | {sum(builds['warm'].values()):.1f} s |")
-        lines += ["", "Downloads from deb.debian.org are fast on this machine, so most of a build is dpkg unpacking "
+        lines += ["", "Downloads from Debian's mirror are fast on this machine, so most of a build is dpkg unpacking "
                   "and configuring on 2 busy cores; the cache saves more on a slow link. An unchanged image is "
                   "never rebuilt: `cyberrange images build` then only looks the tags up."]
     lines.append(END)

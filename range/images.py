@@ -305,7 +305,7 @@ def explain_failure(lines: list[str], packages: tuple[str, ...] = ()) -> str:
     if any(l.startswith("E:") and ("hook" in l or "customize.sh" in l) for l in lines):
         return "the recipe's customize step failed: " + _last_errors(lines, hook=True)
     if any(_NETWORK.search(l) for l in lines):
-        return "cannot download from the Debian mirror (deb.debian.org): " + _last_errors(lines)
+        return "cannot download from Debian's mirror: " + _last_errors(lines)
     return "mmdebstrap failed: " + _last_errors(lines)
 
 

@@ -15,7 +15,7 @@ POPULAR = ["www.google.com", "www.microsoft.com", "login.microsoftonline.com", "
            "www.facebook.com", "www.linkedin.com", "teams.microsoft.com", "zoom.us", "www.cloudflare.com",
            "europa.eu", "ec.europa.eu", "www.enisa.europa.eu", "www.bbc.com", "www.reuters.com",
            "akuk.gov.al", "www.gov.al", "www.rtsh.al", "www.gov.me", "www.vlada.gov.rs", "www.rks-gov.net",
-           "vlada.mk", "www.vijeceministara.gov.ba", "deb.debian.org", "security.debian.org", "pypi.org",
+           "vlada.mk", "www.vijeceministara.gov.ba", "www.debian.org", "www.openstreetmap.org", "www.python.org",
            "fonts.googleapis.com", "www.gstatic.com", "cdn.jsdelivr.net", "time.windows.com", "www.apple.com"]
 CNAMES = {"www.microsoft.com": "www.microsoft.com-c-3.edgekey.net", "www.youtube.com": "youtube-ui.l.google.com",
           "outlook.office365.com": "outlook.ms-acdc.office.com", "www.linkedin.com": "www-linkedin-com.l-0005.l-msedge.net"}
