@@ -13,7 +13,7 @@ import ipaddress
 import socket
 import struct
 
-from range import wire
+from range.traffic import wire
 
 # Ethernet (dst, src, type) + IPv4 (ver/ihl, tos, len, id, frag, ttl, proto, csum, src, dst) + TCP
 _FRAME = struct.Struct("!6s6sHBBHHHBBH4s4sHHIIBBHHH")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 from urllib.parse import quote
 
-from range.seeds import rng as seeded
-from range.services import SERVICES
-from range.topology import Host
-from range.traffic import MSS, TcpSession, http_date
+from range.core.seeds import rng as seeded
+from range.topology.services import SERVICES
+from range.topology.environment import Host
+from range.traffic.actions import MSS, TcpSession, http_date
 
 PORT = SERVICES["http"].port
 NGINX = SERVICES["http"].banner  # nginx/1.22.1

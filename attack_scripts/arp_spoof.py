@@ -24,10 +24,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from attack_scripts import _arp
-from range.errors import RangeError
-from range.schema import Seconds, Strict
-from range.techniques import StepContext, Technique, technique
-from range.traffic import RawFrames
+from range.core.errors import RangeError
+from range.core.schema import Seconds, Strict
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import RawFrames
 
 RESTORE_ROUNDS = 3  # arpspoof's cleanup: the true mapping, three times, 1 s apart
 

@@ -34,9 +34,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts import _dns
-from range.schema import Seconds, Strict
-from range.techniques import StepContext, Technique, technique
-from range.traffic import TcpSession, ephemeral_port
+from range.core.schema import Seconds, Strict
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import TcpSession, ephemeral_port
 
 NECURS_TLDS = ["tj", "in", "jp", "tw", "ac", "cm", "la", "mn", "so", "sh", "sc", "nu", "nf", "mu", "ms", "mx",
                "ki", "im", "cx", "cc", "tv", "bz", "me", "eu", "de", "ru", "co", "su", "pw", "kz", "sx", "us",

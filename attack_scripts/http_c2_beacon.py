@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts import _dns, _http
-from range.schema import Seconds, Strict
-from range.techniques import StepContext, Technique, technique
+from range.core.schema import Seconds, Strict
+from range.traffic.techniques import StepContext, Technique, technique
 
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",

@@ -29,8 +29,8 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from attack_scripts import _http
-from range.schema import Strict
-from range.techniques import StepContext, Technique, technique
+from range.core.schema import Strict
+from range.traffic.techniques import StepContext, Technique, technique
 
 IPS_WAF_CHECK_PAYLOAD = ("AND 1=1 UNION ALL SELECT 1,NULL,'<script>alert(\"XSS\")</script>',table_name FROM "
                          "information_schema.tables WHERE 2>1--/**/; EXEC xp_cmdshell('cat ../../../etc/passwd')#")

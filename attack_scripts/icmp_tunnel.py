@@ -27,9 +27,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from range.schema import Seconds, Strict
-from range.techniques import StepContext, Technique, technique
-from range.traffic import IcmpEcho
+from range.core.schema import Seconds, Strict
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import IcmpEcho
 
 ICMPSH_CHUNK = 64  # icmpsh -b: maximal data buffer size
 PTUNNEL_CHUNK = 1024  # ptunnel's kDefault_buf_size

@@ -25,9 +25,9 @@ from typing import Literal
 from pydantic import Field
 
 from attack_scripts import _arp
-from range.schema import Strict
-from range.techniques import StepContext, Technique, technique
-from range.traffic import IcmpEcho, RawFrames
+from range.core.schema import Strict
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import IcmpEcho, RawFrames
 
 PERIOD = 1.0  # fping -p: 1000 ms between requests to one target
 

@@ -29,12 +29,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts._flood import _FRAME, TcpTemplate, addr_info, public_addresses, public_prefixes
-from range import wire
-from range.errors import RangeError
-from range.schema import Strict
-from range.services import SERVICES
-from range.techniques import StepContext, Technique, technique
-from range.traffic import RawFrames
+from range.traffic import wire
+from range.core.errors import RangeError
+from range.core.schema import Strict
+from range.topology.services import SERVICES
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import RawFrames
 
 TCP_SERVICES = tuple(sorted(n for n, s in SERVICES.items() if s.proto == "tcp"))
 SYNACK_RETRIES = (1.0, 3.0, 7.0, 15.0, 31.0)  # Linux tcp_synack_retries=5, initial RTO 1 s

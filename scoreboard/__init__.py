@@ -21,9 +21,9 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from range.driver import Driver
-from range.errors import InputError, NotFound, RangeError, RuntimeFault, StoreError, ToolMissing
-from range.sessions import Store
+from range.sessions.driver import Driver
+from range.core.errors import InputError, NotFound, RangeError, RuntimeFault, StoreError, ToolMissing
+from range.sessions.state import Store
 
 log = logging.getLogger("cyberrange.web")
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
-from range import aar, csirt, rsit
-from range.reports import summary
+from range.results import aar
+from range.csirt import workflow as csirt
+from range.csirt import rsit
+from range.csirt.reports import summary
 from scoreboard import data, rng
 from scoreboard.auth import instructor_required
 

@@ -12,9 +12,9 @@ from functools import lru_cache
 
 from flask import abort
 
-from range import control
-from range.catalog import catalog
-from range.errors import InputError, NotFound
+from range.sessions import commands as control
+from range.scenario.catalog import catalog
+from range.core.errors import InputError, NotFound
 from scoreboard import rng
 from scoreboard.util import integer, names, number, text
 
@@ -23,8 +23,8 @@ LIFECYCLE = ("start", "pause", "resume", "stop")
 
 def live_available() -> tuple[bool, str]:
     """Live sessions need the Docker Engine; without it they are refused with the reason."""
-    from range.engine import client
-    from range.errors import RangeError
+    from range.runtime.engine import client
+    from range.core.errors import RangeError
     try:
         client()
     except RangeError as e:
@@ -33,14 +33,14 @@ def live_available() -> tuple[bool, str]:
 
 
 def reset_available() -> tuple[object | None, str]:
-    """range.runtime.reset_team(session, team), if this installation has it."""
+    """range.runtime.lifecycle.reset_team(session, team), if this installation has it."""
     try:
-        runtime = importlib.import_module("range.runtime")
+        runtime = importlib.import_module("range.runtime.lifecycle")
     except Exception as e:  # noqa: BLE001 - an unusable runtime disables the button with its reason
         return None, f"the live runtime cannot be loaded ({type(e).__name__}: {e})"
     fn = getattr(runtime, "reset_team", None)
     if not callable(fn):
-        return None, "range.runtime has no reset_team(session, team) yet"
+        return None, "range.runtime.lifecycle has no reset_team(session, team) yet"
     return fn, ""
 
 
@@ -78,7 +78,7 @@ def create(data: dict) -> dict:
         ok, why = live_available()
         if not ok:
             abort(501, description=why)
-        importlib.import_module("range.live")  # registers the live feed
+        importlib.import_module("range.live.exercise")  # registers the live feed
     if "/" in scenario or scenario.endswith((".yaml", ".yml")):
         raise InputError("'scenario' is a scenario name from the catalog (GET /api/catalog)")
     if env:

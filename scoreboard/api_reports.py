@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify
 
-from range import csirt, exports, rsit
-from range.errors import InputError
+from range.csirt import workflow as csirt
+from range.csirt import exports
+from range.csirt import rsit
+from range.core.errors import InputError
 from scoreboard import data, rng
 from scoreboard.auth import instructor_required, team_required
 from scoreboard.util import body, number, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from range import control
+from range.sessions import commands as control
 from scoreboard import actions, data, rng
 from scoreboard.auth import instructor_required
 from scoreboard.sse import stream

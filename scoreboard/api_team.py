@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from range import control
-from range.clock import iso
-from range.errors import InputError
+from range.sessions import commands as control
+from range.core.clock import iso
+from range.core.errors import InputError
 from scoreboard import data, explorer, packets, rng
 from scoreboard.auth import team_required
 from scoreboard.sse import stream

@@ -37,7 +37,7 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from range.sessions import check_secret, hash_secret
+from range.sessions.state import check_secret, hash_secret
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()

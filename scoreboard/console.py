@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from range.errors import RangeError
+from range.core.errors import RangeError
 from scoreboard import actions, data, rng
 from scoreboard.api_sessions import _detail
 from scoreboard.auth import instructor_required
@@ -110,7 +110,7 @@ def reset(name: str, team: str):
 @bp.get("/<name>/reports")
 @instructor_required
 def reports(name: str):
-    from range import csirt
+    from range.csirt import workflow as csirt
     from scoreboard.api_reports import indicator_marks, report_marks, with_marks
     store = rng().store
     row = store.session(name)
@@ -131,7 +131,7 @@ def _back_reports(name: str):
 @bp.post("/<name>/reports/<int:pk>/comment")
 @instructor_required
 def comment(name: str, pk: int):
-    from range import csirt
+    from range.csirt import workflow as csirt
     try:
         csirt.comment(rng().store, name, pk, request.form.get("text", ""))
         rng().changed()

@@ -13,9 +13,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from range import control
-from range.clock import iso, parse_iso
-from range.exercise import rank
+from range.sessions import commands as control
+from range.core.clock import iso, parse_iso
+from range.exercise.offline import rank
 
 ENDED = ("finished", "failed")
 TACTICS = ["reconnaissance", "resource-development", "initial-access", "execution", "persistence",
@@ -308,7 +308,7 @@ def report(store, name: str) -> dict:
     origin = row["scenario_start"]
     all_facts = [f for f in (facts(store, name, t) for t in store.teams(name)) if f]
     scn = control.scenario_of(store, name)
-    from range.techniques import TECHNIQUES
+    from range.traffic.techniques import TECHNIQUES
     story = [{"id": st.id, "technique": st.technique.name, "summary": TECHNIQUES.get(st.technique.name).summary,
               "attack": st.attack, "tactic": st.tactic, "points": st.spec.points, "briefing": st.spec.briefing}
              for st in scn.steps]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from range.errors import InputError, RangeError
-from range.store import SCHEMA, open_readonly, record
+from range.core.errors import InputError, RangeError
+from range.events.store import SCHEMA, open_readonly, record
 
 MAX_LIMIT = 500
 MAX_FILTERS = 10
@@ -124,7 +124,7 @@ def event(path: Path, table: str, rowid: int) -> dict:
     try:
         row = db.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
         if row is None:
-            from range.errors import NotFound
+            from range.core.errors import NotFound
             raise NotFound(f"no {table} event {rowid} in this team's events")
         conn = None
         if table != "conn" and table != "arp" and row["uid"]:

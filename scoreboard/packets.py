@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from range.errors import InputError, NotFound, RangeError, ToolMissing
+from range.core.errors import InputError, NotFound, RangeError, ToolMissing
 
 MAX_PACKETS = 1000
 MAX_BPF = 500
@@ -101,7 +101,7 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
 def readable(pcap: Path) -> None:
     """A RangeError (the capture is the range's file, not the caller's input) unless ``pcap``
     starts like a capture: a damaged one is reported as such, never as a bad request."""
-    from range.pcapfile import check_pcap
+    from range.traffic.pcapfile import check_pcap
     try:
         check_pcap(pcap)
     except InputError as e:
@@ -126,7 +126,7 @@ def frame_time(pcap: Path, number: int) -> float | None:
 
 
 def dissect(pcap: Path, number: int, until: float) -> list[dict]:
-    from range.sensor import dissect_packet
+    from range.events.tshark import dissect_packet
     if not 1 <= number <= 10_000_000:
         raise InputError("a frame number is between 1 and 10,000,000")
     t = frame_time(pcap, number)

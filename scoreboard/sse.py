@@ -24,7 +24,7 @@ from typing import Callable
 
 from flask import Response, current_app, jsonify
 
-from range.errors import RangeError
+from range.core.errors import RangeError
 
 VOLATILE = ("elapsed", "now", "now_iso")
 KEEPALIVE = 15.0

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import request
 
-from range.clock import parse_iso
-from range.errors import InputError
+from range.core.clock import parse_iso
+from range.core.errors import InputError
 
 
 MAX_DEPTH = 16  # nesting of a JSON body: a report is 3 deep

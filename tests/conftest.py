@@ -39,8 +39,8 @@ def tshark() -> str:
 @pytest.fixture(scope="session")
 def docker():
     """The real Docker Engine; a test that needs it fails (never skips) when it is unreachable."""
-    from range.engine import client
-    from range.errors import ToolMissing
+    from range.runtime.engine import client
+    from range.core.errors import ToolMissing
     try:
         return client()
     except ToolMissing as e:
@@ -49,7 +49,7 @@ def docker():
 
 @pytest.fixture(scope="session")
 def office():
-    from range.catalog import catalog
+    from range.scenario.catalog import catalog
     return catalog().environment("gov-office")
 
 
@@ -57,7 +57,7 @@ def office():
 def office_images(docker, office):
     """Build (or find, by content hash) every image gov-office needs, once per test session."""
     import sys
-    from range.images import build
+    from range.runtime.images import build
     return build(office, progress=lambda m: print(m, file=sys.stderr), client=docker)
 
 
@@ -65,11 +65,11 @@ def app_over_fresh_state(tmp_path_factory, **config):
     """The web app over a new state store in a temporary folder (``range.paths.STATE`` points there),
     no background driver nor preparation (the tests tick and prepare by hand), and a generated
     instructor password. Returns (app, store, password, monkeypatch): undo the patch at teardown."""
-    from range.sessions import Store
+    from range.sessions.state import Store
     from scoreboard import auth, create_app
     mp = pytest.MonkeyPatch()
     state = tmp_path_factory.mktemp("state")
-    mp.setattr("range.paths.STATE", state)
+    mp.setattr("range.core.paths.STATE", state)
     mp.delenv(auth.ENV_PASSWORD, raising=False)
     store = Store(state / "cyberrange.db")
     password = auth.ensure_instructor_password(store)

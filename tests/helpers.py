@@ -5,9 +5,9 @@ from pathlib import Path
 
 import yaml
 
-from range.catalog import catalog
-from range.replay import replay
-from range.scenario import load_scenario
+from range.scenario.catalog import catalog
+from range.replay.offline import replay
+from range.scenario.model import load_scenario
 
 
 def one_step(tmp: Path, technique: str, source: str, targets: list[str], params: dict | None = None,
@@ -28,7 +28,7 @@ def one_step(tmp: Path, technique: str, source: str, targets: list[str], params:
 
 def packets_of_flows(pcap: Path, flows: list[dict], start: float, end: float) -> int:
     """How many packets in [start, end] real tshark places in ``flows`` (either direction)."""
-    from range.truth import flow_matches
+    from range.scoring.truth import flow_matches
     from tests.conftest import tshark_fields
     rows = tshark_fields(pcap, ["frame.time_epoch", "ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport",
                                 "udp.srcport", "udp.dstport", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "eth.src"],
@@ -56,7 +56,7 @@ def packets_of_flows(pcap: Path, flows: list[dict], start: float, end: float) ->
 def assert_truth_exact(out: Path) -> dict:
     """Every step's window and flows name exactly its packets, as tshark reads the capture."""
     import json
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     truth = json.loads((out / "truth.json").read_text())
     for s in truth["steps"]:
         got = packets_of_flows(out / "capture.pcap", s["flows"], parse_iso(s["start"]), parse_iso(s["end"]))

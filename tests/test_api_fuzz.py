@@ -22,7 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from range import control
+from range.sessions import commands as control
 from scoreboard.openapi import document
 from tests.test_web import SCAN_RULE
 from tests.conftest import app_over_fresh_state

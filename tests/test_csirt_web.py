@@ -13,8 +13,8 @@ import stix2
 from pymisp import MISPEvent
 from pypdf import PdfReader
 
-from range import control
-from range.truth import Truth
+from range.sessions import commands as control
+from range.scoring.truth import Truth
 from tests.test_web import SCAN_RULE, basic, csrf_of, documented, set_clock
 from tests.conftest import app_over_fresh_state
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from range.detect import load_rules
-from range.detector import Detector
-from range.store import Store
+from range.detect.rules import load_rules
+from range.detect.engine import Detector
+from range.events.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "detections" / "rules"

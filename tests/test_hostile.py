@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from range import control
-from range.catalog import catalog
+from range.sessions import commands as control
+from range.scenario.catalog import catalog
 from tests.test_web import SCAN_RULE, basic
 from tests.conftest import app_over_fresh_state
 
@@ -161,7 +161,7 @@ QUIET = ["sql_quote.yml", "sql_attach.yml", "sql_backslash.yml", "sql_field.yml"
 def store(tmp_path_factory):
     """A real event store: the smoke scenario's capture through replay and ingest, plus DNS records
     with 5,000-character names (the shape that makes a backtracking regex explode)."""
-    from range.store import Store as EventStore
+    from range.events.store import Store as EventStore
     out = tmp_path_factory.mktemp("events")
     assert cli("replay", "smoke", "--out", out, "--seed", 3).returncode == 0
     assert cli("ingest", out / "capture.pcap", "--db", out / "events.db").returncode == 0

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from range.clock import parse_iso
-from range.truth import flow_matches
+from range.core.clock import parse_iso
+from range.scoring.truth import flow_matches
 
 
 def _cli(*args):

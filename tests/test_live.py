@@ -51,10 +51,10 @@ def test_session_removed_afterwards(live_run):
 def test_a_live_session_driven_like_the_web_console(tmp_path, monkeypatch, office_images):
     """The instructor's path: a live session created, a rule deployed, started, run to its end by
     the driver; the range comes up on create and goes away at the end."""
-    from range import control
-    from range.driver import run_until_done
-    from range.sessions import Store
-    monkeypatch.setattr("range.paths.STATE", tmp_path / "state")
+    from range.sessions import commands as control
+    from range.sessions.driver import run_until_done
+    from range.sessions.state import Store
+    monkeypatch.setattr("range.core.paths.STATE", tmp_path / "state")
     store = Store(tmp_path / "state" / "cyberrange.db")
     name = f"lv{__import__('os').getpid() % 100000}"
     control.create_session(store, name, "smoke", ["blue"], mode="live")

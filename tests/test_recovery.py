@@ -162,7 +162,7 @@ def _sensors_running(events_db: Path) -> list[int]:
             cmd = (p / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"range.capture" in cmd and str(events_db).encode() in cmd:
+        if b"range.events.capture" in cmd and str(events_db).encode() in cmd:
             out.append(int(p.name))
     return out
 
@@ -226,13 +226,13 @@ def play(tmp: Path, name: str, crash: bool, ready: threading.Event | None = None
         return facts
     finally:
         srv.kill()
-        from range.inventory import down
+        from range.runtime.inventory import down
         down(name)
 
 
 def reference_alerts(state: Path, name: str) -> dict[str, tuple]:
     """Alerts of one uninterrupted detection pass of every deployed rule over the final store."""
-    from range.detect import load_rules
+    from range.detect.rules import load_rules
     db = sqlite3.connect(state / "cyberrange.db")
     db.row_factory = sqlite3.Row
     out = {}
@@ -308,14 +308,14 @@ def test_no_alert_is_lost_or_counted_twice(runs):
                                           if saved[k] != want[k]}}
     # some alerts were raised from what the sensor wrote while the orchestrator was down: their
     # raise time is when the record was written, not when the restarted driver read it
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     _steady, crash = runs
     during = [a for a in crash["alerts"] if crash["killed_at"] < parse_iso(a["raised_at"]) < crash["restarted_at"]]
     assert during, "no alert rests on records written during the outage"
 
 
 def test_a_late_rule_raises_when_it_arrives(runs):
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     for run in runs:
         pk = run["late_rule"]["pk"]
         wall = next(r["deployed_wall"] for r in run["rules"] if r["pk"] == pk)
@@ -336,7 +336,7 @@ def test_final_scores_equal_the_undisturbed_run(runs):
 
 CHILD = """
 import sys
-from range.sessions import Store
+from range.sessions.state import Store
 s = Store(sys.argv[1])
 for i in range(int(sys.argv[2])):
     with s.tx() as db:
@@ -347,7 +347,7 @@ for i in range(int(sys.argv[2])):
 
 
 def test_every_connection_runs_wal_with_full_sync(tmp_path):
-    from range.sessions import Store
+    from range.sessions.state import Store
     store = Store(tmp_path / "state.db")
     seen = []
 
@@ -368,7 +368,7 @@ def test_a_commit_is_on_disk_before_it_is_acknowledged(tmp_path):
     shows an fdatasync (or fsync) of the WAL between each commit and its acknowledgement."""
     strace = require("strace")
     db, log = tmp_path / "state.db", tmp_path / "strace.log"
-    from range.sessions import Store
+    from range.sessions.state import Store
     Store(db)  # schema and WAL mode, outside the trace
     r = subprocess.run([strace, "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,write", "-o", str(log),
                         sys.executable, "-c", CHILD, str(db), "5"], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -424,13 +424,13 @@ def test_a_write_the_disk_refuses_is_reported_and_never_dropped(tmp_path, tiny_f
     """The state store on a 1 MiB tmpfs that fills up: an instructor's or team's action fails
     with an error (503 from the web app) and leaves nothing half-saved; the driver reports that
     it cannot save alerts, keeps them, and saves every one of them once space is free again."""
-    from range import control
-    from range.detect import load_rules
-    from range.driver import Driver
-    from range.errors import StoreError
-    from range.sessions import Store
+    from range.sessions import commands as control
+    from range.detect.rules import load_rules
+    from range.sessions.driver import Driver
+    from range.core.errors import StoreError
+    from range.sessions.state import Store
     from scoreboard import create_app
-    monkeypatch.setattr("range.paths.STATE", tmp_path / "state")  # team folders on the big disk
+    monkeypatch.setattr("range.core.paths.STATE", tmp_path / "state")  # team folders on the big disk
     monkeypatch.setenv("CYBERRANGE_INSTRUCTOR_PASSWORD", PASSWORD)
     store = Store(tiny_fs / "cyberrange.db")
     control.create_session(store, "full", "smoke", ["blue"], speed=1)

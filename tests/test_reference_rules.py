@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from range.catalog import catalog
-from range.detect import load_rules
-from range.exercise import TeamSpec, run_offline, team_seed
-from range.ingest import ingest
-from range.scenario import load_scenario
-from range.scoring import score
-from range.techniques import TECHNIQUES
+from range.scenario.catalog import catalog
+from range.detect.rules import load_rules
+from range.exercise.offline import TeamSpec, run_offline, team_seed
+from range.events.ingest import ingest
+from range.scenario.model import load_scenario
+from range.scoring.score import score
+from range.traffic.techniques import TECHNIQUES
 from tests.conftest import ROOT
 from tests.helpers import one_step
 

@@ -12,11 +12,13 @@ import pytest
 import stix2
 from pymisp import MISPEvent
 
-from range import exports, rsit, sharing
-from range.answerkey import Benign, step_key
-from range.errors import InputError
-from range.reports import Filed, mark_all, summary, validate
-from range.truth import StepTruth
+from range.csirt import exports
+from range.csirt import rsit
+from range.csirt import sharing
+from range.csirt.answerkey import Benign, step_key
+from range.core.errors import InputError
+from range.csirt.reports import Filed, mark_all, summary, validate
+from range.scoring.truth import StepTruth
 
 T0 = 1_800_000_000.0
 ATTACKER, WEB, FILES, WS, DNS = "10.0.0.66", "10.0.0.10", "10.0.0.11", "10.0.0.20", "10.0.0.53"
@@ -68,7 +70,7 @@ def filed(pk, at, body, evidence=(), override=None):
 # ---- the taxonomy and the answer key ------------------------------------------------------------
 
 def test_taxonomy_is_complete_and_every_technique_is_mapped():
-    from range.techniques import TECHNIQUES
+    from range.traffic.techniques import TECHNIQUES
     assert len(rsit.TAXONOMY) == 11
     assert rsit.label("information-gathering", "scanner") == "Information Gathering / Scanning"
     assert rsit.label("intrusion-attempts", "brute-force") == "Intrusion Attempts / Login attempts"
@@ -246,7 +248,7 @@ def test_sharing_rewards_right_first_and_penalises_wrong():
                                          ("user_agent", "sqlmap/1.7.2#stable (https://sqlmap.org)"),
                                          ("user_agent", "weird * ? \\ agent")])
 def test_rules_made_from_indicators_load_in_pysigma(kind, value):
-    from range.control import _check_rule
+    from range.sessions.commands import _check_rule
     text = sharing.sigma_rule(kind, value, 7, "blue", "GREEN")
     rs, rule_id, title, warnings = _check_rule(text)
     assert title == f"Shared indicator #7 ({kind}) from blue"
@@ -255,8 +257,8 @@ def test_rules_made_from_indicators_load_in_pysigma(kind, value):
 
 
 def test_rule_from_an_indicator_matches_its_events(tmp_path):
-    from range.detect import load_rules
-    from range.store import Store as EventStore
+    from range.detect.rules import load_rules
+    from range.events.store import Store as EventStore
     db = tmp_path / "events.db"
     ev = EventStore(db)
     ev.close()

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from range.catalog import catalog
-from range.engine import LABEL_SESSION
-from range.errors import RuntimeFault, ToolMissing
-from range.images import build, recipes
-from range.netns import call_in
-from range.probes import resolve
-from range.runtime import bridges, down, layouts, netns_exec, netns_path, status, up
-from range.topology import load_environment
+from range.scenario.catalog import catalog
+from range.runtime.engine import LABEL_SESSION
+from range.core.errors import RuntimeFault, ToolMissing
+from range.runtime.images import build, recipes
+from range.runtime.netns import call_in
+from range.runtime.probes import resolve
+from range.runtime.lifecycle import bridges, down, layouts, netns_exec, netns_path, status, up
+from range.topology.environment import load_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = f"pyt{os.getpid()}"
@@ -214,7 +214,7 @@ def _caps(mask: str) -> set[str]:
 
 def test_nodes_run_with_least_privilege_and_limits(live, docker):
     """What Docker was asked for (HostConfig) and what the kernel enforces on each node's processes."""
-    from range.runtime import ATTACKER_SYSCTLS, LIMITS, capabilities
+    from range.runtime.lifecycle import ATTACKER_SYSCTLS, LIMITS, capabilities
     containers = docker.containers.list(filters={"label": f"{LABEL_SESSION}={SESSION}"})
     assert len(containers) == 2 * len(live.env.nodes)
     for c in containers:
@@ -256,7 +256,7 @@ def _routes_nowhere(pid: int, ip: str) -> bool:
 
 
 def netns_exec_pid(pid: int, argv: list[str]):
-    from range.netns import exec_in
+    from range.runtime.netns import exec_in
     return exec_in(pid, argv, capture_output=True, text=True, timeout=30)
 
 
@@ -309,7 +309,7 @@ def _free_port() -> int:
 
 
 def _ping(ip: str) -> str:
-    from range import wire
+    from range.traffic import wire
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s.settimeout(1.5)
     try:
@@ -369,7 +369,7 @@ def _write_env(tmp_path: Path, data: dict) -> Path:
 
 
 def test_resetting_a_team_gives_it_fresh_nodes_and_leaves_the_others(live, docker):
-    from range.runtime import reset_team
+    from range.runtime.lifecycle import reset_team
 
     def ids(team):
         return {c.labels["cyberrange.node"]: c.id for c in docker.containers.list(
@@ -465,8 +465,8 @@ def test_a_router_joins_the_dmz_and_lan_and_nothing_leaves(docker):
 
 def test_team_subnets_are_distinct_free_and_match_offline_when_free(office):
     import ipaddress
-    from range.runtime import allocate_subnets
-    from range.topology import layout
+    from range.runtime.lifecycle import allocate_subnets
+    from range.topology.environment import layout
     teams = [f"t{i}" for i in range(12)]
     free = allocate_subnets(office, teams, seed=9)
     assert len({s["office"] for s in free.values()}) == len(teams)
@@ -485,14 +485,14 @@ def test_team_subnets_are_distinct_free_and_match_offline_when_free(office):
 
 
 def test_bridge_names_fit_linux_and_differ_per_team_and_network():
-    from range.runtime import bridge_name
+    from range.runtime.lifecycle import bridge_name
     names = {bridge_name("s", t, n) for t in ("a", "b", "c") for n in ("dmz", "lan")}
     assert len(names) == 6 and all(len(n) <= 15 and n.startswith("cr") for n in names)
 
 
 def test_dns_records_and_capabilities(office):
-    from range.runtime import capabilities, dns_records
-    from range.topology import layout
+    from range.runtime.lifecycle import capabilities, dns_records
+    from range.topology.environment import layout
     lay = layout(office, "a", 3)
     recs = dict(r.split("=") for r in dns_records(lay))
     assert recs["portal.ministry.gov.example"] == lay.hosts["web"].ip == recs["www.ministry.gov.example"]
@@ -503,7 +503,7 @@ def test_dns_records_and_capabilities(office):
 
 
 def test_image_specs_stay_strict(tmp_path):
-    from range.errors import InputError
+    from range.core.errors import InputError
     base = {"kind": "environment", "name": "e", "description": "d",
             "networks": [{"name": "lan", "subnet": "10.80.0.0/16"}],
             "nodes": [{"name": "n", "role": "server", "image": "x", "networks": [{"network": "lan"}]}],

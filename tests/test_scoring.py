@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from range.clock import iso
-from range.scoring import Adjustment, decay, score
-from range.truth import StepTruth, Truth
+from range.core.clock import iso
+from range.scoring.score import Adjustment, decay, score
+from range.scoring.truth import StepTruth, Truth
 
 T0 = 1_800_000_000.0
 

@@ -4,17 +4,17 @@ import time
 
 import pytest
 
-from range import control
-from range.driver import Driver, run_until_done
-from range.errors import InputError, NotFound
-from range.sessions import Store
+from range.sessions import commands as control
+from range.sessions.driver import Driver, run_until_done
+from range.core.errors import InputError, NotFound
+from range.sessions.state import Store
 
 RULES = __import__("pathlib").Path(__file__).resolve().parent.parent / "detections" / "rules"
 
 
 @pytest.fixture()
 def store(tmp_path, monkeypatch):
-    monkeypatch.setattr("range.paths.STATE", tmp_path / "state")
+    monkeypatch.setattr("range.core.paths.STATE", tmp_path / "state")
     return Store(tmp_path / "state" / "cyberrange.db")
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from range.detect import load_rules, rule_files
-from range.store import Store
+from range.detect.rules import load_rules, rule_files
+from range.events.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "sigmahq"

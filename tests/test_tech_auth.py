@@ -13,9 +13,9 @@ import yaml
 
 from attack_scripts import _ssh
 from attack_scripts.ssh_bruteforce import connections, pairs
-from range.catalog import catalog
-from range.errors import RangeError, ValidationErrors
-from range.scenario import load_scenario
+from range.scenario.catalog import catalog
+from range.core.errors import RangeError, ValidationErrors
+from range.scenario.model import load_scenario
 from tests.conftest import tshark_fields
 from tests.helpers import assert_truth_exact, one_step
 
@@ -31,7 +31,7 @@ def _streams(pcap, display_filter: str, fields: list[str]) -> dict[str, list[lis
 
 
 def _host_ip(out, scn, node: str) -> str:
-    from range.topology import layout
+    from range.topology.environment import layout
     return layout(scn.env, "blue", 1).host(node).ip
 
 
@@ -213,7 +213,7 @@ def test_cleartext_both_among_benign_ftp(tmp_path):
     ws1 = _host_ip(out, scn, "ws1")
     step = assert_truth_exact(out)["steps"][0]
     assert step["packets"] > 100
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     start, end = parse_iso(step["start"]), parse_iso(step["end"])
     mine = tshark_fields(pcap, ["frame.time_epoch", "ftp.request.command", "telnet.data"],
                          f"ip.src == {ws1} && (ftp.request.command || telnet.data)")
@@ -229,7 +229,7 @@ def test_cleartext_bad_params(tmp_path):
 
 
 def test_cleartext_protocol_the_target_lacks(tmp_path):
-    from range.replay import replay
+    from range.replay.offline import replay
     text = catalog().path_of("environment", "gov-office").read_text()
     assert "services: [ftp, telnet, ssh]" in text
     (tmp_path / "env.yaml").write_text(text.replace("services: [ftp, telnet, ssh]", "services: [ftp, ssh]"))

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from range.errors import ValidationErrors
-from range.techniques import TECHNIQUES
+from range.core.errors import ValidationErrors
+from range.traffic.techniques import TECHNIQUES
 from tests.conftest import tshark_fields
 from tests.helpers import assert_truth_exact, one_step
 
@@ -16,7 +16,7 @@ QTYPE = {"A": "1", "CNAME": "5", "NULL": "10", "MX": "15", "TXT": "16"}
 
 def _ip(scn, out, node):
     import json
-    from range.topology import layout
+    from range.topology.environment import layout
     truth = json.loads((out / "truth.json").read_text())
     return layout(scn.env, truth["team"], truth["seed"]).host(node).ip
 
@@ -115,7 +115,7 @@ def test_dns_tunnel_decodes_back_to_the_file(tmp_path, params):
 
     step = truth["steps"][0]
     tech = TECHNIQUES.get("dns_tunnel_exfil")
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     assert parse_iso(step["end"]) - parse_iso(step["start"]) <= tech.duration(tech.Params(**params))
 
 
@@ -181,7 +181,7 @@ def test_dga_bursts_of_nxdomain_then_c2(tmp_path, family):
     assert {"src": ws1, "dst": c2, "proto": "tcp"} in flows
     step = truth["steps"][0]
     tech = TECHNIQUES.get("dga_lookups")
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     assert parse_iso(step["end"]) - parse_iso(step["start"]) <= tech.duration(tech.Params(**params))
 
 

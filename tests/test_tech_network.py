@@ -11,11 +11,11 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from attack_scripts._flood import TcpTemplate, addr_info
-from range import wire
-from range.catalog import catalog
-from range.errors import RangeError, ValidationErrors
-from range.scenario import load_scenario
-from range.topology import layout
+from range.traffic import wire
+from range.scenario.catalog import catalog
+from range.core.errors import RangeError, ValidationErrors
+from range.scenario.model import load_scenario
+from range.topology.environment import layout
 from tests.conftest import tshark_fields
 from tests.helpers import assert_truth_exact, one_step
 
@@ -31,7 +31,7 @@ def _step(out):
 
 
 def _window(out):
-    from range.clock import parse_iso
+    from range.core.clock import parse_iso
     s = _step(out)
     return f"frame.time_epoch >= {parse_iso(s['start']) - 1e-6:.6f} && frame.time_epoch <= {parse_iso(s['end']) + 1e-6:.6f}"
 
@@ -304,7 +304,7 @@ def test_benign_param_errors(tmp_path):
 
 def test_compact_flows_random_sources_beside_benign_traffic():
     from attack_scripts._flood import public_addresses
-    from range.truth import compact_flows, flow_matches
+    from range.scoring.truth import compact_flows, flow_matches
     import random
     r = random.Random(5)
     srcs = public_addresses(r, 5000, [ipaddress.IPv4Network("10.0.0.0/8")])

@@ -6,10 +6,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from range.clock import parse_iso
-from range.errors import ValidationErrors
-from range.replay import step_start
-from range.topology import layout
+from range.core.clock import parse_iso
+from range.core.errors import ValidationErrors
+from range.replay.offline import step_start
+from range.topology.environment import layout
 from tests.conftest import tshark_fields
 from tests.helpers import assert_truth_exact, one_step
 

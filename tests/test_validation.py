@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from range.catalog import catalog
+from range.scenario.catalog import catalog
 
 GOOD_STEP = """  - id: recon
     technique: syn_scan
@@ -93,7 +93,7 @@ def test_unknown_environment_and_bad_env_file(tmp_path):
 
 
 def test_shipped_files_validate():
-    from range.catalog import validate_file
+    from range.scenario.catalog import validate_file
     files = [e.path for e in catalog().entries()]
     assert len([e for e in catalog().entries() if e.kind == "scenario"]) >= 1
     for f in files:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from range import control
+from range.sessions import commands as control
 from tests.conftest import app_over_fresh_state
 
 RULES = Path(__file__).resolve().parent.parent / "detections" / "rules"
@@ -465,7 +465,7 @@ def test_no_ground_truth_before_the_end(env):
 
 def _team_header(env, c, session: str, team: str) -> dict:
     """A bearer token for a team of a session made by ``fresh`` (its password is reset here)."""
-    from range.sessions import hash_secret
+    from range.sessions.state import hash_secret
     with env["store"].tx() as db:
         db.execute("UPDATE teams SET secret = ? WHERE session = ? AND name = ?",
                    (hash_secret("pw-" + team), session, team))
@@ -707,17 +707,17 @@ def test_instructor_password_from_the_environment(env, monkeypatch):
 
 
 def test_reset_a_live_teams_network(env, monkeypatch):
-    """range.runtime resets a live team's network; here a stand-in records the call."""
+    """range.runtime.lifecycle resets a live team's network; here a stand-in records the call."""
     from scoreboard import actions
     fresh(env, "livenet", ("blue",))
     with env["store"].tx() as db:  # no live range on a test machine: mark the session live by hand
         db.execute("UPDATE sessions SET mode = 'live' WHERE name = 'livenet'")
     c, h = env["app"].test_client(), token(env)
-    monkeypatch.setattr(actions, "reset_available", lambda: (None, "range.runtime has no reset_team yet"))
+    monkeypatch.setattr(actions, "reset_available", lambda: (None, "range.runtime.lifecycle has no reset_team yet"))
     r = c.post("/api/sessions/livenet/teams/blue/reset", headers=h)
     assert r.status_code == 501 and "reset_team" in r.json["error"]
     assert c.get("/api/sessions/livenet", headers=h).json["reset"] == {
-        "available": False, "reason": "range.runtime has no reset_team yet"}
+        "available": False, "reason": "range.runtime.lifecycle has no reset_team yet"}
     calls = []
     monkeypatch.setattr(actions, "reset_available", lambda: (lambda s, t: calls.append((s, t)), ""))
     r = c.post("/api/sessions/livenet/teams/blue/reset", headers=h)
@@ -732,7 +732,7 @@ def test_reset_a_live_teams_network(env, monkeypatch):
 def test_streams_are_capped_and_a_refused_viewer_is_told_to_poll(env):
     """Each open stream holds a server thread: past SSE_MAX_STREAMS a stream request gets 503 (the
     page then polls the JSON twin), so viewers can never take the threads every other request needs."""
-    from range.commands.serve import default_max_streams
+    from range.cli.commands.serve import default_max_streams
     from scoreboard import sse
     assert (default_max_streams(256), default_max_streams(64), default_max_streams(8), default_max_streams(2)) == \
         (224, 56, 4, 1)

@@ -2,7 +2,7 @@
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 
-from range import wire
+from range.traffic import wire
 
 
 def _checks_out(raw: bytes, layer):

@@ -12,8 +12,8 @@ router resolving addresses, a spoofer's replies) never shares a flow with benign
 from __future__ import annotations
 
 from attack_scripts import _arp
-from range.techniques import BenignContext, BenignKind, benign
-from range.traffic import RawFrames
+from range.traffic.techniques import BenignContext, BenignKind, benign
+from range.traffic.actions import RawFrames
 
 
 @benign

@@ -7,7 +7,7 @@ PTR lookups, and a trickle of NXDOMAIN answers from typos and stale names.
 from __future__ import annotations
 
 from attack_scripts import _dns
-from range.techniques import BenignContext, BenignKind, benign
+from range.traffic.techniques import BenignContext, BenignKind, benign
 
 POPULAR = ["www.google.com", "www.microsoft.com", "login.microsoftonline.com", "outlook.office365.com",
            "www.youtube.com", "update.microsoft.com", "ctldl.windowsupdate.com", "www.wikipedia.org",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import struct
 
-from range.techniques import BenignContext, BenignKind, benign
-from range.traffic import IcmpEcho
+from range.traffic.techniques import BenignContext, BenignKind, benign
+from range.traffic.actions import IcmpEcho
 
 WINDOWS_DATA = b"abcdefghijklmnopqrstuvwabcdefghi"
 LINUX_PATTERN = bytes(range(0x10, 0x38))  # iputils fills the data with its offsets after the timeval

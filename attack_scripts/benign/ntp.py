@@ -17,8 +17,8 @@ import struct
 from scapy.layers.ntp import NTPHeader
 
 from attack_scripts._flood import public_addresses
-from range.techniques import BenignContext, BenignKind, benign
-from range.traffic import UdpExchange, ephemeral_port
+from range.traffic.techniques import BenignContext, BenignKind, benign
+from range.traffic.actions import UdpExchange, ephemeral_port
 
 NTP_EPOCH = 2208988800  # 1900-01-01 to 1970-01-01
 _TS = struct.Struct("!II")

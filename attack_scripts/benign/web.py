@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from attack_scripts import _http
-from range.techniques import BenignContext, BenignKind, BenignParams, benign
-from range.topology import Host
+from range.traffic.techniques import BenignContext, BenignKind, BenignParams, benign
+from range.topology.environment import Host
 
 SEARCHES = ['"select committee" minutes', "select committee report 2026", "trade union agreement", "union budget talks",
             "O'Brien consultation", "news order by date", "how to select multiple documents", "drop-down menu not working",

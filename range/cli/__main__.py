@@ -1,0 +1,5 @@
+import sys
+
+from range.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""What the after-action report and the programme view add to a session's results: the reference
+rule that would have caught each missed step, each team's score split by where its points came
+from, report and sharing figures, and each team's progress across sessions.
+
+The reference rules are ``detections/rules/*.yml``; a rule catches a technique when one of its
+``attack.tNNNN`` tags names it (or, failing that, its parent technique).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import yaml
+
+from range.core import paths
+
+_rules: dict[str, tuple[float, list[dict]]] = {}
+_lock = threading.Lock()
+
+
+def reference_rules(folder: Path | None = None) -> list[dict]:
+    """Every reference rule: file, title, id, level and the ATT&CK ids its tags name."""
+    folder = folder or paths.DETECTIONS / "rules"
+    stamp = max((p.stat().st_mtime for p in folder.glob("*.yml")), default=0.0)
+    with _lock:
+        hit = _rules.get(str(folder))
+        if hit and hit[0] == stamp:
+            return hit[1]
+    out = []
+    for p in sorted(folder.glob("*.yml")):
+        try:
+            docs = [d for d in yaml.safe_load_all(p.read_text()) if isinstance(d, dict)]
+        except yaml.YAMLError:
+            continue
+        attack = sorted({t.split(".", 1)[1].upper() for d in docs for t in d.get("tags") or []
+                         if isinstance(t, str) and t.lower().startswith("attack.t")})
+        main = next((d for d in docs if "correlation" in d), None) or (docs[0] if docs else {})
+        out.append({"file": p.name, "title": main.get("title", p.stem), "id": main.get("id"),
+                    "level": main.get("level"), "attack": attack})
+    with _lock:
+        _rules[str(folder)] = (stamp, out)
+    return out
+
+
+def rules_for(attack_id: str, rules: list[dict] | None = None) -> list[dict]:
+    """The reference rules whose ATT&CK tags name the technique (else its parent technique)."""
+    rules = reference_rules() if rules is None else rules
+    exact = [r for r in rules if attack_id.upper() in r["attack"]]
+    if exact:
+        return exact
+    parent = attack_id.upper().split(".")[0]
+    return [r for r in rules if any(a.split(".")[0] == parent for a in r["attack"])]
+
+
+def breakdown(ledger: list[dict]) -> dict:
+    """Where a score's points come from: detection, false positives, hints, reports, sharing."""
+    out = {"detection": 0.0, "false_positives": 0.0, "hints": 0.0, "reports": 0.0, "sharing": 0.0, "other": 0.0}
+    for e in ledger:
+        if e.get("kind") == "report":
+            k = "reports"
+        elif e.get("kind") == "sharing":
+            k = "sharing"
+        elif e.get("alert_id") and e.get("step"):
+            k = "detection"
+        elif e.get("alert_id"):
+            k = "false_positives"
+        elif e["reason"].startswith("hint for step"):
+            k = "hints"
+        else:
+            k = "other"
+        out[k] += e["points"]
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def sharing_figures(marks: list[dict], team: str) -> dict:
+    mine = [m for m in marks if m["team"] == team]
+    return {"published": len(mine), "shared": sum(1 for m in mine if not m["reason"].startswith("kept")),
+            "correct": sum(1 for m in mine if m["correct"]), "first": sum(1 for m in mine if m["first"]),
+            "points": round(sum(m["points"] for m in mine), 2)}
+
+
+def programme(store) -> dict:
+    """Each team's figures in every session it played (teams matched by name), oldest first."""
+    from range.sessions import commands as control
+    from range.csirt import workflow as csirt
+    from range.csirt.reports import summary
+    sessions, teams = [], {}
+    for row in sorted(store.sessions(), key=lambda r: r["created_at"]):
+        name = row["name"]
+        entry = {"name": name, "scenario": row["scenario"], "status": row["status"], "created_at": row["created_at"],
+                 "teams": []}
+        for t in store.teams(name):
+            if not (store.team_dir(name, t) / "truth.json").exists():
+                continue
+            truth, alerts, s = control.team_facts(store, name, t)
+            rep = summary(csirt.team_marks(store, name, t, truth, s, alerts), len(truth.steps))
+            fig = {"session": name, "score": s["score"], "recall": s["recall"], "precision": s["precision"],
+                   "mttd_seconds": s["mttd_seconds"], "report_quality": rep["quality"],
+                   "reports": rep["reports"], "steps_reported": rep["steps_reported"],
+                   "sharing": breakdown(s["ledger"])["sharing"]}
+            teams.setdefault(t, []).append(fig)
+            entry["teams"].append(t)
+        if entry["teams"]:
+            sessions.append(entry)
+    return {"sessions": sessions, "teams": {t: teams[t] for t in sorted(teams)}}
