@@ -8,8 +8,8 @@ Frames are 42 bytes, unpadded, like every other frame the offline replay writes.
 """
 from __future__ import annotations
 
+from range.topology import Host, Layout
 from range.traffic import wire
-from range.topology.environment import Host, Layout
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ZERO_MAC = "00:00:00:00:00:00"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 
 from attack_scripts._tcptime import message_times, ready_time, session_end
-from range.topology.services import SERVICES
-from range.traffic.actions import TcpSession, ephemeral_port
+from range.topology import SERVICES
+from range.traffic import TcpSession, ephemeral_port
 
 FTP_BANNER = SERVICES["ftp"].banner
 ISSUE_NET = SERVICES["telnet"].banner

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRRMX
 
-from range.traffic.actions import UdpExchange, ephemeral_port
+from range.traffic import UdpExchange, ephemeral_port
 
 RCODES = {"NOERROR": 0, "SERVFAIL": 2, "NXDOMAIN": 3, "REFUSED": 5}
 

@@ -59,12 +59,43 @@ class TcpTemplate:
         s = self.ip_base + (ttl << 8) + ident + src[1] + dst[1]
         s = (s & 0xFFFF) + (s >> 16)
         s = (s & 0xFFFF) + (s >> 16)
-        t = self.tcp_base + src[1] + dst[1] + sport + dport + (seq >> 16) + (seq & 0xFFFF) + (ack >> 16) + (ack & 0xFFFF)
+        t = (
+            self.tcp_base
+            + src[1]
+            + dst[1]
+            + sport
+            + dport
+            + (seq >> 16)
+            + (seq & 0xFFFF)
+            + (ack >> 16)
+            + (ack & 0xFFFF)
+        )
         t = (t & 0xFFFF) + (t >> 16)
         t = (t & 0xFFFF) + (t >> 16)
-        f = _FRAME.pack(dmac, smac, wire.ETH_IPV4, 0x45, self.tos, self.total, ident, self.frag, ttl,
-                        wire.PROTO_TCP, s ^ 0xFFFF, src[0], dst[0], sport, dport, seq, ack, self.off,
-                        self.flags, self.window, t ^ 0xFFFF, 0)
+        f = _FRAME.pack(
+            dmac,
+            smac,
+            wire.ETH_IPV4,
+            0x45,
+            self.tos,
+            self.total,
+            ident,
+            self.frag,
+            ttl,
+            wire.PROTO_TCP,
+            s ^ 0xFFFF,
+            src[0],
+            dst[0],
+            sport,
+            dport,
+            seq,
+            ack,
+            self.off,
+            self.flags,
+            self.window,
+            t ^ 0xFFFF,
+            0,
+        )
         return f + self.options if self.options else f
 
 

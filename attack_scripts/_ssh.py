@@ -14,8 +14,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from range.core.seeds import rng as seeded_rng
-from range.topology.services import SERVICES
+from range.core import rng as seeded_rng
+from range.topology import SERVICES
 
 # message numbers
 DISCONNECT, SERVICE_REQUEST, SERVICE_ACCEPT, EXT_INFO = 1, 5, 6, 7

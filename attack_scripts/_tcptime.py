@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from range.traffic.actions import MSS, TcpSession
+from range.traffic import MSS, TcpSession
 
 
 def _segments_time(n: int) -> float:

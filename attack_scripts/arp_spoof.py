@@ -24,10 +24,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from attack_scripts import _arp
-from range.core.errors import RangeError
-from range.core.schema import Seconds, Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import RawFrames
+from range.core import RangeError, Seconds, Strict
+from range.traffic import RawFrames, StepContext, Technique, technique
 
 RESTORE_ROUNDS = 3  # arpspoof's cleanup: the true mapping, three times, 1 s apart
 

@@ -22,10 +22,8 @@ from pydantic import Field
 from attack_scripts import _cleartext as ct
 from attack_scripts._names import human_password, login_name, mistyped
 from attack_scripts._tcptime import actions_end, fit
-from range.core.errors import RangeError
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import TcpSession
+from range.core import RangeError, Strict
+from range.traffic import StepContext, TcpSession, Technique, technique
 
 HOME_FILES = ["budget_2027_draft.xlsx", "procurement-contracts.pdf", "vpn-{t}.ovpn", "staff_salaries_2026.xlsx",
               "meeting-notes-{t}.docx", "passwords.kdbx", "backup-{t}.tar.gz", "scan_{t}.pdf", "tender_eval.docx",

@@ -34,9 +34,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts import _dns
-from range.core.schema import Seconds, Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import TcpSession, ephemeral_port
+from range.core import Seconds, Strict
+from range.traffic import StepContext, TcpSession, Technique, ephemeral_port, technique
 
 NECURS_TLDS = ["tj", "in", "jp", "tw", "ac", "cm", "la", "mn", "so", "sh", "sc", "nu", "nf", "mu", "ms", "mx",
                "ki", "im", "cx", "cc", "tv", "bz", "me", "eu", "de", "ru", "co", "su", "pw", "kz", "sx", "us",
@@ -124,8 +123,12 @@ class Params(Strict):
     bursts: int = Field(default=3, ge=1, le=100)
     interval: Seconds = Field(default=60, gt=0, le=86400, description="seconds from one burst's start to the next")
     rate: float = Field(default=8, gt=0, le=200, description="lookups per second within a burst")
-    resolve_after: int | None = Field(default=None, ge=0, le=MAX_LOOKUPS, description="NXDOMAIN answers before the registered "
-                                      "domain resolves; default: all but the last lookup")
+    resolve_after: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_LOOKUPS,
+        description="NXDOMAIN answers before the registered domain resolves; default: all but the last lookup",
+    )
     registered: bool = Field(default=True, description="false: no candidate resolves")
     connect: bool = Field(default=True, description="connect to the C2 address once a domain resolves")
     c2_port: int = Field(default=443, ge=1, le=65535)
@@ -134,19 +137,25 @@ class Params(Strict):
     def _check(self) -> "Params":
         total = self.domains_per_burst * self.bursts
         if total > MAX_LOOKUPS:
-            raise ValueError(f"{self.bursts} bursts of {self.domains_per_burst} make {total} lookups; "
-                             f"at most {MAX_LOOKUPS} (a DGA's whole daily list)")
+            raise ValueError(
+                f"{self.bursts} bursts of {self.domains_per_burst} make {total} lookups; "
+                f"at most {MAX_LOOKUPS} (a DGA's whole daily list)"
+            )
         if self.resolve_after is not None and self.resolve_after >= total:
-            raise ValueError(f"resolve_after {self.resolve_after} is not below the {total} lookups "
-                             f"({self.bursts} bursts of {self.domains_per_burst}); the registered domain would "
-                             f"never be looked up")
+            raise ValueError(
+                f"resolve_after {self.resolve_after} is not below the {total} lookups "
+                f"({self.bursts} bursts of {self.domains_per_burst}); the registered domain would "
+                f"never be looked up"
+            )
         if self.resolve_after is not None and not self.registered:
             raise ValueError("resolve_after needs registered: true")
         burst = self.burst_length
         if self.bursts > 1 and self.interval < burst + START_JITTER:
-            raise ValueError(f"interval {self.interval:g}s is shorter than one burst ({self.domains_per_burst} "
-                             f"lookups at {self.rate:g}/s take up to {burst + START_JITTER:.3g}s); "
-                             f"raise interval or rate")
+            raise ValueError(
+                f"interval {self.interval:g}s is shorter than one burst ({self.domains_per_burst} "
+                f"lookups at {self.rate:g}/s take up to {burst + START_JITTER:.3g}s); "
+                f"raise interval or rate"
+            )
         return self
 
     @property
@@ -160,8 +169,33 @@ class Params(Strict):
         return self.resolve_after if self.resolve_after is not None else self.domains_per_burst * self.bursts - 1
 
 
-_C2_FIRST = [5, 31, 37, 45, 46, 62, 77, 79, 80, 89, 91, 94, 109, 141, 146, 176, 178, 185, 188, 193, 194, 195,
-             212, 213, 217]
+_C2_FIRST = [
+    5,
+    31,
+    37,
+    45,
+    46,
+    62,
+    77,
+    79,
+    80,
+    89,
+    91,
+    94,
+    109,
+    141,
+    146,
+    176,
+    178,
+    185,
+    188,
+    193,
+    194,
+    195,
+    212,
+    213,
+    217,
+]
 
 
 def c2_address(rng, layout) -> str:
@@ -205,17 +239,26 @@ class DgaLookups(Technique):
                 name = names[i]
                 if i == win:
                     lat = r.uniform(0.02, 0.15)
-                    yield _dns.lookup(r, t, src, resolver, name, "A", [(name, "A", c2, r.choice([60, 300, 600]))],
-                                      latency=lat)
+                    yield _dns.lookup(
+                        r, t, src, resolver, name, "A", [(name, "A", c2, r.choice([60, 300, 600]))], latency=lat
+                    )
                     if p.connect:
                         body = r.randbytes(r.randint(24, 120))
                         reply = r.randbytes(r.randint(8, 64))
                         rtt = r.uniform(0.03, 0.15)
-                        yield TcpSession(t=t + lat + r.uniform(0.005, 0.3), client=src, server=c2,
-                                         sport=ephemeral_port(r), dport=p.c2_port, rtt=rtt,
-                                         messages=[(r.uniform(0.0005, 0.005), "c", frame(0x13, body)),
-                                                   (rtt, "s", frame(0x01, reply))],
-                                         close="client_fin")
+                        yield TcpSession(
+                            t=t + lat + r.uniform(0.005, 0.3),
+                            client=src,
+                            server=c2,
+                            sport=ephemeral_port(r),
+                            dport=p.c2_port,
+                            rtt=rtt,
+                            messages=[
+                                (r.uniform(0.0005, 0.005), "c", frame(0x13, body)),
+                                (rtt, "s", frame(0x01, reply)),
+                            ],
+                            close="client_fin",
+                        )
                     return
                 yield _dns.lookup(r, t, src, resolver, name, "A", [], rcode="NXDOMAIN", latency=r.uniform(0.015, 0.12))
                 i += 1

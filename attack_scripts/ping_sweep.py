@@ -25,21 +25,25 @@ from typing import Literal
 from pydantic import Field
 
 from attack_scripts import _arp
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import IcmpEcho, RawFrames
+from range.core import Strict
+from range.traffic import IcmpEcho, RawFrames, StepContext, Technique, technique
 
 PERIOD = 1.0  # fping -p: 1000 ms between requests to one target
 
 
 class Params(Strict):
-    prefix: int = Field(default=24, ge=16, le=30,
-                        description="block swept around each target (fping -g TARGET/PREFIX), clipped to the team subnet")
+    prefix: int = Field(
+        default=24,
+        ge=16,
+        le=30,
+        description="block swept around each target (fping -g TARGET/PREFIX), clipped to the team subnet",
+    )
     rate: float = Field(default=100, gt=0, le=10000, description="addresses per second (fping -i 10 ms: 100)")
     count: int = Field(default=1, ge=1, le=10, description="echo requests per live host, 1 s apart (fping -c)")
     size: int = Field(default=56, ge=0, le=1472, description="ICMP data bytes (fping -b); fping sends zeros")
-    order: Literal["sequential", "random"] = Field(default="sequential",
-                                                   description="fping walks addresses in order; nmap shuffles them")
+    order: Literal["sequential", "random"] = Field(
+        default="sequential", description="fping walks addresses in order; nmap shuffles them"
+    )
 
 
 def sweep_blocks(ctx: StepContext, prefix: int) -> list[tuple[str, ipaddress.IPv4Network]]:
@@ -115,8 +119,13 @@ class PingSweep(Technique):
                     echo_at = answer + r.uniform(0.00002, 0.0001)
                 elif live is None:
                     continue
-                yield IcmpEcho(t=echo_at, client=client, server=addr, ident=ident,
-                               payloads=[(0.0 if i == 0 else PERIOD, data) for i in range(p.count)],
-                               rtt=r.uniform(0.0002, 0.0008))
+                yield IcmpEcho(
+                    t=echo_at,
+                    client=client,
+                    server=addr,
+                    ident=ident,
+                    payloads=[(0.0 if i == 0 else PERIOD, data) for i in range(p.count)],
+                    rtt=r.uniform(0.0002, 0.0008),
+                )
         if arp:
             yield RawFrames(arp)

@@ -27,9 +27,8 @@ from pydantic import Field, field_validator, model_validator
 from attack_scripts import _ssh
 from attack_scripts._names import human_password, login_name
 from attack_scripts._tcptime import fit, session_end
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import TcpSession, ephemeral_port
+from range.core import Strict
+from range.traffic import StepContext, TcpSession, Technique, ephemeral_port, technique
 
 # the head of the wordlists people feed hydra: SSH defaults first, then rockyou's most common
 PASSWORDS = [

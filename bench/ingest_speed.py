@@ -22,10 +22,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from range.events.ingest import ingest  # noqa: E402
-from range.replay.offline import replay  # noqa: E402
-from range.scenario.model import load_scenario  # noqa: E402
+from range.events import ingest  # noqa: E402
 from range.events.tshark import command, tshark  # noqa: E402
+from range.replay import replay  # noqa: E402
+from range.scenario import load_scenario  # noqa: E402
 
 FIELDS14 = ["frame.time_epoch", "ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport", "tcp.flags",
             "udp.srcport", "udp.dstport", "dns.qry.name", "dns.flags.rcode", "http.request.method",

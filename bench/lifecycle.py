@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from range.scenario.catalog import catalog  # noqa: E402
-from range.runtime.engine import client as docker_client  # noqa: E402
+from range.runtime import client as docker_client  # noqa: E402
+from range.runtime import down, up  # noqa: E402
 from range.runtime.images import build, ensure, recipes  # noqa: E402
-from range.runtime.lifecycle import down, up  # noqa: E402
+from range.scenario import catalog  # noqa: E402
 
 BEGIN, END = "<!-- lifecycle:begin -->", "<!-- lifecycle:end -->"
 
@@ -117,7 +117,7 @@ def main() -> int:
 def report(a, env, rows: list[dict], load: float, t_images: float, builds: dict | None = None) -> str:
     nodes = len(env.spec.nodes)
     services = sum(len(n.services) for n in env.spec.nodes)
-    lines = [BEGIN, f"## Live range lifecycle (bench/lifecycle.py)", "",
+    lines = [BEGIN, "## Live range lifecycle (bench/lifecycle.py)", "",
              f"Command: `.venv/bin/python bench/lifecycle.py --env {a.env} --teams {a.teams} --repeat {a.repeat}"
              f"{' --images' if a.images else ''}` (best of {a.repeat} per team count).",
              f"Machine: {os.cpu_count()} cores ({platform.machine()}), Docker Engine with fuse-overlayfs, load average "
@@ -129,7 +129,7 @@ def report(a, env, rows: list[dict], load: float, t_images: float, builds: dict 
         lines.append(f"| {r['teams']} | {r['containers']} | {r['networks']} | {r['networks_at']:.1f} s | "
                      f"{r['started_at']:.1f} s | {r['up']:.1f} s | {r['down']:.1f} s |")
     one = rows[0]
-    lines += ["", f"`up` times are cumulative from the call (image check included); a row's `up` covers creating "
+    lines += ["", "`up` times are cumulative from the call (image check included); a row's `up` covers creating "
               "the networks, creating and starting every container, setting routes, MACs and resolvers from the "
               "host, and probing every service from inside its node's network namespace.",
               f"Anchor: containerlab deploys a 6-node topology in about 5 s; here {one['containers']} nodes for one "

@@ -26,12 +26,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from range.core.clock import parse_iso  # noqa: E402
-from range.exercise.offline import TeamSpec  # noqa: E402
-from range.live.exercise import run_live  # noqa: E402
-from range.scenario.model import load_scenario  # noqa: E402
-from range.scoring.score import event_in_step, event_key  # noqa: E402
-from range.scoring.truth import Truth  # noqa: E402
+from range.core import parse_iso  # noqa: E402
+from range.exercise import TeamSpec, run_live  # noqa: E402
+from range.scenario import load_scenario  # noqa: E402
+from range.scoring import (  # noqa: E402
+    Truth,  # noqa: E402
+    event_in_step,
+    event_key,
+)
 
 
 def pct(xs: list[float], p: float) -> float:

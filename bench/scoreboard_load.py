@@ -405,7 +405,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="cyberrange serve --threads (default: serve's own)")
     ap.add_argument("--viewers", type=int, default=200)
     ap.add_argument("--teams", type=int, default=3)
-    ap.add_argument("--speed", type=float, default=8.0, help="scenario seconds per wall second (ministry-breach: 20 min)")
+    ap.add_argument("--speed", type=float, default=8.0, help="scenario seconds per wall second (ministry-breach: 20 min)")  # noqa: E501
     ap.add_argument("--seconds", type=int, default=15, help="length of each JSON load run")
     ap.add_argument("--sse-seconds", type=int, default=45)
     ap.add_argument("--flips", type=int, default=8, help="pause/resume changes during the fan-out")
@@ -423,8 +423,11 @@ def main() -> int:
     try:
         t = time.monotonic()
         deployed = setup_session(srv, a.teams, a.speed)
-        print(f"session {SESSION}: ministry-breach, {a.teams} teams, speed {a.speed:g}, rules deployed {deployed}, "
-              f"ready and started in {time.monotonic() - t:.1f} s", flush=True)
+        print(
+            f"session {SESSION}: ministry-breach, {a.teams} teams, speed {a.speed:g}, rules deployed {deployed}, "
+            f"ready and started in {time.monotonic() - t:.1f} s",
+            flush=True,
+        )
         url = f"{srv.base}/api/board/{SESSION}"
         size = len(urllib.request.urlopen(url).read())
         json_runs = []
@@ -437,9 +440,11 @@ def main() -> int:
             r.update(connections=c, server=sampler.summary())
             r.pop("raw", None)
             json_runs.append(r)
-            print(f"JSON c={c} ({r['tool']}): {r['requests']} requests, {r['rps']:.0f}/s, p50 {ms(r['p50'])}, "
-                  f"p99 {ms(r['p99'])}, errors {r['errors']}, server CPU avg {r['server']['cpu_avg']:.0f}%",
-                  flush=True)
+            print(
+                f"JSON c={c} ({r['tool']}): {r['requests']} requests, {r['rps']:.0f}/s, p50 {ms(r['p50'])}, "
+                f"p99 {ms(r['p99'])}, errors {r['errors']}, server CPU avg {r['server']['cpu_avg']:.0f}%",
+                flush=True,
+            )
         sampler = Sampler(srv.pids())
         sampler.start()
         fo = fanout(srv, a.viewers, a.sse_seconds, a.flips, sampler, light_json=True)
@@ -447,8 +452,9 @@ def main() -> int:
         sampler.join()
         fo["server"] = sampler.summary()
         print(json.dumps(fo, indent=1, default=str), flush=True)
-        threads = a.threads or int(re.search(r'"--threads".*?default=(\d+)', (ROOT / "range" / "commands" /
-                                                                                "serve.py").read_text()).group(1))
+        threads = a.threads or int(
+            re.search(r'"--threads".*?default=(\d+)', (ROOT / "range" / "commands" / "serve.py").read_text()).group(1)
+        )
     finally:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -456,71 +462,103 @@ def main() -> int:
     lines = report(a, tool, threads, size, json_runs, fo, load_start, load_end)
     print("\n".join(lines))
     if not a.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "scoreboard_load", "Scoreboard under load (bench/scoreboard_load.py)", "\n".join(lines))
+        write_section(
+            ROOT / "BENCHMARKS.md",
+            "scoreboard_load",
+            "Scoreboard under load (bench/scoreboard_load.py)",
+            "\n".join(lines),
+        )
     return 0
 
 
 def report(a, tool, threads, size, json_runs, fo, load_start, load_end) -> list[str]:
     import platform
-    cmd = "`.venv/bin/python bench/scoreboard_load.py" + (f" --threads {a.threads}" if a.threads else "") + \
-        (f" --viewers {a.viewers}" if a.viewers != 200 else "") + "`"
-    lines = [f"Command: {cmd} (server: `cyberrange serve`, one gunicorn gthread worker with {threads} threads).",
-             f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; load average "
-             f"{load_start[0]:.2f} at the start and {load_end[0]:.2f} at the end (the load tools run on the same 2 "
-             f"cores as the server, so every figure includes their competition for the CPU).",
-             f"Session: ministry-breach (20 min of scenario time) at speed {a.speed:g} for {a.teams} teams with "
-             f"different reference rule sets, running throughout, so scores and alerts change during the runs; "
-             f"`GET /api/board/{SESSION}` answers {size:,} bytes.", "",
-             "(a) Scoreboard JSON API, keep-alive connections:", "",
-             "| tool | connections | requests | requests / s | p50 | p90 | p99 | max | errors | server CPU (avg, % of one core) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    cmd = (
+        "`.venv/bin/python bench/scoreboard_load.py"
+        + (f" --threads {a.threads}" if a.threads else "")
+        + (f" --viewers {a.viewers}" if a.viewers != 200 else "")
+        + "`"
+    )
+    lines = [
+        f"Command: {cmd} (server: `cyberrange serve`, one gunicorn gthread worker with {threads} threads).",
+        f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; load average "
+        f"{load_start[0]:.2f} at the start and {load_end[0]:.2f} at the end (the load tools run on the same 2 "
+        f"cores as the server, so every figure includes their competition for the CPU).",
+        f"Session: ministry-breach (20 min of scenario time) at speed {a.speed:g} for {a.teams} teams with "
+        f"different reference rule sets, running throughout, so scores and alerts change during the runs; "
+        f"`GET /api/board/{SESSION}` answers {size:,} bytes.",
+        "",
+        "(a) Scoreboard JSON API, keep-alive connections:",
+        "",
+        "| tool | connections | requests | requests / s | p50 | p90 | p99 | max | errors | server CPU (avg, % of one core) |",  # noqa: E501
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in json_runs:
-        lines.append(f"| {r['tool']} | {r['connections']} | {r['requests']:,} | {r['rps']:.0f} | {ms(r['p50'])} | "
-                     f"{ms(r['p90'])} | {ms(r['p99'])} | {ms(r['max'])} | {r['errors']} | {r['server']['cpu_avg']:.0f}% |")
+        lines.append(
+            f"| {r['tool']} | {r['connections']} | {r['requests']:,} | {r['rps']:.0f} | {ms(r['p50'])} | "
+            f"{ms(r['p90'])} | {ms(r['p99'])} | {ms(r['max'])} | {r['errors']} | {r['server']['cpu_avg']:.0f}% |"
+        )
     s = fo["server"]
-    lines += ["", f"(b) Server-sent events: {fo['viewers']} viewers of `/api/board/{SESSION}/stream` for "
-              f"{a.sse_seconds} s, {fo['changes']} pause/resume changes made by the instructor API:", "",
-              "| figure | value |", "| --- | --- |",
-              f"| viewers connected (TCP) | {fo['connected']} |",
-              f"| viewers served (got a first snapshot) | {fo['served']} (median {ms(fo['first_p50'])}, last "
-              f"{ms(fo['first_max'])} after connecting) |",
-              f"| served and still connected at the end | {fo['open_at_end']} |",
-              f"| refused with 503 (stream cap reached: such a page polls the JSON instead) | {fo['refused']} |",
-              f"| connected but never answered (waiting for a server thread) | {fo['waiting_at_end']} |",
-              f"| instructor pause/resume requests meanwhile: p50 / max | {ms(fo['api_p50'])} / {ms(fo['api_max'])}"
-              f"{'; failed: ' + '; '.join(fo['api_failed']) if fo['api_failed'] else ''} |",
-              f"| change reached a viewer: delay p50 / p95 / max | {ms(fo['delay_p50'])} / {ms(fo['delay_p95'])} / "
-              f"{ms(fo['delay_max'])} ({fo['delivered']} deliveries, {fo['missed']} missed) |",
-              f"| change reached all {fo['viewers']}: p50 / p95 | {ms(fo['all_p50'])} / {ms(fo['all_p95'])} "
-              f"({fo['changes_reaching_all']} of {fo['changes']} changes reached all) |",
-              f"| scenario updates (scores, alerts): spread first to last viewer, p50 / p95 | {ms(fo['spread_p50'])} / "
-              f"{ms(fo['spread_p95'])} ({fo['natural_updates']} updates seen by all) |",
-              f"| updates per viewer, snapshot size | {fo['updates_per_viewer']:.0f}, {fo['snapshot_bytes']:,} bytes |",
-              f"| server CPU avg / max (% of one core) | {s['cpu_avg']:.0f}% / {s['cpu_max']:.0f}% |",
-              f"| server memory (RSS, arbiter + worker) max | {s['rss_max']:.0f} MB |",
-              f"| server threads max | {s['threads_max']} |",
-              f"| load average (1 min) max during the fan-out | {s['load_max']:.2f} |"]
+    lines += [
+        "",
+        f"(b) Server-sent events: {fo['viewers']} viewers of `/api/board/{SESSION}/stream` for "
+        f"{a.sse_seconds} s, {fo['changes']} pause/resume changes made by the instructor API:",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| viewers connected (TCP) | {fo['connected']} |",
+        f"| viewers served (got a first snapshot) | {fo['served']} (median {ms(fo['first_p50'])}, last "
+        f"{ms(fo['first_max'])} after connecting) |",
+        f"| served and still connected at the end | {fo['open_at_end']} |",
+        f"| refused with 503 (stream cap reached: such a page polls the JSON instead) | {fo['refused']} |",
+        f"| connected but never answered (waiting for a server thread) | {fo['waiting_at_end']} |",
+        f"| instructor pause/resume requests meanwhile: p50 / max | {ms(fo['api_p50'])} / {ms(fo['api_max'])}"
+        f"{'; failed: ' + '; '.join(fo['api_failed']) if fo['api_failed'] else ''} |",
+        f"| change reached a viewer: delay p50 / p95 / max | {ms(fo['delay_p50'])} / {ms(fo['delay_p95'])} / "
+        f"{ms(fo['delay_max'])} ({fo['delivered']} deliveries, {fo['missed']} missed) |",
+        f"| change reached all {fo['viewers']}: p50 / p95 | {ms(fo['all_p50'])} / {ms(fo['all_p95'])} "
+        f"({fo['changes_reaching_all']} of {fo['changes']} changes reached all) |",
+        f"| scenario updates (scores, alerts): spread first to last viewer, p50 / p95 | {ms(fo['spread_p50'])} / "
+        f"{ms(fo['spread_p95'])} ({fo['natural_updates']} updates seen by all) |",
+        f"| updates per viewer, snapshot size | {fo['updates_per_viewer']:.0f}, {fo['snapshot_bytes']:,} bytes |",
+        f"| server CPU avg / max (% of one core) | {s['cpu_avg']:.0f}% / {s['cpu_max']:.0f}% |",
+        f"| server memory (RSS, arbiter + worker) max | {s['rss_max']:.0f} MB |",
+        f"| server threads max | {s['threads_max']} |",
+        f"| load average (1 min) max during the fan-out | {s['load_max']:.2f} |",
+    ]
     lj = fo.get("light_json")
     if lj:
-        lines.append(f"| JSON API meanwhile (4 connections): requests, p50 / p99, errors | {lj['requests']:,}, "
-                     f"{ms(lj['p50'])} / {ms(lj['p99'])}, {lj['errors']} |")
+        lines.append(
+            f"| JSON API meanwhile (4 connections): requests, p50 / p99, errors | {lj['requests']:,}, "
+            f"{ms(lj['p50'])} / {ms(lj['p99'])}, {lj['errors']} |"
+        )
     if fo["errors"]:
         lines.append(f"| viewer errors (first kinds) | {'; '.join(fo['errors'])} |")
     j16 = json_runs[0]
     ok = fo["served"] == fo["viewers"] and fo["open_at_end"] == fo["viewers"]
-    lines += ["", "Conclusion: " + (
-        f"the board's JSON answers in {ms(j16['p50'])} (p50) / {ms(j16['p99'])} (p99) at {j16['connections']} "
-        f"concurrent connections, about {j16['rps']:.0f} requests/s from one process, which is bound by one core "
-        f"(Python's GIL): against CTFd's anchor (11 s, then 0.5 s after its optimisation) the scoreboard API is "
-        f"not the bottleneck; more connections only queue (p50 {ms(json_runs[-1]['p50'])} at "
-        f"{json_runs[-1]['connections']}). ") + (
-        f"All {fo['viewers']} live viewers were served and stayed connected; a change reached every one of them in "
-        f"{ms(fo['all_p50'])} (p50) / {ms(fo['all_p95'])} (p95), for {s['cpu_avg']:.0f}% of one core on average "
-        f"and {s['rss_max']:.0f} MB, while the instructor's requests and the JSON API kept answering in "
-        f"milliseconds." if ok else
-        f"only {fo['served']} of {fo['viewers']} viewers got a stream ({fo['refused']} refused with 503 poll the "
-        f"JSON instead; {fo['waiting_at_end']} waited for a thread): raise --threads."),
-        "", HISTORY]
+    lines += [
+        "",
+        "Conclusion: "
+        + (
+            f"the board's JSON answers in {ms(j16['p50'])} (p50) / {ms(j16['p99'])} (p99) at {j16['connections']} "
+            f"concurrent connections, about {j16['rps']:.0f} requests/s from one process, which is bound by one core "
+            f"(Python's GIL): against CTFd's anchor (11 s, then 0.5 s after its optimisation) the scoreboard API is "
+            f"not the bottleneck; more connections only queue (p50 {ms(json_runs[-1]['p50'])} at "
+            f"{json_runs[-1]['connections']}). "
+        )
+        + (
+            f"All {fo['viewers']} live viewers were served and stayed connected; a change reached every one of them in "
+            f"{ms(fo['all_p50'])} (p50) / {ms(fo['all_p95'])} (p95), for {s['cpu_avg']:.0f}% of one core on average "
+            f"and {s['rss_max']:.0f} MB, while the instructor's requests and the JSON API kept answering in "
+            f"milliseconds."
+            if ok
+            else f"only {fo['served']} of {fo['viewers']} viewers got a stream ({fo['refused']} refused with 503 poll the "  # noqa: E501
+            f"JSON instead; {fo['waiting_at_end']} waited for a thread): raise --threads."
+        ),
+        "",
+        HISTORY,
+    ]
     return lines
 
 
@@ -536,7 +574,8 @@ HISTORY = (
     "refused viewer gets 503 with Retry-After and its page polls the JSON every 3 s and tries the stream again "
     "after 30 to 60 s (with `--threads 64`: 56 viewers streamed, 144 refused and polling, the API answering in "
     "3.4 ms p50); the viewers of one stream share one snapshot per driver version, built and encoded once (at "
-    "most 0.5 s old); and a stream's minimum interval between snapshots went from 1 s to 0.25 s.")
+    "most 0.5 s old); and a stream's minimum interval between snapshots went from 1 s to 0.25 s."
+)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ MB = 1024 * 1024
 
 def scenario(minutes: float) -> dict:
     """ministry-breach's steps, then the same again (ids with a 2, shifted by 14 minutes), cut to fit."""
-    base = yaml.safe_load((ROOT.parent / "environments" / "gov-office" / "scenarios" / "ministry-breach.yaml").read_text())
+    base = yaml.safe_load(
+        (ROOT.parent / "environments" / "gov-office" / "scenarios" / "ministry-breach.yaml").read_text()
+    )
     duration = minutes * 60
     steps = [s for s in base["steps"] if s["at"] + 200 <= duration]
     for s in base["steps"]:
@@ -64,21 +66,29 @@ def scenario(minutes: float) -> dict:
         # objects: PyYAML would write them as anchors, which cyberrange's loader refuses
         if again["at"] + 200 <= duration:
             steps.append(again)
-    return {**base, "name": "sustained", "duration": f"{duration:g}s", "steps": steps,
-            "environment": str(ROOT.parent / "environments" / "gov-office" / "environment.yaml"),
-            "description": f"ministry-breach's story twice over {minutes:g} minutes, for bench/sustained.py"}
+    return {
+        **base,
+        "name": "sustained",
+        "duration": f"{duration:g}s",
+        "steps": steps,
+        "environment": str(ROOT.parent / "environments" / "gov-office" / "environment.yaml"),
+        "description": f"ministry-breach's story twice over {minutes:g} minutes, for bench/sustained.py",
+    }
 
 
 def make_home(tmp: Path, minutes: float) -> Path:
     home = tmp / "home"
     (home / "environments" / "sustained").mkdir(parents=True)
-    (home / "environments" / "sustained" / "sustained.yaml").write_text(yaml.safe_dump(scenario(minutes), sort_keys=False))
+    (home / "environments" / "sustained" / "sustained.yaml").write_text(
+        yaml.safe_dump(scenario(minutes), sort_keys=False)
+    )
     (home / "environments" / "images").symlink_to(ROOT.parent / "environments" / "images")
     (home / "detections").symlink_to(ROOT.parent / "detections")
     return home
 
 
 # ---- viewers that reconnect ----------------------------------------------------------------------
+
 
 async def _one_viewer(host: str, port: int, path: str, me: dict, stop: asyncio.Event) -> None:
     while not stop.is_set():
@@ -103,6 +113,7 @@ async def _one_viewer(host: str, port: int, path: str, me: dict, stop: asyncio.E
 
 async def _viewers(url: str, n: int, seconds: float, out: Path) -> None:
     from urllib.parse import urlsplit
+
     u = urlsplit(url)
     stop = asyncio.Event()
     mine = [{"streams": 0, "updates": 0, "served": 0, "errors": 0, "refused": 0} for _ in range(n)]
@@ -110,12 +121,19 @@ async def _viewers(url: str, n: int, seconds: float, out: Path) -> None:
     end = time.time() + seconds
     while time.time() < end:
         await asyncio.sleep(min(10, max(0.1, end - time.time())))
-        now_open = sum(1 for m in mine if m.get("rec") and m["rec"].get("status") == 200 and "eof" not in m["rec"]
-                       and "error" not in m["rec"])
+        now_open = sum(
+            1
+            for m in mine
+            if m.get("rec") and m["rec"].get("status") == 200 and "eof" not in m["rec"] and "error" not in m["rec"]
+        )
         served_now = sum(1 for m in mine if m.get("rec") and m["rec"].get("updates"))
-        summary = {"at": time.time(), "open": now_open, "served_now": served_now,
-                   **{k: sum(m[k] for m in mine) for k in ("streams", "updates", "served", "errors", "refused")},
-                   "last_errors": sorted({m["last_error"] for m in mine if "last_error" in m})[:3]}
+        summary = {
+            "at": time.time(),
+            "open": now_open,
+            "served_now": served_now,
+            **{k: sum(m[k] for m in mine) for k in ("streams", "updates", "served", "errors", "refused")},
+            "last_errors": sorted({m["last_error"] for m in mine if "last_error" in m})[:3],
+        }
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(summary))
         os.replace(tmp, out)
@@ -125,9 +143,11 @@ async def _viewers(url: str, n: int, seconds: float, out: Path) -> None:
 
 # ---- measuring -----------------------------------------------------------------------------------
 
+
 def rss(pid: int) -> int:
-    from range.runtime.procs import _rss, descendants
-    return sum(_rss(p) for p in [pid, *descendants(pid)])
+    from range.runtime.procs import descendants, rss_of
+
+    return sum(rss_of(p) for p in [pid, *descendants(pid)])
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -172,14 +192,20 @@ def team_figures(state: Path, team: str, since: float) -> dict:
     size = sum(p.stat().st_size for p in d.glob("events.db*") if p.exists())
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = sum(con.execute(f"SELECT coalesce(max(rowid), 0) FROM {t}").fetchone()[0]
-                   for t in ("conn", "dns", "http", "ssh", "ftp", "telnet", "arp"))
+        rows = sum(
+            con.execute(f"SELECT coalesce(max(rowid), 0) FROM {t}").fetchone()[0]
+            for t in ("conn", "dns", "http", "ssh", "ftp", "telnet", "arp")
+        )
         # records of one message or exchange; ssh, ftp and telnet records describe a whole session
         # and are written when it ends, like conn (their ts is the session's start)
-        lag = [r[0] for t in ("dns", "http", "arp")
-               for r in con.execute(f"SELECT _seen - ts FROM {t} WHERE _seen > ?", (since,))]
-        lag_conn = [r[0] for r in con.execute("SELECT _seen - ts - coalesce(duration, 0) FROM conn WHERE _seen > ?",
-                                              (since,))]
+        lag = [
+            r[0]
+            for t in ("dns", "http", "arp")
+            for r in con.execute(f"SELECT _seen - ts FROM {t} WHERE _seen > ?", (since,))
+        ]
+        lag_conn = [
+            r[0] for r in con.execute("SELECT _seen - ts - coalesce(duration, 0) FROM conn WHERE _seen > ?", (since,))
+        ]
     finally:
         con.close()
     pcap = sum(p.stat().st_size for p in (d / "pcap").rglob("*.pcap"))
@@ -188,10 +214,12 @@ def team_figures(state: Path, team: str, since: float) -> dict:
 
 def sample(srv, state: Path, teams: list[str], prober: Prober, viewers_file: Path, last: dict) -> dict:
     from range.runtime.procs import recorded
+
     now = time.time()
     serve_pids = srv.pids()
-    from range.runtime.procs import _rss
-    serve = sum(_rss(p) for p in serve_pids)  # the arbiter and its worker, each once (their children below)
+    from range.runtime.procs import rss_of
+
+    serve = sum(rss_of(p) for p in serve_pids)  # the arbiter and its worker, each once (their children below)
     procs = recorded(SESSION)
     sensors = {p.name.split("-")[1]: rss(p.pid) for p in procs if p.name.startswith("sensor-")}
     others = [p for p in procs if not p.name.startswith("sensor-")]
@@ -214,21 +242,33 @@ def sample(srv, state: Path, teams: list[str], prober: Prober, viewers_file: Pat
         viewers = json.loads(viewers_file.read_text())
     except (OSError, ValueError):
         viewers = {}
-    s = {"at": now, "serve_rss": serve, "serve_cpu": (cpu - last["cpu"]) / (now - last["at"]) * 100 if "cpu" in last else None,
-         "sensors_rss": sum(sensors.values()), "actuators_rss": sum(rss(p.pid) for p in others),
-         "actuators": len(others), "teams": per_team, "api_lat": lat, "api_failed": failed, "viewers": viewers,
-         "load1": os.getloadavg()[0], "driver_age": now - progress["updated"] if progress else None}
+    s = {
+        "at": now,
+        "serve_rss": serve,
+        "serve_cpu": (cpu - last["cpu"]) / (now - last["at"]) * 100 if "cpu" in last else None,
+        "sensors_rss": sum(sensors.values()),
+        "actuators_rss": sum(rss(p.pid) for p in others),
+        "actuators": len(others),
+        "teams": per_team,
+        "api_lat": lat,
+        "api_failed": failed,
+        "viewers": viewers,
+        "load1": os.getloadavg()[0],
+        "driver_age": now - progress["updated"] if progress else None,
+    }
     last.update(at=now, cpu=cpu)
     return s
 
 
 # ---- the run --------------------------------------------------------------------------------------
 
+
 def run(a) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="cr-sustained-"))
     os.environ["CYBERRANGE_HOME"] = str(make_home(tmp, a.minutes))
     state = tmp / "state"
     from range.core import paths
+
     paths.STATE = state  # the session's process records (range.procs) live under the server's state
     load_start = os.getloadavg()
     srv = sl.Server(None, state)
@@ -237,8 +277,11 @@ def run(a) -> dict:
     viewers_proc = None
     try:
         t0 = time.monotonic()
-        srv.call("POST", "/api/sessions", {"name": SESSION, "scenario": "sustained", "teams": teams, "mode": "live",
-                                           "seed": 3})
+        srv.call(
+            "POST",
+            "/api/sessions",
+            {"name": SESSION, "scenario": "sustained", "teams": teams, "mode": "live", "seed": 3},
+        )
         while (st := srv.call("GET", f"/api/sessions/{SESSION}")["status"]) == "preparing":
             time.sleep(1)
         if st != "ready":
@@ -252,8 +295,17 @@ def run(a) -> dict:
         print(f"{a.teams} teams up in {out['up_seconds']:.1f} s, {len(rules)} rules each; starting", flush=True)
         viewers_file = tmp / "viewers.json"
         seconds = a.minutes * 60 + 60
-        viewers_proc = sl.subprocess.Popen([sys.executable, __file__, "viewers", f"{srv.base}/api/board/{SESSION}/stream",
-                                            str(a.viewers), str(seconds), str(viewers_file)])
+        viewers_proc = sl.subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "viewers",
+                f"{srv.base}/api/board/{SESSION}/stream",
+                str(a.viewers),
+                str(seconds),
+                str(viewers_file),
+            ]
+        )
         time.sleep(5)
         srv.call("POST", f"/api/sessions/{SESSION}/start")
         started = time.time()
@@ -278,17 +330,22 @@ def run(a) -> dict:
             time.sleep(2)
         prober.halt.set()
         res = srv.call("GET", f"/api/sessions/{SESSION}/results")
-        out["results"] = {t: {k: s[k] for k in ("score", "recall", "precision", "alerts", "false_positives",
-                                                 "mttd_seconds")} for t, s in res["scores"].items()}
-        out["sensor"] = {t: json.loads((state / "sessions" / SESSION / "teams" / t / "sensor-office.json").read_text())
-                         for t in teams}
+        out["results"] = {
+            t: {k: s[k] for k in ("score", "recall", "precision", "alerts", "false_positives", "mttd_seconds")}
+            for t, s in res["scores"].items()
+        }
+        out["sensor"] = {
+            t: json.loads((state / "sessions" / SESSION / "teams" / t / "sensor-office.json").read_text())
+            for t in teams
+        }
         print(json.dumps(out["results"], indent=1), flush=True)
     finally:
         if viewers_proc is not None:
             viewers_proc.terminate()
             viewers_proc.wait()
         srv.stop()
-        from range.runtime.inventory import down
+        from range.runtime import down
+
         down(SESSION)
         out["load_end"] = os.getloadavg()
     return out
@@ -297,12 +354,14 @@ def run(a) -> dict:
 def line(s: dict) -> str:
     lags = [x for f in s["teams"].values() for x in f["lag"]]
     backlog = [f["backlog_rows"] or 0 for f in s["teams"].values()]
-    return (f"min {s['minute']:2d}: serve {s['serve_rss'] / MB:.0f} MB (cpu {s['serve_cpu'] or 0:.0f}%), sensors "
-            f"{s['sensors_rss'] / MB:.0f} MB, actuators {s['actuators_rss'] / MB:.0f} MB ({s['actuators']}), records "
-            f"{sum(f['records'] for f in s['teams'].values())}, lag p50 {sl.ms(sl.pct(lags, 50))} max "
-            f"{sl.ms(max(lags) if lags else None)}, backlog max {max(backlog)}, API p50 {sl.ms(sl.pct(s['api_lat'], 50))}"
-            f" max {sl.ms(max(s['api_lat']) if s['api_lat'] else None)}, viewers open {s['viewers'].get('open')}, "
-            f"load {s['load1']:.1f}")
+    return (
+        f"min {s['minute']:2d}: serve {s['serve_rss'] / MB:.0f} MB (cpu {s['serve_cpu'] or 0:.0f}%), sensors "
+        f"{s['sensors_rss'] / MB:.0f} MB, actuators {s['actuators_rss'] / MB:.0f} MB ({s['actuators']}), records "
+        f"{sum(f['records'] for f in s['teams'].values())}, lag p50 {sl.ms(sl.pct(lags, 50))} max "
+        f"{sl.ms(max(lags) if lags else None)}, backlog max {max(backlog)}, API p50 {sl.ms(sl.pct(s['api_lat'], 50))}"
+        f" max {sl.ms(max(s['api_lat']) if s['api_lat'] else None)}, viewers open {s['viewers'].get('open')}, "
+        f"load {s['load1']:.1f}"
+    )
 
 
 def main() -> int:
@@ -317,11 +376,17 @@ def main() -> int:
     if a.json:
         a.json.write_text(json.dumps(out, default=str))
     from sustained_report import plot, report
+
     text = report(out, " ".join(["bench/sustained.py", *sys.argv[1:]]))
     print(text)
     if not a.no_write:
         PLOT.write_text(plot(out))
-        write_section(ROOT.parent / "BENCHMARKS.md", "sustained", "Sustained load: 6 live teams for 30 minutes (bench/sustained.py)", text)
+        write_section(
+            ROOT.parent / "BENCHMARKS.md",
+            "sustained",
+            "Sustained load: 6 live teams for 30 minutes (bench/sustained.py)",
+            text,
+        )
     return 0
 
 

@@ -52,13 +52,14 @@ def report(out: dict, command: str) -> str:
         backlog = [f["backlog_rows"] or 0 for f in x["teams"].values()]
         behind = [f["horizon_behind"] for f in x["teams"].values() if f["horizon_behind"] is not None]
         rows.append(
-            f"| {x['minute']}{'' if x in run else ' (ended)'} | {x['serve_rss'] / MB:.0f} | {x['sensors_rss'] / MB:.0f} | "
+            f"| {x['minute']}{'' if x in run else ' (ended)'} | {x['serve_rss'] / MB:.0f} | {x['sensors_rss'] / MB:.0f} | "  # noqa: E501
             f"{x['actuators_rss'] / MB:.0f} ({x['actuators']}) | "
             f"{sum(f['records'] for f in x['teams'].values()):,} | {sl.ms(sl.pct(lags, 50))} / "
             f"{sl.ms(max(lags) if lags else None)} | {max(backlog)} | "
             f"{f'{max(behind):.1f} s' if behind else '–'} | {sl.ms(sl.pct(x['api_lat'], 50))} / "
             f"{sl.ms(max(x['api_lat']) if x['api_lat'] else None)} | {x['viewers'].get('open', '–')} | "
-            f"{x['load1']:.1f} |")
+            f"{x['load1']:.1f} |"
+        )
     last = s[-1]
     tot = series["total"]
     web, sens = series["web app + driver"], series["sensors (all teams)"]
@@ -98,13 +99,23 @@ def report(out: dict, command: str) -> str:
         f"- Load average: {out['load_start'][0]:.1f} before, {max(x['load1'] for x in s):.1f} at most during the run.",
     ]
     if out.get("results"):
-        lines.append("- Results: " + "; ".join(
-            f"{t} {r['score']:.0f} points, recall {r['recall']:.2f}, precision "
-            f"{(r['precision'] if r['precision'] is not None else 0):.2f}, {r['false_positives']} FP"
-            for t, r in sorted(out["results"].items())) + ".")
+        lines.append(
+            "- Results: "
+            + "; ".join(
+                f"{t} {r['score']:.0f} points, recall {r['recall']:.2f}, precision "
+                f"{(r['precision'] if r['precision'] is not None else 0):.2f}, {r['false_positives']} FP"
+                for t, r in sorted(out["results"].items())
+            )
+            + "."
+        )
     if out.get("sensor"):
-        lines.append("- Sensors at the end: " + "; ".join(
-            f"{t} {st.get('packets', 0):,} packets, {st.get('dropped', 0)} dropped"
-            for t, st in sorted(out["sensor"].items())) + ".")
+        lines.append(
+            "- Sensors at the end: "
+            + "; ".join(
+                f"{t} {st.get('packets', 0):,} packets, {st.get('dropped', 0)} dropped"
+                for t, st in sorted(out["sensor"].items())
+            )
+            + "."
+        )
     lines += ["", "Every minute:", "", *rows]
     return "\n".join(lines)

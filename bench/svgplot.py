@@ -59,7 +59,9 @@ def line_chart(title: str, xlabel: str, ylabel: str, series: dict[str, list[tupl
             for a, b in pts:
                 out.append(f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{c}"/>')
         ly = top + 10 + 20 * i
-        out.append(f'<line x1="{left + w + 14}" y1="{ly}" x2="{left + w + 34}" y2="{ly}" stroke="{c}" stroke-width="3"/>')
+        out.append(
+            f'<line x1="{left + w + 14}" y1="{ly}" x2="{left + w + 34}" y2="{ly}" stroke="{c}" stroke-width="3"/>'
+        )
         out.append(f'<text x="{left + w + 40}" y="{ly + 4}">{escape(name)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -14,76 +14,41 @@ Blueprints: :mod:`.auth` (logins, identities, CSRF policy), :mod:`.console` (ins
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
 
-from range.sessions.driver import Driver
-from range.core.errors import InputError, NotFound, RangeError, RuntimeFault, StoreError, ToolMissing
-from range.sessions.state import Store
+from range.core import RangeError
+from range.sessions import Driver, StateStore
+from range.sessions.accounts import ensure_instructor_password
+from scoreboard import (
+    aar,
+    api_board,
+    api_reports,
+    api_sessions,
+    api_team,
+    auth,
+    board,
+    console,
+    workspace,
+)
+from scoreboard.appstate import (
+    MAX_BODY,
+    Int,
+    Range,
+    error_response,
+    status_of,
+    wants_json,
+)
 
 log = logging.getLogger("cyberrange.web")
 
-MAX_BODY = 256 * 1024  # a rule is at most 64 KiB; nothing the app accepts is larger
-
-
-class Int(IntegerConverter):
-    """``<int:...>`` in routes: a number SQLite can hold (rule, report and indicator numbers, rows,
-    frames); anything longer is no such resource (404), never an overflow inside a query."""
-
-    def __init__(self, map, **kw):
-        kw.setdefault("max", 2**63 - 1)
-        super().__init__(map, **kw)
-
-
-@dataclass
-class Range:
-    """What every request shares: the state store, the driver, preparation progress."""
-    store: Store
-    driver: Driver
-    background: bool = True
-    progress: dict[str, str] = field(default_factory=dict)
-
-    def changed(self) -> None:
-        """Wake the server-sent-event streams after an action changed the state."""
-        self.driver.bump()
-
-
-def rng() -> Range:
-    return current_app.extensions["cyberrange"]
-
-
-def status_of(e: RangeError) -> int:
-    if isinstance(e, NotFound):
-        return 404
-    if isinstance(e, InputError):
-        return 400
-    if isinstance(e, (ToolMissing, RuntimeFault, StoreError)):  # StoreError: the state store refused a write
-        return 503
-    return 409  # the action does not fit the session's state (e.g. it is running)
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-
-def error_response(message: str, code: int):
-    if wants_json():
-        resp = jsonify({"error": message})
-        resp.status_code = code
-        return resp
-    return render_template("error.html", message=message, code=code), code
-
-
 def create_app(config: dict | None = None) -> Flask:
-    from scoreboard import auth
     config = dict(config or {})
     app = Flask(__name__)
     app.url_map.converters["int"] = Int
-    store = config.pop("STORE", None) or Store(config.pop("STATE_DB", None))
+    store = config.pop("STORE", None) or StateStore(config.pop("STATE_DB", None))
     app.config.update(
         SECRET_KEY=store.secret("flask_secret_key"),
         SESSION_COOKIE_NAME="cyberrange_session",
@@ -97,7 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
         API_TOKEN_MAX_AGE=12 * 3600,
         SSE_MAX_SECONDS=300,  # a stream ends after this; EventSource reconnects by itself
         SSE_WAIT=10.0,
-        SSE_MIN_INTERVAL=0.25,  # seconds between one stream's snapshots (shared ones are cheap; the driver ticks at 0.5 s)
+        SSE_MIN_INTERVAL=0.25,  # seconds between one stream's snapshots (shared ones are cheap; the driver ticks 2/s)
         SSE_MAX_STREAMS=None,  # open streams at most (each holds a thread); cyberrange serve sets it
         DRIVER=True,
         BACKGROUND_PREPARE=True,
@@ -108,15 +73,23 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["cyberrange"] = Range(store, driver, background=app.config["BACKGROUND_PREPARE"])
     if app.config["DRIVER"]:
         driver.start()
-    generated = auth.ensure_instructor_password(store)
+    generated = ensure_instructor_password(store)
     if generated:
         log.warning("instructor password (shown once): %s", generated)
         print(f"cyberrange: instructor password (shown once): {generated}", flush=True)
 
     auth.csrf.init_app(app)
-    from scoreboard import aar, api_board, api_reports, api_sessions, api_team, board, console, workspace
-    for bp in (auth.bp, console.bp, workspace.bp, board.bp, api_sessions.bp, api_team.bp, api_board.bp,
-               api_reports.bp, aar.bp):
+    for bp in (
+        auth.bp,
+        console.bp,
+        workspace.bp,
+        board.bp,
+        api_sessions.bp,
+        api_team.bp,
+        api_board.bp,
+        api_reports.bp,
+        aar.bp,
+    ):
         app.register_blueprint(bp)
     app.before_request(auth.load_identity)
     app.before_request(auth.enforce_csrf)
@@ -127,8 +100,10 @@ def create_app(config: dict | None = None) -> Flask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                "img-src 'self' data:; frame-ancestors 'none'")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        )
         if request.path.startswith("/api/") or request.endpoint in ("auth.login",):
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

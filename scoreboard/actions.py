@@ -1,21 +1,20 @@
 """The instructor's actions, shared by the console's forms and the JSON API.
 
 Each takes the request's fields as a dict, checks them (InputError names the field), calls
-:mod:`range.control`, and wakes the live streams.
+:mod:`range.sessions`, and wakes the live streams.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from functools import lru_cache
 
 from flask import abort
 
-from range.sessions import commands as control
-from range.scenario.catalog import catalog
-from range.core.errors import InputError, NotFound
-from scoreboard import rng
+from range import sessions
+from range.core import InputError, NotFound, RangeError
+from range.runtime import client
+from range.scenario import catalog
+from scoreboard.appstate import current_range
 from scoreboard.util import integer, names, number, text
 
 LIFECYCLE = ("start", "pause", "resume", "stop")
@@ -23,25 +22,11 @@ LIFECYCLE = ("start", "pause", "resume", "stop")
 
 def live_available() -> tuple[bool, str]:
     """Live sessions need the Docker Engine; without it they are refused with the reason."""
-    from range.runtime.engine import client
-    from range.core.errors import RangeError
     try:
         client()
     except RangeError as e:
         return False, f"live sessions need the Docker Engine: {e}; run the session offline"
     return True, ""
-
-
-def reset_available() -> tuple[object | None, str]:
-    """range.runtime.lifecycle.reset_team(session, team), if this installation has it."""
-    try:
-        runtime = importlib.import_module("range.runtime.lifecycle")
-    except Exception as e:  # noqa: BLE001 - an unusable runtime disables the button with its reason
-        return None, f"the live runtime cannot be loaded ({type(e).__name__}: {e})"
-    fn = getattr(runtime, "reset_team", None)
-    if not callable(fn):
-        return None, "range.runtime.lifecycle has no reset_team(session, team) yet"
-    return fn, ""
 
 
 @lru_cache(maxsize=64)
@@ -66,7 +51,7 @@ def catalog_cards() -> dict:
 
 
 def create(data: dict) -> dict:
-    r = rng()
+    r = current_range()
     name = text(data, "name", max_len=31)
     scenario = text(data, "scenario", max_len=200)
     teams = names(data, "teams")
@@ -78,7 +63,6 @@ def create(data: dict) -> dict:
         ok, why = live_available()
         if not ok:
             abort(501, description=why)
-        importlib.import_module("range.live.exercise")  # registers the live feed
     if "/" in scenario or scenario.endswith((".yaml", ".yml")):
         raise InputError("'scenario' is a scenario name from the catalog (GET /api/catalog)")
     if env:
@@ -87,7 +71,7 @@ def create(data: dict) -> dict:
             raise NotFound(f"no scenario named {scenario!r}")
         if card.get("environment") != env:
             raise InputError(f"scenario {scenario!r} runs on environment {card.get('environment')!r}, not {env!r}")
-    out = control.create_session(r.store, name, scenario, teams, mode=mode, seed=seed, speed=speed,
+    out = sessions.create_session(r.store, name, scenario, teams, mode=mode, seed=seed, speed=speed,
                                  actor="instructor", background=r.background,
                                  progress=lambda m: r.progress.__setitem__(name, m))
     r.changed()
@@ -95,7 +79,7 @@ def create(data: dict) -> dict:
 
 
 def lifecycle(name: str, action: str) -> dict:
-    r = rng()
+    r = current_range()
     if action not in LIFECYCLE:
         raise InputError(f"unknown action {action!r}; choose {', '.join(LIFECYCLE)}")
     row = r.store.session(name)
@@ -103,49 +87,39 @@ def lifecycle(name: str, action: str) -> dict:
         raise InputError(f"session {name} is {row['status']}; only a paused session can resume")
     if action == "start" and row["status"] == "paused":
         action = "resume"
-    {"start": control.start, "resume": control.start, "pause": control.pause, "stop": control.stop}[action](
+    {"start": sessions.start, "resume": sessions.start, "pause": sessions.pause, "stop": sessions.stop}[action](
         r.store, name, actor="instructor")
     r.changed()
     return {"session": name, "status": r.store.session(name)["status"]}
 
 
 def delete(name: str) -> None:
-    r = rng()
-    control.delete_session(r.store, name, actor="instructor")
+    r = current_range()
+    sessions.delete_session(r.store, name, actor="instructor")
     r.progress.pop(name, None)
     r.changed()
 
 
 def move(name: str, step: str, data: dict) -> dict:
-    r = rng()
+    r = current_range()
     at = number(data, "at", default=None, lo=0)
-    new_at = control.move_step(r.store, name, step, at=at, actor="instructor")
+    new_at = sessions.move_step(r.store, name, step, at=at, actor="instructor")
     r.changed()
     return {"session": name, "step": step, "at": new_at, "fired": at is None}
 
 
 def hint(name: str, data: dict) -> dict:
-    r = rng()
+    r = current_range()
     step = text(data, "step", max_len=64)
     index = integer(data, "index", default=0, lo=0, hi=100)
     teams = names(data, "teams", required=False)
-    out = control.release_hint(r.store, name, step, index, teams, actor="instructor")
+    out = sessions.release_hint(r.store, name, step, index, teams, actor="instructor")
     r.changed()
     return out
 
 
 def reset(name: str, team: str) -> dict:
-    r = rng()
-    row = r.store.session(name)
-    if team not in r.store.teams(name):
-        raise NotFound(f"session {name} has no team {team!r}")
-    if row["mode"] != "live":
-        raise InputError("only a live session has a team network to reset")
-    fn, why = reset_available()
-    if fn is None:
-        abort(501, description=why)
-    fn(name, team)
-    with r.store.tx() as db:
-        r.store.audit(db, name, "instructor", "reset", {"team": team})
+    r = current_range()
+    sessions.reset_team(r.store, name, team, actor="instructor")
     r.changed()
     return {"session": name, "team": team, "reset": True}

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from scoreboard import data, rng
+from range.results import disclosure
+from scoreboard.appstate import current_range
+from scoreboard.openapi import document
 from scoreboard.sse import stream
 
 bp = Blueprint("api_board", __name__, url_prefix="/api")
@@ -11,7 +13,7 @@ bp = Blueprint("api_board", __name__, url_prefix="/api")
 
 @bp.get("/board")
 def sessions():
-    store = rng().store
+    store = current_range().store
     return jsonify({"sessions": [{"name": r["name"], "scenario": r["scenario"], "mode": r["mode"],
                                   "status": r["status"], "teams": store.teams(r["name"])}
                                  for r in store.sessions()]})
@@ -19,18 +21,17 @@ def sessions():
 
 @bp.get("/board/<name>")
 def board(name: str):
-    r = rng()
-    return jsonify(data.board(r.store, name, r.driver.version))
+    r = current_range()
+    return jsonify(disclosure.board(r.store, name, r.driver.version))
 
 
 @bp.get("/board/<name>/stream")
 def board_stream(name: str):
-    r = rng()
+    r = current_range()
     r.store.session(name)  # 404 before the stream opens
-    return stream(lambda: data.board(r.store, name, r.driver.version), share=("board", str(r.store.path), name))
+    return stream(lambda: disclosure.board(r.store, name, r.driver.version), share=("board", str(r.store.path), name))
 
 
 @bp.get("/openapi.json")
 def openapi():
-    from scoreboard.openapi import document
     return jsonify(document())

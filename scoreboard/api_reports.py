@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify
 
-from range.csirt import workflow as csirt
-from range.csirt import exports
-from range.csirt import rsit
-from range.core.errors import InputError
-from scoreboard import data, rng
+from range import csirt
+from range.core import InputError
+from range.csirt import exports, rsit
+from range.results import disclosure
+from scoreboard.appstate import current_range
 from scoreboard.auth import instructor_required, team_required
 from scoreboard.util import body, number, text
 
@@ -27,46 +27,14 @@ def _actor(team: str) -> str:
 
 
 def _reveal(name: str) -> bool:
-    return g.who.instructor or data.ended(rng().store.session(name))
-
-
-def report_marks(store, name: str, team: str) -> dict[int, dict]:
-    """report number -> its mark (computed now, overrides applied)."""
-    f = data.facts(store, name, team)
-    if f is None:
-        return {}
-    return {m["report"]: m for m in csirt.team_marks(store, name, team, f.truth, f.score, f.alerts)}
-
-
-def indicator_marks(store, name: str) -> dict[int, dict]:
-    return {m["pk"]: m for m in csirt.session_share_marks(store, name)}
-
-
-def with_marks(reports: list[dict], marks: dict[int, dict] | None) -> list[dict]:
-    out = []
-    for r in reports:
-        m = marks.get(r["pk"]) if marks is not None else None
-        r = dict(r, mark=_mark(m) if marks is not None else None)
-        if marks is None:
-            r["override"] = None  # its points are a mark too: shown at the end
-        out.append(r)
-    return out
-
-
-def _mark(m: dict | None) -> dict | None:
-    if m is None:
-        return None
-    return {"step": m["step"], "points": m["points"], "earned": m["points"] if m["counted"] else 0.0,
-            "counted": m["counted"], "accuracy": m["accuracy"], "factor": m["factor"],
-            "delay_seconds": m["delay_seconds"], "parts": m["parts"], "reason": m["reason"],
-            "overridden": bool(m.get("overridden")), "computed": m["computed"]}
+    return g.who.instructor or disclosure.ended(current_range().store.session(name))
 
 
 # ---- the taxonomy --------------------------------------------------------------------------------
 
 @bp.get("/rsit")
 def taxonomy():
-    return jsonify({"classes": rsit.classes(), "severities": list(csirt.rp.SEVERITIES),
+    return jsonify({"classes": rsit.classes(), "severities": list(csirt.incidents.SEVERITIES),
                     "indicator_types": list(csirt.sharing.KINDS), "tlp": list(csirt.sharing.TLPS)})
 
 
@@ -75,51 +43,66 @@ def taxonomy():
 @bp.get(T + "/reports")
 @team_required
 def team_reports(name: str, team: str):
-    store = rng().store
-    marks = report_marks(store, name, team) if _reveal(name) else None
-    return jsonify({"reports": with_marks(csirt.reports(store, name, team), marks), "revealed": marks is not None})
+    store = current_range().store
+    marks = disclosure.report_marks(store, name, team) if _reveal(name) else None
+    return jsonify(
+        {"reports": disclosure.with_marks(csirt.reports(store, name, team), marks), "revealed": marks is not None}
+    )
 
 
 @bp.post(T + "/reports")
 @team_required
 def file_report(name: str, team: str):
-    out = csirt.file_report(rng().store, name, team, body(), actor=_actor(team))
-    rng().changed()
-    return jsonify(with_marks([out], None)[0]), 201
+    out = csirt.file_report(current_range().store, name, team, body(), actor=_actor(team))
+    current_range().changed()
+    return jsonify(disclosure.with_marks([out], None)[0]), 201
 
 
 @bp.get(T + "/reports/<int:pk>")
 @team_required
 def team_report(name: str, team: str, pk: int):
-    store = rng().store
+    store = current_range().store
     r = csirt.report(store, name, pk, team)
-    marks = report_marks(store, name, team) if _reveal(name) else None
-    return jsonify(with_marks([r], marks)[0])
+    marks = disclosure.report_marks(store, name, team) if _reveal(name) else None
+    return jsonify(disclosure.with_marks([r], marks)[0])
 
 
 # ---- the shared feed -----------------------------------------------------------------------------
 
+
 @bp.get(T + "/indicators")
 @team_required
 def feed(name: str, team: str):
-    store = rng().store
+    store = current_range().store
     inst = g.who.instructor
-    items = csirt.feed(store, name, team, inst)
-    marks = indicator_marks(store, name) if _reveal(name) else {}
+    items = csirt.visible_indicators(store, name, team, inst)
+    marks = disclosure.indicator_marks(store, name) if _reveal(name) else {}
     out = []
     for i in items:
         m = marks.get(i["pk"]) if (inst or i["team"] == team) else None
-        out.append(dict(i, mine=i["team"] == team, mark=None if m is None else
-                        {"points": m["points"], "correct": m["correct"], "first": m["first"], "step": m["step"],
-                         "reason": m["reason"]}))
+        out.append(
+            dict(
+                i,
+                mine=i["team"] == team,
+                mark=None
+                if m is None
+                else {
+                    "points": m["points"],
+                    "correct": m["correct"],
+                    "first": m["first"],
+                    "step": m["step"],
+                    "reason": m["reason"],
+                },
+            )
+        )
     return jsonify({"indicators": out, "revealed": _reveal(name)})
 
 
 @bp.post(T + "/indicators")
 @team_required
 def publish(name: str, team: str):
-    out = csirt.publish(rng().store, name, team, body(), actor=_actor(team))
-    rng().changed()
+    out = csirt.publish(current_range().store, name, team, body(), actor=_actor(team))
+    current_range().changed()
     return jsonify(dict(out, mine=True, mark=None)), 201
 
 
@@ -134,13 +117,14 @@ def indicator_rule(name: str, team: str, pk: int):
         deploy = False
     if not isinstance(deploy, bool):
         raise InputError("'deploy' must be true or false")
-    out = csirt.indicator_rule(rng().store, name, team, pk, deploy, g.who.instructor, actor=_actor(team))
+    out = csirt.indicator_rule(current_range().store, name, team, pk, deploy, g.who.instructor, actor=_actor(team))
     if deploy:
-        rng().changed()
+        current_range().changed()
     return jsonify(out), 201 if deploy else 200
 
 
 # ---- exports -------------------------------------------------------------------------------------
+
 
 def _own(store, name: str, team: str) -> tuple[list, list]:
     store.session(name)
@@ -150,45 +134,52 @@ def _own(store, name: str, team: str) -> tuple[list, list]:
 @bp.get(T + "/export/stix")
 @team_required
 def export_stix(name: str, team: str):
-    reports, inds = _own(rng().store, name, team)
-    return Response(exports.stix_bundle(name, team, reports, inds), mimetype="application/stix+json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}-{team}-stix.json"'})
+    reports, inds = _own(current_range().store, name, team)
+    return Response(
+        exports.stix_bundle(name, team, reports, inds),
+        mimetype="application/stix+json",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{team}-stix.json"'},
+    )
 
 
 @bp.get(T + "/export/misp")
 @team_required
 def export_misp(name: str, team: str):
-    reports, inds = _own(rng().store, name, team)
-    return Response(exports.misp_events(name, team, reports, inds), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}-{team}-misp.json"'})
+    reports, inds = _own(current_range().store, name, team)
+    return Response(
+        exports.misp_events(name, team, reports, inds),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{team}-misp.json"'},
+    )
 
 
 # ---- the instructor's review ---------------------------------------------------------------------
 
+
 @bp.get("/sessions/<name>/reports")
 @instructor_required
 def all_reports(name: str):
-    store = rng().store
+    store = current_range().store
     out = []
     for t in store.teams(name):
-        out += with_marks(csirt.reports(store, name, t), report_marks(store, name, t))
+        out += disclosure.with_marks(csirt.reports(store, name, t), disclosure.report_marks(store, name, t))
     return jsonify({"reports": sorted(out, key=lambda r: r["pk"])})
 
 
 @bp.post("/sessions/<name>/reports/<int:pk>/comments")
 @instructor_required
 def comment(name: str, pk: int):
-    out = csirt.comment(rng().store, name, pk, text(body(), "text", max_len=csirt.MAX_COMMENT))
-    rng().changed()
+    out = csirt.comment(current_range().store, name, pk, text(body(), "text", max_len=csirt.MAX_COMMENT))
+    current_range().changed()
     return jsonify(out), 201
 
 
 def override(name: str, pk: int, data_: dict) -> dict:
-    store = rng().store
+    store = current_range().store
     points = number(data_, "points", default=None, lo=-1000, hi=1000)
     out = csirt.override(store, name, pk, points, text(data_, "reason", default="", max_len=csirt.MAX_COMMENT))
-    rng().changed()
-    return with_marks([out], report_marks(store, name, out["team"]))[0]
+    current_range().changed()
+    return disclosure.with_marks([out], disclosure.report_marks(store, name, out["team"]))[0]
 
 
 @bp.post("/sessions/<name>/reports/<int:pk>/mark")
@@ -200,8 +191,19 @@ def mark(name: str, pk: int):
 @bp.get("/sessions/<name>/indicators")
 @instructor_required
 def all_indicators(name: str):
-    store = rng().store
-    marks = indicator_marks(store, name)
-    return jsonify({"indicators": [dict(i, mine=False, mark=None if marks.get(i["pk"]) is None else {
-        k: marks[i["pk"]][k] for k in ("points", "correct", "first", "step", "reason")})
-        for i in csirt.indicators(store, name)]})
+    store = current_range().store
+    marks = disclosure.indicator_marks(store, name)
+    return jsonify(
+        {
+            "indicators": [
+                dict(
+                    i,
+                    mine=False,
+                    mark=None
+                    if marks.get(i["pk"]) is None
+                    else {k: marks[i["pk"]][k] for k in ("points", "correct", "first", "step", "reason")},
+                )
+                for i in csirt.indicators(store, name)
+            ]
+        }
+    )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from range.sessions import commands as control
-from scoreboard import actions, data, rng
+from range.results import after_action, disclosure, session_detail
+from range.results import results as session_results
+from range.results import results_csv as csv_of
+from scoreboard import actions
+from scoreboard.appstate import current_range
 from scoreboard.auth import instructor_required
 from scoreboard.sse import stream
 from scoreboard.util import body
@@ -22,8 +25,8 @@ def catalog():
 @bp.get("/sessions")
 @instructor_required
 def sessions():
-    store = rng().store
-    return jsonify({"sessions": [data.summary(store, row) for row in store.sessions()]})
+    store = current_range().store
+    return jsonify({"sessions": [disclosure.summary(store, row) for row in store.sessions()]})
 
 
 @bp.post("/sessions")
@@ -33,12 +36,11 @@ def create():
 
 
 def _detail(name: str, r=None) -> dict:
-    r = r or rng()
-    out = data.session_detail(r.store, r.driver, name)
+    r = r or current_range()
+    out = session_detail(r.store, r.driver, name)
     out["preparing"] = r.progress.get(name) if out["status"] == "preparing" else None
-    fn, why = actions.reset_available()
-    out["reset"] = {"available": out["mode"] == "live" and fn is not None,
-                    "reason": "only live sessions have team networks" if out["mode"] != "live" else why or None}
+    live, why = actions.live_available() if out["mode"] == "live" else (False, "only live sessions have team networks")
+    out["reset"] = {"available": live, "reason": why or None}
     return out
 
 
@@ -100,7 +102,7 @@ def reset(name: str, team: str):
 @bp.get("/sessions/<name>/results")
 @instructor_required
 def results(name: str):
-    resp = jsonify(control.results(rng().store, name))
+    resp = jsonify(session_results(current_range().store, name))
     resp.headers["Content-Disposition"] = f'inline; filename="{name}-results.json"'
     return resp
 
@@ -108,7 +110,7 @@ def results(name: str):
 @bp.get("/sessions/<name>/results.csv")
 @instructor_required
 def results_csv(name: str):
-    text = data.results_csv(control.results(rng().store, name))
+    text = csv_of(session_results(current_range().store, name))
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}-results.csv"'})
 
@@ -116,14 +118,13 @@ def results_csv(name: str):
 @bp.get("/sessions/<name>/report")
 @instructor_required
 def report(name: str):
-    from scoreboard.aar import report as aar_report
-    return jsonify(aar_report(rng().store, name))
+    return jsonify(after_action(current_range().store, name))
 
 
 @bp.get("/sessions/<name>/stream")
 @instructor_required
 def session_stream(name: str):
-    rng().store.session(name)  # 404 before the stream opens
-    app_rng = rng()
+    current_range().store.session(name)  # 404 before the stream opens
+    app_rng = current_range()
 
     return stream(lambda: _detail(name, app_rng), share=("session", str(app_rng.store.path), name))

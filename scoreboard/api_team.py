@@ -2,16 +2,17 @@
 
 Every route is ``/api/sessions/<name>/teams/<team>/...`` and answers the instructor or that very
 team only (:func:`scoreboard.auth.team_required`). Before the session ends a team's score and
-hints leave out the ground truth (:func:`scoreboard.data.team_score`).
+hints leave out the ground truth (:func:`range.results.disclosure.team_view`).
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from range.sessions import commands as control
-from range.core.clock import iso
-from range.core.errors import InputError
-from scoreboard import data, explorer, packets, rng
+from range import sessions
+from range.core import InputError, iso
+from range.events import explorer, packets
+from range.results import disclosure, team_facts
+from scoreboard.appstate import current_range
 from scoreboard.auth import team_required
 from scoreboard.sse import stream
 from scoreboard.util import body, integer, text, when
@@ -20,40 +21,40 @@ bp = Blueprint("api_team", __name__, url_prefix="/api/sessions/<name>/teams/<tea
 
 
 def _reveal(row) -> bool:
-    return g.who.instructor or data.ended(row)
+    return g.who.instructor or disclosure.ended(row)
 
 
 def _events_db(name: str, team: str):
-    return rng().store.team_dir(name, team) / "events.db"
+    return current_range().store.team_dir(name, team).events
 
 
 def _overview(r, name: str, team: str, reveal_always: bool) -> dict:
     row = r.store.session(name)
-    reveal = reveal_always or data.ended(row)
-    f = data.facts(r.store, name, team)
-    rules = control.rules(r.store, name, team)
+    reveal = reveal_always or disclosure.ended(row)
+    f = team_facts(r.store, name, team)
+    rules = r.store.rules(name, team)
     try:
-        counts = explorer.counts(r.store.team_dir(name, team) / "events.db")
+        counts = explorer.counts(r.store.team_dir(name, team).events)
     except Exception:  # noqa: BLE001 - the store is still being prepared
         counts = {}
     return {"session": name, "team": team, "scenario": row["scenario"], "mode": row["mode"],
-            **data.clock(r.store, row),
-            "score": data.team_score(f, reveal) if f else None,
+            **disclosure.clock(r.store, row),
+            "score": disclosure.team_view(f, reveal) if f else None,
             "alerts": len(f.alerts) if f else 0,
             "rules_deployed": sum(1 for x in rules if x["withdrawn_at"] is None),
-            "hints": data.hints(r.store, name, team, reveal), "events": counts}
+            "hints": disclosure.hints(r.store, name, team, reveal), "events": counts}
 
 
 @bp.get("")
 @team_required
 def overview(name: str, team: str):
-    return jsonify(_overview(rng(), name, team, g.who.instructor))
+    return jsonify(_overview(current_range(), name, team, g.who.instructor))
 
 
 @bp.get("/stream")
 @team_required
 def team_stream(name: str, team: str):
-    r, instructor = rng(), g.who.instructor
+    r, instructor = current_range(), g.who.instructor
     r.store.session(name)
     return stream(lambda: _overview(r, name, team, instructor),
                   share=("team", str(r.store.path), name, team, instructor))
@@ -64,14 +65,14 @@ def team_stream(name: str, team: str):
 @bp.get("/rules")
 @team_required
 def rules(name: str, team: str):
-    problems = rng().driver.rule_problems(name)
+    problems = current_range().driver.rule_problems(name)
     out = [{**r, "active": r["withdrawn_at"] is None, "problem": problems.get(r["pk"])}
-           for r in control.rules(rng().store, name, team)]
+           for r in current_range().store.rules(name, team)]
     return jsonify({"rules": out})
 
 
 def _rule_text() -> str:
-    rule = text(body(), "yaml", max_len=control.MAX_RULE_BYTES)
+    rule = text(body(), "yaml", max_len=sessions.MAX_RULE_BYTES)
     if not rule.strip():
         raise InputError("'yaml' is empty: paste one Sigma rule")
     return rule
@@ -81,8 +82,8 @@ def _rule_text() -> str:
 @team_required
 def deploy(name: str, team: str):
     actor = "instructor" if g.who.instructor else team
-    out = control.deploy_rule(rng().store, name, team, _rule_text(), actor=actor)
-    rng().changed()
+    out = sessions.deploy_rule(current_range().store, name, team, _rule_text(), actor=actor)
+    current_range().changed()
     return jsonify(out), 201
 
 
@@ -90,8 +91,8 @@ def deploy(name: str, team: str):
 @team_required
 def withdraw(name: str, team: str, pk: int):
     actor = "instructor" if g.who.instructor else team
-    control.withdraw_rule(rng().store, name, team, pk, actor=actor)
-    rng().changed()
+    sessions.withdraw_rule(current_range().store, name, team, pk, actor=actor)
+    current_range().changed()
     return jsonify({"pk": pk, "withdrawn": True})
 
 
@@ -100,7 +101,7 @@ def withdraw(name: str, team: str, pk: int):
 def dry_run(name: str, team: str):
     if not _events_db(name, team).exists():
         raise InputError("this team's events are not ready yet (the session is being prepared)")
-    out = control.dry_run(rng().store, name, team, _rule_text())
+    out = sessions.dry_run(current_range().store, name, team, _rule_text())
     out["matches"] = len(out["alerts"])
     return jsonify(out)
 
@@ -110,24 +111,24 @@ def dry_run(name: str, team: str):
 @bp.get("/alerts")
 @team_required
 def alerts(name: str, team: str):
-    return jsonify({"alerts": control.alerts(rng().store, name, team)})
+    return jsonify({"alerts": current_range().store.alerts(name, team)})
 
 
 @bp.get("/score")
 @team_required
 def score(name: str, team: str):
-    store = rng().store
-    f = data.facts(store, name, team)
+    store = current_range().store
+    f = team_facts(store, name, team)
     if f is None:
         raise InputError("the session is still being prepared: no score yet")
-    return jsonify(data.team_score(f, _reveal(store.session(name))))
+    return jsonify(disclosure.team_view(f, _reveal(store.session(name))))
 
 
 @bp.get("/hints")
 @team_required
 def hints(name: str, team: str):
-    store = rng().store
-    return jsonify({"hints": data.hints(store, name, team, _reveal(store.session(name)))})
+    store = current_range().store
+    return jsonify({"hints": disclosure.hints(store, name, team, _reveal(store.session(name)))})
 
 
 # ---- events and packets ---------------------------------------------------------------------
@@ -152,8 +153,8 @@ def events(name: str, team: str):
 
 
 def _clock_now(name: str) -> float:
-    store = rng().store
-    return data.now(store, store.session(name))
+    store = current_range().store
+    return disclosure.now(store, store.session(name))
 
 
 @bp.get("/events/<table>/<int:rowid>/packets")
@@ -162,23 +163,23 @@ def event_packets(name: str, team: str, table: str, rowid: int):
     ev = explorer.event(_events_db(name, team), table, rowid)
     flt, since, until = packets.conversation(ev)
     until = min(until, _clock_now(name))
-    out = packets.list_packets(rng().store.team_dir(name, team) / "capture.pcap", flt, since, until)
+    out = packets.list_packets(current_range().store.team_dir(name, team).capture, flt, since, until)
     return jsonify({"table": table, "rowid": rowid, "filter": flt, "from": since, "to": until, **out})
 
 
 @bp.get("/packets/<int:frame>")
 @team_required
 def packet(name: str, team: str, frame: int):
-    tree = packets.dissect(rng().store.team_dir(name, team) / "capture.pcap", frame, _clock_now(name))
+    tree = packets.dissect(current_range().store.team_dir(name, team).capture, frame, _clock_now(name))
     return jsonify({"frame": frame, "layers": tree})
 
 
 @bp.get("/pcap")
 @team_required
 def pcap(name: str, team: str):
-    store = rng().store
+    store = current_range().store
     row = store.session(name)
-    now = data.now(store, row)
+    now = disclosure.now(store, row)
     a = request.args
     since = when(a.get("from"), "from")
     until = when(a.get("to"), "to")
@@ -187,7 +188,7 @@ def pcap(name: str, team: str):
     if since > now:
         raise InputError(f"'from' is later than the session clock ({iso(now)}): nothing was captured there yet")
     bpf = a.get("bpf", "")
-    chunks = packets.cut(store.team_dir(name, team) / "capture.pcap", since, until, bpf)
+    chunks = packets.cut(store.team_dir(name, team).capture, since, until, bpf)
     fname = f"{name}-{team}-{int(since)}-{int(until)}.pcap"
     return Response(chunks, mimetype="application/vnd.tcpdump.pcap",
                     headers={"Content-Disposition": f'attachment; filename="{fname}"'})

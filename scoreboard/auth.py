@@ -23,27 +23,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from range.sessions.state import check_secret, hash_secret
+from range.sessions import accounts
+from range.sessions.accounts import check_instructor, check_team
+from scoreboard.appstate import current_range
+from scoreboard.util import body, text
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 
-ENV_PASSWORD = "CYBERRANGE_INSTRUCTOR_PASSWORD"
-SECRET_NAME = "instructor_password"
 SAFE = ("GET", "HEAD", "OPTIONS")
 CSRF_EXEMPT = {"auth.api_login"}
 
@@ -66,65 +75,10 @@ class Who:
         return {"role": self.role, "session": self.session, "team": self.team, "via": self.via}
 
 
-# ---- passwords ------------------------------------------------------------------------------
-
-def ensure_instructor_password(store, reset: bool = False) -> str | None:
-    """Generate and store (hashed) the instructor password on first start; return it then, else None."""
-    if os.environ.get(ENV_PASSWORD):
-        return None
-    row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
-    if row and not reset:
-        return None
-    password = secrets.token_urlsafe(12)
-    store.set_secret(SECRET_NAME, hash_secret(password))
-    return password
-
-
-_ok_cache: dict[str, bool] = {}
-_cache_lock = threading.Lock()
-
-
-def _check_cached(password: str, stored: str) -> bool:
-    """check_secret (PBKDF2, ~0.1 s) remembered for passwords that matched: Basic auth sends it each time."""
-    key = hashlib.sha256(f"{stored}\x00{password}".encode()).hexdigest()
-    if _ok_cache.get(key):
-        return True
-    ok = check_secret(password, stored)
-    if ok:
-        with _cache_lock:
-            if len(_ok_cache) > 1024:
-                _ok_cache.clear()
-            _ok_cache[key] = True
-    return ok
-
-
 def _instructor_stamp(store) -> str:
     """Changes whenever the instructor password changes: cookies and tokens carry it."""
-    env = os.environ.get(ENV_PASSWORD)
-    basis = "env:" + env if env else (store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,)) or
-                                      {"value": ""})["value"]
-    return hmac.new(current_app.secret_key.encode(), basis.encode(), "sha256").hexdigest()[:16]
-
-
-def check_instructor(store, password: str) -> bool:
-    if not isinstance(password, str) or not password:
-        return False
-    env = os.environ.get(ENV_PASSWORD)
-    if env:
-        return hmac.compare_digest(password.encode(), env.encode())
-    row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
-    return bool(row) and _check_cached(password, row["value"])
-
-
-def check_team(store, sess: str, team: str, password: str) -> bool:
-    if not all(isinstance(x, str) and x for x in (sess, team, password)):
-        return False
-    row = store.one("SELECT secret FROM teams WHERE session = ? AND name = ?", (sess, team))
-    return bool(row) and _check_cached(password, row["secret"])
-
-
-def _team_exists(store, sess: str, team: str) -> bool:
-    return store.one("SELECT 1 FROM teams WHERE session = ? AND name = ?", (sess, team)) is not None
+    return hmac.new(current_app.secret_key.encode(), accounts.instructor_basis(store).encode(),
+                    "sha256").hexdigest()[:16]
 
 
 # ---- failed logins --------------------------------------------------------------------------
@@ -132,6 +86,7 @@ def _team_exists(store, sess: str, team: str) -> bool:
 MAX_FAILURES = 10
 FAILURE_WINDOW = 300.0
 _failures: dict[tuple[str, str], list[float]] = {}
+_failures_lock = threading.Lock()
 
 
 def throttle(user: str) -> None:
@@ -146,7 +101,7 @@ def throttle(user: str) -> None:
 
 
 def failed(user: str) -> None:
-    with _cache_lock:
+    with _failures_lock:
         if len(_failures) > 10_000:
             _failures.clear()
         _failures.setdefault((request.remote_addr or "?", user), []).append(time.monotonic())
@@ -159,20 +114,18 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_token(who: Who) -> str:
-    from scoreboard import rng
     data = {"role": who.role, "session": who.session, "team": who.team}
     if who.instructor:
-        data["stamp"] = _instructor_stamp(rng().store)
+        data["stamp"] = _instructor_stamp(current_range().store)
     return _serializer().dumps(data)
 
 
 def _from_token(token: str) -> Who | None:
-    from scoreboard import rng
     try:
         data = _serializer().loads(token, max_age=current_app.config["API_TOKEN_MAX_AGE"])
     except (SignatureExpired, BadSignature):
         return None
-    return _valid(data, "bearer", rng().store)
+    return _valid(data, "bearer", current_range().store)
 
 
 def _valid(data: dict, via: str, store) -> Who | None:
@@ -180,7 +133,7 @@ def _valid(data: dict, via: str, store) -> Who | None:
         return None
     if data.get("role") == "instructor":
         return Who("instructor", via=via) if data.get("stamp") == _instructor_stamp(store) else None
-    if data.get("role") == "team" and _team_exists(store, data.get("session"), data.get("team")):
+    if data.get("role") == "team" and accounts.team_exists(store, data.get("session"), data.get("team")):
         return Who("team", data["session"], data["team"], via=via)
     return None
 
@@ -204,8 +157,7 @@ def _from_basic(value: str, store) -> Who | None:
 # ---- per request ----------------------------------------------------------------------------
 
 def load_identity() -> None:
-    from scoreboard import rng
-    store = rng().store
+    store = current_range().store
     header = request.headers.get("Authorization", "")
     g.who = Who()
     if header:
@@ -273,28 +225,25 @@ def team_required(fn):
             abort(401, description="log in first (POST /api/login, HTTP Basic, or the login page)")
         if not who.may_see(kw["name"], kw["team"]):
             abort(403, description="a team sees only its own rules, events, alerts, packets and score")
-        from scoreboard import rng
-        if not _team_exists(rng().store, kw["name"], kw["team"]):
+        if not accounts.team_exists(current_range().store, kw["name"], kw["team"]):
             abort(404, description=f"session {kw['name']!r} has no team {kw['team']!r}")
         return fn(*a, **kw)
     return inner
 
 
 def _login(who: Who) -> None:
-    from scoreboard import rng
     session.clear()
     session.permanent = True
     session.update(role=who.role, session=who.session, team=who.team)
     if who.instructor:
-        session["stamp"] = _instructor_stamp(rng().store)
+        session["stamp"] = _instructor_stamp(current_range().store)
 
 
 # ---- routes ---------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from scoreboard import rng
-    store = rng().store
+    store = current_range().store
     error = None
     if request.method == "POST":
         form = request.form
@@ -332,9 +281,7 @@ def logout():
 
 @bp.route("/api/login", methods=["POST"])
 def api_login():
-    from scoreboard import rng
-    from scoreboard.util import body, text
-    store = rng().store
+    store = current_range().store
     data = body()
     role = text(data, "role", choices=("instructor", "team"))
     password = text(data, "password", max_len=200)

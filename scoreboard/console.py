@@ -8,9 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from range.core.errors import RangeError
-from scoreboard import actions, data, rng
+from range import csirt
+from range.core import RangeError
+from range.results import after_action, disclosure
+from scoreboard import actions
+from scoreboard.api_reports import override
 from scoreboard.api_sessions import _detail
+from scoreboard.appstate import current_range
 from scoreboard.auth import instructor_required
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -23,8 +27,8 @@ def _form_error(e: Exception) -> str:
 @bp.get("")
 @instructor_required
 def index():
-    store = rng().store
-    return render_template("console_index.html", sessions=[data.summary(store, r) for r in store.sessions()],
+    store = current_range().store
+    return render_template("console_index.html", sessions=[disclosure.summary(store, r) for r in store.sessions()],
                            catalog=actions.catalog_cards(), form={})
 
 
@@ -35,8 +39,8 @@ def create():
     try:
         out = actions.create(form)
     except (RangeError, HTTPException) as e:
-        store = rng().store
-        return render_template("console_index.html", sessions=[data.summary(store, r) for r in store.sessions()],
+        store = current_range().store
+        return render_template("console_index.html", sessions=[disclosure.summary(store, r) for r in store.sessions()],
                                catalog=actions.catalog_cards(), form=form, error=_form_error(e)), \
             getattr(e, "code", 400) if isinstance(e, HTTPException) else 400
     return render_template("console_created.html", created=out), 201
@@ -110,15 +114,13 @@ def reset(name: str, team: str):
 @bp.get("/<name>/reports")
 @instructor_required
 def reports(name: str):
-    from range.csirt import workflow as csirt
-    from scoreboard.api_reports import indicator_marks, report_marks, with_marks
-    store = rng().store
+    store = current_range().store
     row = store.session(name)
     teams = store.teams(name)
     items = []
     for t in teams:
-        items += with_marks(csirt.reports(store, name, t), report_marks(store, name, t))
-    marks = indicator_marks(store, name)
+        items += disclosure.with_marks(csirt.reports(store, name, t), disclosure.report_marks(store, name, t))
+    marks = disclosure.indicator_marks(store, name)
     inds = [dict(i, mark=marks.get(i["pk"])) for i in csirt.indicators(store, name)]
     return render_template("console_reports.html", name=name, scenario=row["scenario"], teams=teams,
                            reports=sorted(items, key=lambda r: r["pk"]), indicators=inds, origin=row["scenario_start"])
@@ -131,10 +133,9 @@ def _back_reports(name: str):
 @bp.post("/<name>/reports/<int:pk>/comment")
 @instructor_required
 def comment(name: str, pk: int):
-    from range.csirt import workflow as csirt
     try:
-        csirt.comment(rng().store, name, pk, request.form.get("text", ""))
-        rng().changed()
+        csirt.comment(current_range().store, name, pk, request.form.get("text", ""))
+        current_range().changed()
         flash(f"comment added to report #{pk}")
     except (RangeError, HTTPException) as e:
         flash(_form_error(e), "error")
@@ -144,7 +145,6 @@ def comment(name: str, pk: int):
 @bp.post("/<name>/reports/<int:pk>/mark")
 @instructor_required
 def mark(name: str, pk: int):
-    from scoreboard.api_reports import override
     form = request.form.to_dict()
     if form.get("clear"):
         form["points"] = None
@@ -160,5 +160,4 @@ def mark(name: str, pk: int):
 @bp.get("/<name>/report")
 @instructor_required
 def report(name: str):
-    from scoreboard.aar import report as aar_report
-    return render_template("report.html", r=aar_report(rng().store, name), pdf=False)
+    return render_template("report.html", r=after_action(current_range().store, name), pdf=False)

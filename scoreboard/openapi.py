@@ -46,160 +46,492 @@ ADDRS = {"oneOf": [arr(STR), {**STR, "description": "addresses separated by comm
 
 SCHEMAS = {
     "Error": obj({"error": STR}, ["error"]),
-    "Login": obj({"role": {"type": "string", "enum": ["instructor", "team"]}, "password": STR,
-                  "session": STR, "team": STR}, ["role", "password"]),
-    "Who": obj({"role": nullable({"type": "string", "enum": ["instructor", "team"]}), "session": nullable(STR),
-                "team": nullable(STR), "via": nullable({"type": "string", "enum": ["cookie", "bearer", "basic"]})}),
-    "Token": {"allOf": [ref("Who"), obj({"token": STR, "token_type": {"type": "string", "enum": ["Bearer"]},
-                                         "expires_in": INT}, ["token"])]},
-    "Catalog": obj({"environments": arr(STR),
-                    "scenarios": arr(obj({"name": STR, "environment": nullable(STR), "description": STR,
-                                          "duration": NUM, "steps": INT, "error": STR})),
-                    "modes": obj({"offline": BOOL, "live": BOOL}), "live_unavailable": nullable(STR)}),
-    "SessionSummary": obj({"name": STR, "scenario": STR, "environment": STR,
-                           "mode": {"type": "string", "enum": ["offline", "live"]}, "created_at": NUM,
-                           "error": nullable(STR), "teams": arr(STR), **CLOCK}),
-    "CreateSession": obj({"name": {**STR, "pattern": "^[a-z0-9][a-z0-9-]{0,30}$"},
-                          "scenario": {**STR, "description": "a scenario name from GET /api/catalog"},
-                          "environment": {**STR, "description": "optional: checked against the scenario's"},
-                          "teams": {"oneOf": [arr(STR), {**STR, "description": "names separated by commas/spaces"}]},
-                          "mode": {"type": "string", "enum": ["offline", "live"], "default": "offline"},
-                          "seed": {**INT, "default": 1}, "speed": {**NUM, "minimum": 0.1, "maximum": 100,
-                                                                   "default": 1}},
-                         ["name", "scenario", "teams"]),
-    "Created": obj({"session": STR, "status": STR,
-                    "teams": obj({}, extra={**STR, "description": "the team's password, shown this once"})}),
-    "TeamProgress": obj({"team": STR, "score": nullable(NUM), "steps_detected": INT, "steps": nullable(INT),
-                         "detected": arr(STR), "alerts": INT, "precision": nullable(NUM),
-                         "mttd_seconds": nullable(NUM), "false_positives": INT, "rules_deployed": INT,
-                         "rules_total": INT, "broken_rules": obj({}, extra=STR), "hints": INT}),
-    "StepInfo": obj({"id": STR, "technique": STR, "attack": STR, "tactic": STR, "at": NUM, "duration": NUM,
-                     "points": NUM, "briefing": STR, "moved": BOOL,
-                     "state": {"type": "string", "enum": ["pending", "running", "done"]},
-                     "hints": arr(obj({"index": INT, "text": STR, "cost": NUM, "released_to": arr(STR)}))}),
-    "SessionDetail": {"allOf": [ref("SessionSummary"), obj({
-        "teams_progress": arr(ref("TeamProgress")), "steps": arr(ref("StepInfo")), "description": STR,
-        "preparing": nullable(STR), "scenario_error": STR,
-        "reset": obj({"available": BOOL, "reason": nullable(STR)})})]},
+    "Login": obj(
+        {"role": {"type": "string", "enum": ["instructor", "team"]}, "password": STR, "session": STR, "team": STR},
+        ["role", "password"],
+    ),
+    "Who": obj(
+        {
+            "role": nullable({"type": "string", "enum": ["instructor", "team"]}),
+            "session": nullable(STR),
+            "team": nullable(STR),
+            "via": nullable({"type": "string", "enum": ["cookie", "bearer", "basic"]}),
+        }
+    ),
+    "Token": {
+        "allOf": [
+            ref("Who"),
+            obj({"token": STR, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_in": INT}, ["token"]),
+        ]
+    },
+    "Catalog": obj(
+        {
+            "environments": arr(STR),
+            "scenarios": arr(
+                obj(
+                    {
+                        "name": STR,
+                        "environment": nullable(STR),
+                        "description": STR,
+                        "duration": NUM,
+                        "steps": INT,
+                        "error": STR,
+                    }
+                )
+            ),
+            "modes": obj({"offline": BOOL, "live": BOOL}),
+            "live_unavailable": nullable(STR),
+        }
+    ),
+    "SessionSummary": obj(
+        {
+            "name": STR,
+            "scenario": STR,
+            "environment": STR,
+            "mode": {"type": "string", "enum": ["offline", "live"]},
+            "created_at": NUM,
+            "error": nullable(STR),
+            "teams": arr(STR),
+            **CLOCK,
+        }
+    ),
+    "CreateSession": obj(
+        {
+            "name": {**STR, "pattern": "^[a-z0-9][a-z0-9-]{0,30}$"},
+            "scenario": {**STR, "description": "a scenario name from GET /api/catalog"},
+            "environment": {**STR, "description": "optional: checked against the scenario's"},
+            "teams": {"oneOf": [arr(STR), {**STR, "description": "names separated by commas/spaces"}]},
+            "mode": {"type": "string", "enum": ["offline", "live"], "default": "offline"},
+            "seed": {**INT, "default": 1},
+            "speed": {**NUM, "minimum": 0.1, "maximum": 100, "default": 1},
+        },
+        ["name", "scenario", "teams"],
+    ),
+    "Created": obj(
+        {
+            "session": STR,
+            "status": STR,
+            "teams": obj({}, extra={**STR, "description": "the team's password, shown this once"}),
+        }
+    ),
+    "TeamProgress": obj(
+        {
+            "team": STR,
+            "score": nullable(NUM),
+            "steps_detected": INT,
+            "steps": nullable(INT),
+            "detected": arr(STR),
+            "alerts": INT,
+            "precision": nullable(NUM),
+            "mttd_seconds": nullable(NUM),
+            "false_positives": INT,
+            "rules_deployed": INT,
+            "rules_total": INT,
+            "broken_rules": obj({}, extra=STR),
+            "hints": INT,
+        }
+    ),
+    "StepInfo": obj(
+        {
+            "id": STR,
+            "technique": STR,
+            "attack": STR,
+            "tactic": STR,
+            "at": NUM,
+            "duration": NUM,
+            "points": NUM,
+            "briefing": STR,
+            "moved": BOOL,
+            "state": {"type": "string", "enum": ["pending", "running", "done"]},
+            "hints": arr(obj({"index": INT, "text": STR, "cost": NUM, "released_to": arr(STR)})),
+        }
+    ),
+    "SessionDetail": {
+        "allOf": [
+            ref("SessionSummary"),
+            obj(
+                {
+                    "teams_progress": arr(ref("TeamProgress")),
+                    "steps": arr(ref("StepInfo")),
+                    "description": STR,
+                    "preparing": nullable(STR),
+                    "scenario_error": STR,
+                    "reset": obj({"available": BOOL, "reason": nullable(STR)}),
+                }
+            ),
+        ]
+    },
     "Status": obj({"session": STR, "status": STR}),
     "CommentInput": obj({"text": {**STR, "maxLength": 2000}}, ["text"]),
     "RuleRequest": obj({"deploy": {**BOOL, "default": False}}),
     "Move": obj({"at": nullable({**NUM, "description": "seconds after the start; null fires the step now"})}),
     "Moved": obj({"session": STR, "step": STR, "at": NUM, "fired": BOOL}),
-    "HintRelease": obj({"step": STR, "index": {**INT, "default": 0},
-                        "teams": {**arr(STR), "description": "default: every team"}}, ["step"]),
+    "HintRelease": obj(
+        {"step": STR, "index": {**INT, "default": 0}, "teams": {**arr(STR), "description": "default: every team"}},
+        ["step"],
+    ),
     "HintReleased": obj({"step": STR, "text": STR, "cost": NUM, "teams": arr(STR)}),
-    "RankEntry": obj({"rank": INT, "team": STR, "score": NUM, "recall": nullable(NUM), "precision": nullable(NUM),
-                      "mttd_seconds": nullable(NUM), "false_positives": INT, "steps_detected": INT, "steps": INT,
-                      "alerts": INT}),
-    "FullScore": obj({"team": STR, "scenario": STR, "score": NUM, "recall": nullable(NUM),
-                      "precision": nullable(NUM), "mttd_seconds": nullable(NUM), "false_positives": INT,
-                      "alerts": INT, "steps": arr(obj({"id": STR, "detected": BOOL, "ttd_seconds": nullable(NUM),
-                                                       "points": NUM, "rules": arr(STR)})),
-                      "ledger": arr(LEDGER)}),
-    "Results": obj({"session": STR, "scenario": STR, "environment": STR, "mode": STR, "status": STR,
-                    "elapsed": NUM, "duration": NUM, "ranking": arr(ref("RankEntry")),
-                    "scores": obj({}, extra=ref("FullScore"))}),
-    "Report": obj({"session": ref("SessionSummary"), "description": STR, "story": arr({"type": "object"}),
-                   "teams": arr({"type": "object", "description": "ranking figures, steps, misses (with the "
-                                 "reference rules that catch them), ledger, score breakdown, report marks, "
-                                 "sharing figures"}),
-                   "attack": ref("Matrix"), "generated": STR,
-                   "indicators": arr({"type": "object", "description": "every published indicator with its mark"})}),
-    "Taxonomy": obj({"classes": arr(obj({"value": STR, "name": STR, "types": arr(obj({
-        "value": STR, "name": STR, "tag": {**STR, "description": "the MISP machine tag"}}))})),
-        "severities": arr(STR), "indicator_types": arr(STR), "tlp": arr(STR)}),
-    "IndicatorInput": obj({"type": KINDS, "value": {**STR, "description": "ipv4 (15), domain (253), url (2048), "
-                                                                        "user_agent (512) or hash (MD5/SHA-1/SHA-256 "
-                                                                        "hex) characters at most"},
-                           "tlp": {**TLP, "default": "GREEN"}, "comment": {**STR, "maxLength": 500},
-                           "report": nullable({**INT, "description": "one of the team's reports it comes from"})},
-                          ["type", "value"]),
-    "ReportInput": obj({"title": {**STR, "maxLength": 200},
-                        "classification": obj({"class": {**STR, "description": "an RSIT class (GET /api/rsit)"},
-                                               "type": {**STR, "description": "a type of that class"}},
-                                              ["class", "type"]),
-                        "affected": ADDRS, "attackers": ADDRS,
-                        "attack": nullable({**STR, "pattern": "^T\\d{4}(\\.\\d{3})?$"}),
-                        "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"],
-                                     "default": "medium"},
-                        "first_seen": nullable({"oneOf": [NUM, STR], "description": "epoch seconds or ISO-8601"}),
-                        "indicators": arr(obj({"type": KINDS, "value": STR}, ["type", "value"])),
-                        "actions": {**STR, "maxLength": 4000, "description": "actions taken"},
-                        "description": {**STR, "maxLength": 8000},
-                        "evidence": {**arr(STR), "description": "alert ids or event references table:rowid"}},
-                       ["title", "classification"]),
-    "ReportMark": obj({"step": nullable(STR), "points": NUM, "earned": NUM, "counted": BOOL, "accuracy": NUM,
-                       "factor": NUM, "delay_seconds": nullable(NUM), "parts": obj({}, extra=NUM), "reason": STR,
-                       "overridden": BOOL, "computed": NUM}),
+    "RankEntry": obj(
+        {
+            "rank": INT,
+            "team": STR,
+            "score": NUM,
+            "recall": nullable(NUM),
+            "precision": nullable(NUM),
+            "mttd_seconds": nullable(NUM),
+            "false_positives": INT,
+            "steps_detected": INT,
+            "steps": INT,
+            "alerts": INT,
+        }
+    ),
+    "FullScore": obj(
+        {
+            "team": STR,
+            "scenario": STR,
+            "score": NUM,
+            "recall": nullable(NUM),
+            "precision": nullable(NUM),
+            "mttd_seconds": nullable(NUM),
+            "false_positives": INT,
+            "alerts": INT,
+            "steps": arr(
+                obj({"id": STR, "detected": BOOL, "ttd_seconds": nullable(NUM), "points": NUM, "rules": arr(STR)})
+            ),
+            "ledger": arr(LEDGER),
+        }
+    ),
+    "Results": obj(
+        {
+            "session": STR,
+            "scenario": STR,
+            "environment": STR,
+            "mode": STR,
+            "status": STR,
+            "elapsed": NUM,
+            "duration": NUM,
+            "ranking": arr(ref("RankEntry")),
+            "scores": obj({}, extra=ref("FullScore")),
+        }
+    ),
+    "Report": obj(
+        {
+            "session": ref("SessionSummary"),
+            "description": STR,
+            "story": arr({"type": "object"}),
+            "teams": arr(
+                {
+                    "type": "object",
+                    "description": "ranking figures, steps, misses (with the "
+                    "reference rules that catch them), ledger, score breakdown, report marks, "
+                    "sharing figures",
+                }
+            ),
+            "attack": ref("Matrix"),
+            "generated": STR,
+            "indicators": arr({"type": "object", "description": "every published indicator with its mark"}),
+        }
+    ),
+    "Taxonomy": obj(
+        {
+            "classes": arr(
+                obj(
+                    {
+                        "value": STR,
+                        "name": STR,
+                        "types": arr(
+                            obj({"value": STR, "name": STR, "tag": {**STR, "description": "the MISP machine tag"}})
+                        ),
+                    }
+                )
+            ),
+            "severities": arr(STR),
+            "indicator_types": arr(STR),
+            "tlp": arr(STR),
+        }
+    ),
+    "IndicatorInput": obj(
+        {
+            "type": KINDS,
+            "value": {
+                **STR,
+                "description": "ipv4 (15), domain (253), url (2048), "
+                "user_agent (512) or hash (MD5/SHA-1/SHA-256 "
+                "hex) characters at most",
+            },
+            "tlp": {**TLP, "default": "GREEN"},
+            "comment": {**STR, "maxLength": 500},
+            "report": nullable({**INT, "description": "one of the team's reports it comes from"}),
+        },
+        ["type", "value"],
+    ),
+    "ReportInput": obj(
+        {
+            "title": {**STR, "maxLength": 200},
+            "classification": obj(
+                {
+                    "class": {**STR, "description": "an RSIT class (GET /api/rsit)"},
+                    "type": {**STR, "description": "a type of that class"},
+                },
+                ["class", "type"],
+            ),
+            "affected": ADDRS,
+            "attackers": ADDRS,
+            "attack": nullable({**STR, "pattern": "^T\\d{4}(\\.\\d{3})?$"}),
+            "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"], "default": "medium"},
+            "first_seen": nullable({"oneOf": [NUM, STR], "description": "epoch seconds or ISO-8601"}),
+            "indicators": arr(obj({"type": KINDS, "value": STR}, ["type", "value"])),
+            "actions": {**STR, "maxLength": 4000, "description": "actions taken"},
+            "description": {**STR, "maxLength": 8000},
+            "evidence": {**arr(STR), "description": "alert ids or event references table:rowid"},
+        },
+        ["title", "classification"],
+    ),
+    "ReportMark": obj(
+        {
+            "step": nullable(STR),
+            "points": NUM,
+            "earned": NUM,
+            "counted": BOOL,
+            "accuracy": NUM,
+            "factor": NUM,
+            "delay_seconds": nullable(NUM),
+            "parts": obj({}, extra=NUM),
+            "reason": STR,
+            "overridden": BOOL,
+            "computed": NUM,
+        }
+    ),
     "Comment": obj({"pk": INT, "author": STR, "text": STR, "at": NUM}),
-    "IncidentReport": obj({
-        "pk": INT, "session": STR, "team": STR, "filed_at": {**NUM, "description": "session clock, epoch s"},
-        "filed_wall": NUM, "title": STR,
-        "classification": obj({"class": STR, "type": STR, "label": STR}), "affected": arr(STR),
-        "attackers": arr(STR), "attack": nullable(STR), "severity": STR, "first_seen": nullable(NUM),
-        "first_seen_iso": nullable(STR), "indicators": arr(obj({"type": KINDS, "value": STR})), "actions": STR,
-        "description": STR, "evidence": arr(STR), "comments": arr(ref("Comment")),
-        "override": nullable(obj({"points": NUM, "reason": STR, "at": NUM})),
-        "mark": nullable({"allOf": [ref("ReportMark")], "description": "null for a team until the session ends"})}),
-    "Indicator": obj({"pk": INT, "team": STR, "type": KINDS, "value": STR, "tlp": TLP,
-                      "published_at": {**NUM, "description": "session clock, epoch s"}, "published_wall": NUM,
-                      "comment": STR, "report": nullable(INT), "mine": BOOL,
-                      "mark": nullable(obj({"points": NUM, "correct": nullable(BOOL), "first": BOOL,
-                                            "step": nullable(STR), "reason": STR}))}),
-    "IndicatorRule": obj({"indicator": INT, "yaml": {**STR, "description": "a Sigma rule for the indicator"},
-                          "deployed": nullable(ref("Deployed"))}),
-    "Override": obj({"points": nullable({**NUM, "description": "the report's mark; null clears the override"}),
-                     "reason": {**STR, "description": "required; kept and shown"}}, ["reason"]),
-    "Programme": obj({"sessions": arr(obj({"name": STR, "scenario": STR, "status": STR, "created_at": NUM,
-                                           "teams": arr(STR)})),
-                      "teams": obj({}, extra=arr(obj({
-                          "session": STR, "score": NUM, "recall": nullable(NUM), "precision": nullable(NUM),
-                          "mttd_seconds": nullable(NUM), "report_quality": nullable(NUM), "reports": INT,
-                          "steps_reported": INT, "sharing": NUM})))}),
-    "TeamScore": obj({"team": STR, "score": NUM, "precision": nullable(NUM), "mttd_seconds": nullable(NUM),
-                      "false_positives": INT, "alerts": INT, "steps_detected": INT, "ledger": arr(LEDGER),
-                      "revealed": {**BOOL, "description": "false: step names, times and misses are held back "
-                                                          "until the session ends"},
-                      "scenario": STR, "recall": nullable(NUM),
-                      "steps": arr(obj({"id": STR, "detected": BOOL, "ttd_seconds": nullable(NUM), "points": NUM,
-                                        "rules": arr(STR)}))},
-                     ["score", "ledger", "revealed"]),
+    "IncidentReport": obj(
+        {
+            "pk": INT,
+            "session": STR,
+            "team": STR,
+            "filed_at": {**NUM, "description": "session clock, epoch s"},
+            "filed_wall": NUM,
+            "title": STR,
+            "classification": obj({"class": STR, "type": STR, "label": STR}),
+            "affected": arr(STR),
+            "attackers": arr(STR),
+            "attack": nullable(STR),
+            "severity": STR,
+            "first_seen": nullable(NUM),
+            "first_seen_iso": nullable(STR),
+            "indicators": arr(obj({"type": KINDS, "value": STR})),
+            "actions": STR,
+            "description": STR,
+            "evidence": arr(STR),
+            "comments": arr(ref("Comment")),
+            "override": nullable(obj({"points": NUM, "reason": STR, "at": NUM})),
+            "mark": nullable({"allOf": [ref("ReportMark")], "description": "null for a team until the session ends"}),
+        }
+    ),
+    "Indicator": obj(
+        {
+            "pk": INT,
+            "team": STR,
+            "type": KINDS,
+            "value": STR,
+            "tlp": TLP,
+            "published_at": {**NUM, "description": "session clock, epoch s"},
+            "published_wall": NUM,
+            "comment": STR,
+            "report": nullable(INT),
+            "mine": BOOL,
+            "mark": nullable(
+                obj({"points": NUM, "correct": nullable(BOOL), "first": BOOL, "step": nullable(STR), "reason": STR})
+            ),
+        }
+    ),
+    "IndicatorRule": obj(
+        {
+            "indicator": INT,
+            "yaml": {**STR, "description": "a Sigma rule for the indicator"},
+            "deployed": nullable(ref("Deployed")),
+        }
+    ),
+    "Override": obj(
+        {
+            "points": nullable({**NUM, "description": "the report's mark; null clears the override"}),
+            "reason": {**STR, "description": "required; kept and shown"},
+        },
+        ["reason"],
+    ),
+    "Programme": obj(
+        {
+            "sessions": arr(obj({"name": STR, "scenario": STR, "status": STR, "created_at": NUM, "teams": arr(STR)})),
+            "teams": obj(
+                {},
+                extra=arr(
+                    obj(
+                        {
+                            "session": STR,
+                            "score": NUM,
+                            "recall": nullable(NUM),
+                            "precision": nullable(NUM),
+                            "mttd_seconds": nullable(NUM),
+                            "report_quality": nullable(NUM),
+                            "reports": INT,
+                            "steps_reported": INT,
+                            "sharing": NUM,
+                        }
+                    )
+                ),
+            ),
+        }
+    ),
+    "TeamScore": obj(
+        {
+            "team": STR,
+            "score": NUM,
+            "precision": nullable(NUM),
+            "mttd_seconds": nullable(NUM),
+            "false_positives": INT,
+            "alerts": INT,
+            "steps_detected": INT,
+            "ledger": arr(LEDGER),
+            "revealed": {
+                **BOOL,
+                "description": "false: step names, times and misses are held back until the session ends",
+            },
+            "scenario": STR,
+            "recall": nullable(NUM),
+            "steps": arr(
+                obj({"id": STR, "detected": BOOL, "ttd_seconds": nullable(NUM), "points": NUM, "rules": arr(STR)})
+            ),
+        },
+        ["score", "ledger", "revealed"],
+    ),
     "Hint": obj({"text": STR, "cost": NUM, "released_at": NUM, "step": STR, "index": INT}),
-    "TeamOverview": obj({"session": STR, "team": STR, "scenario": STR, "mode": STR, **CLOCK,
-                         "score": nullable(ref("TeamScore")), "alerts": INT, "rules_deployed": INT,
-                         "hints": arr(ref("Hint")), "events": obj({}, extra=INT)}),
-    "Rule": obj({"pk": INT, "session": STR, "team": STR, "rule_id": STR, "title": STR, "yaml": STR,
-                 "deployed_at": NUM, "withdrawn_at": nullable(NUM), "deployed_wall": nullable(NUM), "active": BOOL, "problem": nullable(STR)}),
+    "TeamOverview": obj(
+        {
+            "session": STR,
+            "team": STR,
+            "scenario": STR,
+            "mode": STR,
+            **CLOCK,
+            "score": nullable(ref("TeamScore")),
+            "alerts": INT,
+            "rules_deployed": INT,
+            "hints": arr(ref("Hint")),
+            "events": obj({}, extra=INT),
+        }
+    ),
+    "Rule": obj(
+        {
+            "pk": INT,
+            "session": STR,
+            "team": STR,
+            "rule_id": STR,
+            "title": STR,
+            "yaml": STR,
+            "deployed_at": NUM,
+            "withdrawn_at": nullable(NUM),
+            "deployed_wall": nullable(NUM),
+            "active": BOOL,
+            "problem": nullable(STR),
+        }
+    ),
     "RuleText": obj({"yaml": {**STR, "description": "one Sigma rule (YAML), at most 64 KiB"}}, ["yaml"]),
     "Deployed": obj({"pk": INT, "rule_id": STR, "title": STR, "deployed_at": NUM, "warnings": arr({"type": "object"})}),
-    "Alert": obj({"id": STR, "rule_id": STR, "rule_title": STR, "level": nullable(STR), "raised_at": STR,
-                  "first_event_at": STR, "last_event_at": STR, "group": {"type": "object"},
-                  "events": arr({"type": "object", "description": "evidence: Zeek-shaped records with _path"})}),
-    "DryRun": obj({"rule_id": STR, "title": STR, "matches": INT, "alerts": arr(ref("Alert")),
-                   "errors": arr({"type": "object"}), "warnings": arr({"type": "object"})}),
-    "EventTables": obj({"tables": obj({}, extra=arr(obj({"name": STR, "type": STR}))),
-                        "counts": obj({}, extra=INT)}),
-    "EventPage": obj({"table": STR, "total": INT, "offset": INT, "limit": INT, "latest_rowid": INT,
-                      "columns": arr(STR),
-                      "events": arr({"type": "object", "description": "Zeek fields, _path, _rowid, _ts (epoch)"})}),
-    "PacketList": obj({"table": STR, "rowid": INT, "filter": STR, "from": NUM, "to": NUM, "truncated": BOOL,
-                       "packets": arr(obj({"frame": INT, "ts": NUM, "src": STR, "dst": STR, "protocol": STR,
-                                           "length": INT, "info": STR}))}),
+    "Alert": obj(
+        {
+            "id": STR,
+            "rule_id": STR,
+            "rule_title": STR,
+            "level": nullable(STR),
+            "raised_at": STR,
+            "first_event_at": STR,
+            "last_event_at": STR,
+            "group": {"type": "object"},
+            "events": arr({"type": "object", "description": "evidence: Zeek-shaped records with _path"}),
+        }
+    ),
+    "DryRun": obj(
+        {
+            "rule_id": STR,
+            "title": STR,
+            "matches": INT,
+            "alerts": arr(ref("Alert")),
+            "errors": arr({"type": "object"}),
+            "warnings": arr({"type": "object"}),
+        }
+    ),
+    "EventTables": obj({"tables": obj({}, extra=arr(obj({"name": STR, "type": STR}))), "counts": obj({}, extra=INT)}),
+    "EventPage": obj(
+        {
+            "table": STR,
+            "total": INT,
+            "offset": INT,
+            "limit": INT,
+            "latest_rowid": INT,
+            "columns": arr(STR),
+            "events": arr({"type": "object", "description": "Zeek fields, _path, _rowid, _ts (epoch)"}),
+        }
+    ),
+    "PacketList": obj(
+        {
+            "table": STR,
+            "rowid": INT,
+            "filter": STR,
+            "from": NUM,
+            "to": NUM,
+            "truncated": BOOL,
+            "packets": arr(
+                obj({"frame": INT, "ts": NUM, "src": STR, "dst": STR, "protocol": STR, "length": INT, "info": STR})
+            ),
+        }
+    ),
     "Dissection": obj({"frame": INT, "layers": arr(obj({"layer": STR, "fields": obj({}, extra=STR)}))}),
-    "BoardList": obj({"sessions": arr(obj({"name": STR, "scenario": STR, "mode": STR, "status": STR,
-                                           "teams": arr(STR)}))}),
-    "Mark": obj({"t": {**NUM, "description": "seconds since the start"}, "kind": {"type": "string",
-                                                                                  "enum": ["detect", "fp"]},
-                 "step": STR, "ttd": NUM, "rules": arr(STR), "rule": STR}),
-    "Matrix": obj({"teams": arr(STR), "tactics": arr(obj({"tactic": STR, "techniques": arr(obj({
-        "attack": STR, "tactic": STR, "techniques": arr(STR), "steps": arr(STR), "teams": obj({}, extra=BOOL)}))}))}),
-    "Board": obj({"session": STR, "scenario": STR, "mode": STR, **CLOCK,
-                  "revealed": {**BOOL, "description": "false until the end: no step names, times or matrix"},
-                  "ranking": arr(ref("RankEntry")),
-                  "teams": obj({}, extra=obj({"marks": arr(ref("Mark")), "coverage": INT,
-                                              "steps": arr({"type": "object"})})),
-                  "attack": nullable(ref("Matrix"))}),
+    "BoardList": obj(
+        {"sessions": arr(obj({"name": STR, "scenario": STR, "mode": STR, "status": STR, "teams": arr(STR)}))}
+    ),
+    "Mark": obj(
+        {
+            "t": {**NUM, "description": "seconds since the start"},
+            "kind": {"type": "string", "enum": ["detect", "fp"]},
+            "step": STR,
+            "ttd": NUM,
+            "rules": arr(STR),
+            "rule": STR,
+        }
+    ),
+    "Matrix": obj(
+        {
+            "teams": arr(STR),
+            "tactics": arr(
+                obj(
+                    {
+                        "tactic": STR,
+                        "techniques": arr(
+                            obj(
+                                {
+                                    "attack": STR,
+                                    "tactic": STR,
+                                    "techniques": arr(STR),
+                                    "steps": arr(STR),
+                                    "teams": obj({}, extra=BOOL),
+                                }
+                            )
+                        ),
+                    }
+                )
+            ),
+        }
+    ),
+    "Board": obj(
+        {
+            "session": STR,
+            "scenario": STR,
+            "mode": STR,
+            **CLOCK,
+            "revealed": {**BOOL, "description": "false until the end: no step names, times or matrix"},
+            "ranking": arr(ref("RankEntry")),
+            "teams": obj({}, extra=obj({"marks": arr(ref("Mark")), "coverage": INT, "steps": arr({"type": "object"})})),
+            "attack": nullable(ref("Matrix")),
+        }
+    ),
 }
 
 ERR = {"description": "error", "content": {"application/json": {"schema": ref("Error")}}}
@@ -210,10 +542,18 @@ def ok(schema: dict | str, code: str = "200", desc: str = "ok", media: str = "ap
     return {code: {"description": desc, "content": {media: {"schema": s}}}}
 
 
-def op(summary: str, responses: dict, body: str | None = None, params: list | None = None,
-       security: str = "user", tags: list[str] | None = None) -> dict:
-    out: dict = {"summary": summary,
-                 "responses": {**responses, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "429": ERR}}
+def op(
+    summary: str,
+    responses: dict,
+    body: str | None = None,
+    params: list | None = None,
+    security: str = "user",
+    tags: list[str] | None = None,
+) -> dict:
+    out: dict = {
+        "summary": summary,
+        "responses": {**responses, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "429": ERR},
+    }
     if security != "public":  # the session's state does not allow it (409); tshark or Docker missing (503)
         out["responses"].setdefault("409", ERR)
         out["responses"].setdefault("503", ERR)
@@ -240,183 +580,380 @@ def q(name: str, desc: str, schema: dict | None = None, many: bool = False) -> d
 
 
 def path_params(*names: str) -> list[dict]:
-    return [{"name": n, "in": "path", "required": True,
-             "schema": INT if n in ("pk", "rowid", "frame") else STR} for n in names]
+    return [
+        {"name": n, "in": "path", "required": True, "schema": INT if n in ("pk", "rowid", "frame") else STR}
+        for n in names
+    ]
 
 
 def sse(snapshot: str) -> dict:
     """A stream of server-sent events: each one (as OpenAPI 3.0 reads an event stream's schema) is
     'update' with a JSON snapshot as its data, or 'gone' with an Error; 'retry' and comments too."""
-    event = obj({"event": {"type": "string", "enum": ["update", "gone"]},
-                 "data": {**STR, "contentMediaType": "application/json",
-                          "contentSchema": {"anyOf": [ref(snapshot), ref("Error")]}},
-                 "id": STR, "retry": INT})
-    return {"200": {"description": "server-sent events: 'update' (data: the JSON snapshot), 'gone' (data: "
-                                   "{error}); comments keep the connection alive",
-                    "content": {"text/event-stream": {"schema": event}}},
-            "503": {**ERR, "description": "the server follows as many streams as it can already (Retry-After says "
-                                          "when to try again): poll the JSON twin meanwhile"}}
+    event = obj(
+        {
+            "event": {"type": "string", "enum": ["update", "gone"]},
+            "data": {
+                **STR,
+                "contentMediaType": "application/json",
+                "contentSchema": {"anyOf": [ref(snapshot), ref("Error")]},
+            },
+            "id": STR,
+            "retry": INT,
+        }
+    )
+    return {
+        "200": {
+            "description": "server-sent events: 'update' (data: the JSON snapshot), 'gone' (data: "
+            "{error}); comments keep the connection alive",
+            "content": {"text/event-stream": {"schema": event}},
+        },
+        "503": {
+            **ERR,
+            "description": "the server follows as many streams as it can already (Retry-After says "
+            "when to try again): poll the JSON twin meanwhile",
+        },
+    }
 
 
 def document() -> dict:
     T = "/api/sessions/{name}/teams/{team}"
     sn, st = path_params("name"), path_params("name", "team")
     paths = {
-        "/api/login": {"post": op("Log in; returns a bearer token (sets no cookie); 429 after 10 failures in 5 min",
-                                  {**ok("Token"), "429": ERR}, "Login", security="public", tags=["auth"])},
-        "/api/logout": {"post": op("Forget the browser's login cookie", ok(obj({"ok": BOOL})), security="public",
-                                   tags=["auth"])},
+        "/api/login": {
+            "post": op(
+                "Log in; returns a bearer token (sets no cookie); 429 after 10 failures in 5 min",
+                {**ok("Token"), "429": ERR},
+                "Login",
+                security="public",
+                tags=["auth"],
+            )
+        },
+        "/api/logout": {
+            "post": op("Forget the browser's login cookie", ok(obj({"ok": BOOL})), security="public", tags=["auth"])
+        },
         "/api/whoami": {"get": op("Who the request is authenticated as", ok("Who"), security="public", tags=["auth"])},
-        "/api/catalog": {"get": op("Environments and scenarios to create sessions from (instructor)", ok("Catalog"),
-                                   tags=["sessions"])},
+        "/api/catalog": {
+            "get": op(
+                "Environments and scenarios to create sessions from (instructor)", ok("Catalog"), tags=["sessions"]
+            )
+        },
         "/api/sessions": {
-            "get": op("Every session (instructor)", ok(obj({"sessions": arr(ref("SessionSummary"))})),
-                      tags=["sessions"]),
-            "post": op("Create a session; the team passwords are in this answer only (instructor)",
-                       {**ok("Created", "201", "created"), "501": ERR}, "CreateSession", tags=["sessions"])},
+            "get": op(
+                "Every session (instructor)", ok(obj({"sessions": arr(ref("SessionSummary"))})), tags=["sessions"]
+            ),
+            "post": op(
+                "Create a session; the team passwords are in this answer only (instructor)",
+                {**ok("Created", "201", "created"), "501": ERR},
+                "CreateSession",
+                tags=["sessions"],
+            ),
+        },
         "/api/sessions/{name}": {
             "parameters": sn,
-            "get": op("A session with every team's progress and the steps (instructor)", ok("SessionDetail"),
-                      tags=["sessions"]),
-            "delete": op("Delete a session that is not running (instructor)",
-                         ok(obj({"session": STR, "deleted": BOOL})), tags=["sessions"])},
+            "get": op(
+                "A session with every team's progress and the steps (instructor)",
+                ok("SessionDetail"),
+                tags=["sessions"],
+            ),
+            "delete": op(
+                "Delete a session that is not running (instructor)",
+                ok(obj({"session": STR, "deleted": BOOL})),
+                tags=["sessions"],
+            ),
+        },
         "/api/sessions/{name}/steps/{step}/move": {
             "parameters": path_params("name", "step"),
-            "post": op("Reschedule a step that has not begun, or fire it now (at: null) (instructor)", ok("Moved"),
-                       "Move", tags=["sessions"])},
+            "post": op(
+                "Reschedule a step that has not begun, or fire it now (at: null) (instructor)",
+                ok("Moved"),
+                "Move",
+                tags=["sessions"],
+            ),
+        },
         "/api/sessions/{name}/hints": {
-            "parameters": sn, "post": op("Release a step's hint to teams; it costs them points (instructor)",
-                                         ok("HintReleased"), "HintRelease", tags=["sessions"])},
+            "parameters": sn,
+            "post": op(
+                "Release a step's hint to teams; it costs them points (instructor)",
+                ok("HintReleased"),
+                "HintRelease",
+                tags=["sessions"],
+            ),
+        },
         "/api/sessions/{name}/teams/{team}/reset": {
-            "parameters": st, "post": op("Reset a team's live network (instructor; 501 where the runtime "
-                                         "cannot)", {**ok(obj({"session": STR, "team": STR, "reset": BOOL})),
-                                                     "501": ERR}, tags=["sessions"])},
+            "parameters": st,
+            "post": op(
+                "Reset a team's live network (instructor; 501 where the runtime cannot)",
+                {**ok(obj({"session": STR, "team": STR, "reset": BOOL})), "501": ERR},
+                tags=["sessions"],
+            ),
+        },
         "/api/sessions/{name}/results": {
-            "parameters": sn, "get": op("Results with ranking and every ledger, as JSON (instructor)",
-                                        ok("Results"), tags=["sessions"])},
+            "parameters": sn,
+            "get": op("Results with ranking and every ledger, as JSON (instructor)", ok("Results"), tags=["sessions"]),
+        },
         "/api/sessions/{name}/results.csv": {
-            "parameters": sn, "get": op("The ranking with per-step TTD as CSV (instructor)",
-                                        ok(STR, media="text/csv"), tags=["sessions"])},
+            "parameters": sn,
+            "get": op(
+                "The ranking with per-step TTD as CSV (instructor)", ok(STR, media="text/csv"), tags=["sessions"]
+            ),
+        },
         "/api/sessions/{name}/report": {
-            "parameters": sn, "get": op("The after-action report's data (instructor)", ok("Report"),
-                                        tags=["sessions"])},
+            "parameters": sn,
+            "get": op("The after-action report's data (instructor)", ok("Report"), tags=["sessions"]),
+        },
         "/api/sessions/{name}/stream": {
-            "parameters": sn, "get": op("Live session detail (SessionDetail snapshots) (instructor)", sse("SessionDetail"),
-                                        tags=["sessions"])},
-        T: {"parameters": st, "get": op("A team's clock, score, hints and event counts", ok("TeamOverview"),
-                                        tags=["team"])},
+            "parameters": sn,
+            "get": op(
+                "Live session detail (SessionDetail snapshots) (instructor)", sse("SessionDetail"), tags=["sessions"]
+            ),
+        },
+        T: {
+            "parameters": st,
+            "get": op("A team's clock, score, hints and event counts", ok("TeamOverview"), tags=["team"]),
+        },
         T + "/stream": {"parameters": st, "get": op("Live TeamOverview snapshots", sse("TeamOverview"), tags=["team"])},
         T + "/rules": {
             "parameters": st,
-            "get": op("The team's rules (deployed and withdrawn)", ok(obj({"rules": arr(ref("Rule"))})),
-                      tags=["team"]),
-            "post": op("Deploy a Sigma rule (400 with pySigma's message when it is invalid)",
-                       ok("Deployed", "201", "deployed"), "RuleText", tags=["team"])},
-        T + "/rules/{pk}": {"parameters": path_params("name", "team", "pk"),
-                            "delete": op("Withdraw a rule", ok(obj({"pk": INT, "withdrawn": BOOL})), tags=["team"])},
-        T + "/dry-run": {"parameters": st, "post": op("What a rule would match in the team's events now (no alert "
-                                                      "kept, no score change)", ok("DryRun"), "RuleText",
-                                                      tags=["team"])},
-        T + "/alerts": {"parameters": st, "get": op("The team's alerts with their evidence events",
-                                                    ok(obj({"alerts": arr(ref("Alert"))})), tags=["team"])},
-        T + "/score": {"parameters": st, "get": op("The team's score and ledger (ground truth held back until the "
-                                                   "end)", ok("TeamScore"), tags=["team"])},
-        T + "/hints": {"parameters": st, "get": op("Hints released to the team",
-                                                   ok(obj({"hints": arr(ref("Hint"))})), tags=["team"])},
-        T + "/events/tables": {"parameters": st, "get": op("Event tables, their fields and row counts",
-                                                           ok("EventTables"), tags=["team"])},
-        T + "/events": {"parameters": st, "get": op("A page of the team's events, newest first", ok("EventPage"),
-                                                    params=[
-            q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
-            q("filter", "field=value or field!=value ('*' is a wildcard); repeatable", many=True),
-            q("from", "epoch seconds or ISO-8601: ts at or after"), q("to", "epoch seconds or ISO-8601: ts at or "
-                                                                           "before"),
-            q("q", "free text searched in every text field"),
-            q("limit", "rows per page (1-500, default 50)", INT), q("offset", "rows to skip", INT),
-            q("after", "only rows stored after this _rowid (live tail)", INT)], tags=["team"])},
+            "get": op("The team's rules (deployed and withdrawn)", ok(obj({"rules": arr(ref("Rule"))})), tags=["team"]),
+            "post": op(
+                "Deploy a Sigma rule (400 with pySigma's message when it is invalid)",
+                ok("Deployed", "201", "deployed"),
+                "RuleText",
+                tags=["team"],
+            ),
+        },
+        T + "/rules/{pk}": {
+            "parameters": path_params("name", "team", "pk"),
+            "delete": op("Withdraw a rule", ok(obj({"pk": INT, "withdrawn": BOOL})), tags=["team"]),
+        },
+        T + "/dry-run": {
+            "parameters": st,
+            "post": op(
+                "What a rule would match in the team's events now (no alert kept, no score change)",
+                ok("DryRun"),
+                "RuleText",
+                tags=["team"],
+            ),
+        },
+        T + "/alerts": {
+            "parameters": st,
+            "get": op(
+                "The team's alerts with their evidence events", ok(obj({"alerts": arr(ref("Alert"))})), tags=["team"]
+            ),
+        },
+        T + "/score": {
+            "parameters": st,
+            "get": op(
+                "The team's score and ledger (ground truth held back until the end)", ok("TeamScore"), tags=["team"]
+            ),
+        },
+        T + "/hints": {
+            "parameters": st,
+            "get": op("Hints released to the team", ok(obj({"hints": arr(ref("Hint"))})), tags=["team"]),
+        },
+        T + "/events/tables": {
+            "parameters": st,
+            "get": op("Event tables, their fields and row counts", ok("EventTables"), tags=["team"]),
+        },
+        T + "/events": {
+            "parameters": st,
+            "get": op(
+                "A page of the team's events, newest first",
+                ok("EventPage"),
+                params=[
+                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+                    q("filter", "field=value or field!=value ('*' is a wildcard); repeatable", many=True),
+                    q("from", "epoch seconds or ISO-8601: ts at or after"),
+                    q("to", "epoch seconds or ISO-8601: ts at or before"),
+                    q("q", "free text searched in every text field"),
+                    q("limit", "rows per page (1-500, default 50)", INT),
+                    q("offset", "rows to skip", INT),
+                    q("after", "only rows stored after this _rowid (live tail)", INT),
+                ],
+                tags=["team"],
+            ),
+        },
         T + "/events/{table}/{rowid}/packets": {
             "parameters": path_params("name", "team", "table", "rowid"),
-            "get": op("The packets of an event's connection, up to the session clock", ok("PacketList"),
-                      tags=["team"])},
-        T + "/packets/{frame}": {"parameters": path_params("name", "team", "frame"),
-                                 "get": op("The full dissection of one packet (404 past the session clock)",
-                                           ok("Dissection"), tags=["team"])},
-        T + "/pcap": {"parameters": st, "get": op("A pcap of a time range and a BPF filter, never past the clock",
-                                                  ok(STR, media="application/vnd.tcpdump.pcap"), params=[
-            q("from", "epoch seconds or ISO-8601 (default: the session start)"),
-            q("to", "epoch seconds or ISO-8601 (default and maximum: the session clock)"),
-            q("bpf", "a tcpdump filter, e.g. 'tcp port 22'")], tags=["team"])},
-        "/api/rsit": {"get": op("The RSIT taxonomy (classes, types, MISP tags), severities, indicator types and "
-                                "TLP markings", ok("Taxonomy"), security="public", tags=["reports"])},
+            "get": op("The packets of an event's connection, up to the session clock", ok("PacketList"), tags=["team"]),
+        },
+        T + "/packets/{frame}": {
+            "parameters": path_params("name", "team", "frame"),
+            "get": op(
+                "The full dissection of one packet (404 past the session clock)", ok("Dissection"), tags=["team"]
+            ),
+        },
+        T + "/pcap": {
+            "parameters": st,
+            "get": op(
+                "A pcap of a time range and a BPF filter, never past the clock",
+                ok(STR, media="application/vnd.tcpdump.pcap"),
+                params=[
+                    q("from", "epoch seconds or ISO-8601 (default: the session start)"),
+                    q("to", "epoch seconds or ISO-8601 (default and maximum: the session clock)"),
+                    q("bpf", "a tcpdump filter, e.g. 'tcp port 22'"),
+                ],
+                tags=["team"],
+            ),
+        },
+        "/api/rsit": {
+            "get": op(
+                "The RSIT taxonomy (classes, types, MISP tags), severities, indicator types and TLP markings",
+                ok("Taxonomy"),
+                security="public",
+                tags=["reports"],
+            )
+        },
         T + "/reports": {
             "parameters": st,
-            "get": op("The team's incident reports (marks only once the session has ended)",
-                      ok(obj({"reports": arr(ref("IncidentReport")), "revealed": BOOL})), tags=["reports"]),
-            "post": op("File an incident report (400 naming the field for any bad value)",
-                       ok("IncidentReport", "201", "filed"), "ReportInput", tags=["reports"])},
-        T + "/reports/{pk}": {"parameters": path_params("name", "team", "pk"),
-                              "get": op("One of the team's reports", ok("IncidentReport"), tags=["reports"])},
+            "get": op(
+                "The team's incident reports (marks only once the session has ended)",
+                ok(obj({"reports": arr(ref("IncidentReport")), "revealed": BOOL})),
+                tags=["reports"],
+            ),
+            "post": op(
+                "File an incident report (400 naming the field for any bad value)",
+                ok("IncidentReport", "201", "filed"),
+                "ReportInput",
+                tags=["reports"],
+            ),
+        },
+        T + "/reports/{pk}": {
+            "parameters": path_params("name", "team", "pk"),
+            "get": op("One of the team's reports", ok("IncidentReport"), tags=["reports"]),
+        },
         T + "/indicators": {
             "parameters": st,
-            "get": op("The session's shared feed as TLP lets this team see it: its own indicators, other teams' "
-                      "CLEAR, GREEN and AMBER ones", ok(obj({"indicators": arr(ref("Indicator")),
-                                                             "revealed": BOOL})), tags=["sharing"]),
-            "post": op("Publish an indicator to the session's hub", ok("Indicator", "201", "published"),
-                       "IndicatorInput", tags=["sharing"])},
+            "get": op(
+                "The session's shared feed as TLP lets this team see it: its own indicators, other teams' "
+                "CLEAR, GREEN and AMBER ones",
+                ok(obj({"indicators": arr(ref("Indicator")), "revealed": BOOL})),
+                tags=["sharing"],
+            ),
+            "post": op(
+                "Publish an indicator to the session's hub",
+                ok("Indicator", "201", "published"),
+                "IndicatorInput",
+                tags=["sharing"],
+            ),
+        },
         T + "/indicators/{pk}/rule": {
             "parameters": path_params("name", "team", "pk"),
-            "post": op("A Sigma rule for a visible indicator; deploy: true also deploys it for the team (201)",
-                       {**ok("IndicatorRule"), **ok("IndicatorRule", "201", "deployed")},
-                       "RuleRequest", tags=["sharing"])},
-        T + "/export/stix": {"parameters": st, "get": op(
-            "The team's reports and indicators as a STIX 2.1 bundle", ok({"type": "object"},
-                                                                          media="application/stix+json"),
-            tags=["sharing"])},
-        T + "/export/misp": {"parameters": st, "get": op(
-            "The team's reports and indicators as MISP events ({response: [{Event}]})", ok({"type": "object"}),
-            tags=["sharing"])},
-        "/api/sessions/{name}/reports": {"parameters": sn, "get": op(
-            "Every team's reports with their marks (instructor)", ok(obj({"reports": arr(ref("IncidentReport"))})),
-            tags=["reports"])},
-        "/api/sessions/{name}/reports/{pk}/comments": {"parameters": path_params("name", "pk"), "post": op(
-            "Comment on a report (instructor); the team sees it", ok("IncidentReport", "201", "commented"),
-            "CommentInput", tags=["reports"])},
-        "/api/sessions/{name}/reports/{pk}/mark": {"parameters": path_params("name", "pk"), "post": op(
-            "Override a report's mark with a reason, or clear the override (instructor; audited)",
-            ok("IncidentReport"), "Override", tags=["reports"])},
-        "/api/sessions/{name}/indicators": {"parameters": sn, "get": op(
-            "Every indicator of the session with its mark (instructor)",
-            ok(obj({"indicators": arr(ref("Indicator"))})), tags=["sharing"])},
-        "/api/sessions/{name}/report.pdf": {"parameters": sn, "get": op(
-            "The after-action report as PDF (instructor)", ok(STR, media="application/pdf"), tags=["sessions"])},
-        "/api/programme": {"get": op("Each team's figures across sessions, teams matched by name (instructor)",
-                                     ok("Programme"), tags=["sessions"])},
-        "/api/board": {"get": op("Sessions on the public scoreboard", ok("BoardList"), security="public",
-                                 tags=["board"])},
-        "/api/board/{name}": {"parameters": sn, "get": op("A session's scoreboard (ground truth only after the end)",
-                                                          ok("Board"), security="public", tags=["board"])},
-        "/api/board/{name}/stream": {"parameters": sn, "get": op("Live Board snapshots", sse("Board"), security="public",
-                                                                 tags=["board"])},
+            "post": op(
+                "A Sigma rule for a visible indicator; deploy: true also deploys it for the team (201)",
+                {**ok("IndicatorRule"), **ok("IndicatorRule", "201", "deployed")},
+                "RuleRequest",
+                tags=["sharing"],
+            ),
+        },
+        T + "/export/stix": {
+            "parameters": st,
+            "get": op(
+                "The team's reports and indicators as a STIX 2.1 bundle",
+                ok({"type": "object"}, media="application/stix+json"),
+                tags=["sharing"],
+            ),
+        },
+        T + "/export/misp": {
+            "parameters": st,
+            "get": op(
+                "The team's reports and indicators as MISP events ({response: [{Event}]})",
+                ok({"type": "object"}),
+                tags=["sharing"],
+            ),
+        },
+        "/api/sessions/{name}/reports": {
+            "parameters": sn,
+            "get": op(
+                "Every team's reports with their marks (instructor)",
+                ok(obj({"reports": arr(ref("IncidentReport"))})),
+                tags=["reports"],
+            ),
+        },
+        "/api/sessions/{name}/reports/{pk}/comments": {
+            "parameters": path_params("name", "pk"),
+            "post": op(
+                "Comment on a report (instructor); the team sees it",
+                ok("IncidentReport", "201", "commented"),
+                "CommentInput",
+                tags=["reports"],
+            ),
+        },
+        "/api/sessions/{name}/reports/{pk}/mark": {
+            "parameters": path_params("name", "pk"),
+            "post": op(
+                "Override a report's mark with a reason, or clear the override (instructor; audited)",
+                ok("IncidentReport"),
+                "Override",
+                tags=["reports"],
+            ),
+        },
+        "/api/sessions/{name}/indicators": {
+            "parameters": sn,
+            "get": op(
+                "Every indicator of the session with its mark (instructor)",
+                ok(obj({"indicators": arr(ref("Indicator"))})),
+                tags=["sharing"],
+            ),
+        },
+        "/api/sessions/{name}/report.pdf": {
+            "parameters": sn,
+            "get": op(
+                "The after-action report as PDF (instructor)", ok(STR, media="application/pdf"), tags=["sessions"]
+            ),
+        },
+        "/api/programme": {
+            "get": op(
+                "Each team's figures across sessions, teams matched by name (instructor)",
+                ok("Programme"),
+                tags=["sessions"],
+            )
+        },
+        "/api/board": {
+            "get": op("Sessions on the public scoreboard", ok("BoardList"), security="public", tags=["board"])
+        },
+        "/api/board/{name}": {
+            "parameters": sn,
+            "get": op(
+                "A session's scoreboard (ground truth only after the end)",
+                ok("Board"),
+                security="public",
+                tags=["board"],
+            ),
+        },
+        "/api/board/{name}/stream": {
+            "parameters": sn,
+            "get": op("Live Board snapshots", sse("Board"), security="public", tags=["board"]),
+        },
         "/api/openapi.json": {"get": op("This document", ok({"type": "object"}), security="public", tags=["meta"])},
     }
     for verb in ("start", "pause", "resume", "stop"):
-        paths[f"/api/sessions/{{name}}/{verb}"] = {"parameters": sn, "post": op(
-            f"{verb.capitalize()} the session (instructor); 400 when its state does not allow it", ok("Status"),
-            tags=["sessions"])}
+        paths[f"/api/sessions/{{name}}/{verb}"] = {
+            "parameters": sn,
+            "post": op(
+                f"{verb.capitalize()} the session (instructor); 400 when its state does not allow it",
+                ok("Status"),
+                tags=["sessions"],
+            ),
+        }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "cyberrange exercise API", "version": "1",
-                 "description": (
-                     "Authenticate with the browser's session cookie (login page), a bearer token from "
-                     "POST /api/login, or HTTP Basic: 'instructor:<password>' or '<session>/<team>:<password>'. "
-                     "A state-changing request authenticated by the cookie must send the CSRF token in the "
-                     "X-CSRFToken header (pages carry it in <meta name=csrf-token>); requests authenticated "
-                     "by an Authorization header need none. Errors are {\"error\": message} with a 4xx status. "
-                     "Teams reach only their own /teams/{team} routes; before a session ends no answer to a "
-                     "team or the public holds ground truth (step names, times, misses), nor the marks of "
-                     "incident reports and shared indicators. The shared indicator feed shows each team what "
-                     "TLP 2.0 allows: CLEAR, GREEN and AMBER to every team of the session, AMBER+STRICT and RED "
-                     "to the publisher and the instructor only.")},
+        "info": {
+            "title": "cyberrange exercise API",
+            "version": "1",
+            "description": (
+                "Authenticate with the browser's session cookie (login page), a bearer token from "
+                "POST /api/login, or HTTP Basic: 'instructor:<password>' or '<session>/<team>:<password>'. "
+                "A state-changing request authenticated by the cookie must send the CSRF token in the "
+                "X-CSRFToken header (pages carry it in <meta name=csrf-token>); requests authenticated "
+                'by an Authorization header need none. Errors are {"error": message} with a 4xx status. '
+                "Teams reach only their own /teams/{team} routes; before a session ends no answer to a "
+                "team or the public holds ground truth (step names, times, misses), nor the marks of "
+                "incident reports and shared indicators. The shared indicator feed shows each team what "
+                "TLP 2.0 allows: CLEAR, GREEN and AMBER to every team of the session, AMBER+STRICT and RED "
+                "to the publisher and the instructor only."
+            ),
+        },
         "servers": [{"url": "/"}],
         "security": [{"cookieAuth": []}, {"bearerAuth": []}, {"basicAuth": []}],
         "paths": paths,
@@ -425,5 +962,7 @@ def document() -> dict:
             "securitySchemes": {
                 "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "cyberrange_session"},
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
-                "basicAuth": {"type": "http", "scheme": "basic"}}},
+                "basicAuth": {"type": "http", "scheme": "basic"},
+            },
+        },
     }

@@ -24,7 +24,8 @@ from typing import Callable
 
 from flask import Response, current_app, jsonify
 
-from range.core.errors import RangeError
+from range.core import RangeError
+from scoreboard.appstate import current_range
 
 VOLATILE = ("elapsed", "now", "now_iso")
 KEEPALIVE = 15.0
@@ -87,8 +88,7 @@ def _snapshot(share: tuple | None, version: int, make: Callable[[], dict]) -> tu
 def stream(make: Callable[[], dict], share: tuple | None = None) -> Response:
     """An event stream of ``make()`` snapshots; streams with the same ``share`` key see the same
     snapshot (give one only when ``make`` answers every caller alike)."""
-    from scoreboard import rng
-    driver = rng().driver
+    driver = current_range().driver
     cfg = current_app.config
     max_seconds, wait, gap = cfg["SSE_MAX_SECONDS"], cfg["SSE_WAIT"], cfg["SSE_MIN_INTERVAL"]
     if not _claim(cfg.get("SSE_MAX_STREAMS")):

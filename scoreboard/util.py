@@ -6,9 +6,7 @@ from typing import Any
 
 from flask import request
 
-from range.core.clock import parse_iso
-from range.core.errors import InputError
-
+from range.core import InputError, parse_iso
 
 MAX_DEPTH = 16  # nesting of a JSON body: a report is 3 deep
 BIGGEST = 2**63 - 1  # SQLite's integers

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 
-from scoreboard import rng
+from scoreboard.appstate import current_range
 from scoreboard.auth import team_required
 
 bp = Blueprint("workspace", __name__)
@@ -26,7 +26,7 @@ def mine():
 @bp.get("/workspace/<name>/<team>")
 @team_required
 def home(name: str, team: str):
-    row = rng().store.session(name)
+    row = current_range().store.session(name)
     if row is None:  # pragma: no cover - session() raises NotFound
         abort(404)
     return render_template("workspace.html", name=name, team=team, scenario=row["scenario"],

@@ -1,4 +1,9 @@
-"""Shared test fixtures. Tests use the real tools: a missing tshark or Docker fails loudly."""
+"""Shared test fixtures. Tests use the real tools: a missing tshark or Docker fails loudly.
+
+Tests live in tiers, one folder each, and carry the folder's marker: ``unit/<package>`` (pure),
+``integration`` (real tshark and pySigma), ``web`` (the app through Flask's test client), ``live``
+(the real Docker Engine), ``e2e`` (a real browser). ``scripts/test --fast`` runs all but live and e2e.
+"""
 from __future__ import annotations
 
 import shutil
@@ -7,21 +12,49 @@ from pathlib import Path
 
 import pytest
 
+from range.sessions import accounts
+
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "web", "live", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live under tests/<tier>/, tiers: {', '.join(TIERS)}")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if not path:
-        pytest.fail(f"{tool} is not installed: run scripts/test (it installs Debian's {tool}) or apt-get install {tool}",
-                    pytrace=False)
+        pytest.fail(
+            f"{tool} is not installed: run scripts/test (it installs Debian's {tool}) or apt-get install {tool}",
+            pytrace=False,
+        )
     return path
 
 
-def tshark_fields(pcap: Path, fields: list[str], display_filter: str = "", extra: list[str] | None = None) -> list[list[str]]:
+def tshark_fields(
+    pcap: Path, fields: list[str], display_filter: str = "", extra: list[str] | None = None
+) -> list[list[str]]:
     """Rows of the given fields as real tshark dissects them."""
-    cmd = [require("tshark"), "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
-           "-E", "aggregator=,"]
+    cmd = [
+        require("tshark"),
+        "-n",
+        "-r",
+        str(pcap),
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]
     for f in fields:
         cmd += ["-e", f]
     if display_filter:
@@ -39,8 +72,9 @@ def tshark() -> str:
 @pytest.fixture(scope="session")
 def docker():
     """The real Docker Engine; a test that needs it fails (never skips) when it is unreachable."""
-    from range.runtime.engine import client
-    from range.core.errors import ToolMissing
+    from range.core import ToolMissing
+    from range.runtime import client
+
     try:
         return client()
     except ToolMissing as e:
@@ -49,7 +83,8 @@ def docker():
 
 @pytest.fixture(scope="session")
 def office():
-    from range.scenario.catalog import catalog
+    from range.scenario import catalog
+
     return catalog().environment("gov-office")
 
 
@@ -57,7 +92,9 @@ def office():
 def office_images(docker, office):
     """Build (or find, by content hash) every image gov-office needs, once per test session."""
     import sys
+
     from range.runtime.images import build
+
     return build(office, progress=lambda m: print(m, file=sys.stderr), client=docker)
 
 
@@ -65,13 +102,14 @@ def app_over_fresh_state(tmp_path_factory, **config):
     """The web app over a new state store in a temporary folder (``range.paths.STATE`` points there),
     no background driver nor preparation (the tests tick and prepare by hand), and a generated
     instructor password. Returns (app, store, password, monkeypatch): undo the patch at teardown."""
-    from range.sessions.state import Store
-    from scoreboard import auth, create_app
+    from range.sessions import StateStore
+    from scoreboard import create_app
+
     mp = pytest.MonkeyPatch()
     state = tmp_path_factory.mktemp("state")
     mp.setattr("range.core.paths.STATE", state)
-    mp.delenv(auth.ENV_PASSWORD, raising=False)
-    store = Store(state / "cyberrange.db")
-    password = auth.ensure_instructor_password(store)
+    mp.delenv(accounts.ENV_PASSWORD, raising=False)
+    store = StateStore(state / "cyberrange.db")
+    password = accounts.ensure_instructor_password(store)
     app = create_app({"STORE": store, "DRIVER": False, "BACKGROUND_PREPARE": False, **config})
     return app, store, password, mp

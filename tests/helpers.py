@@ -5,9 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from range.scenario.catalog import catalog
-from range.replay.offline import replay
-from range.scenario.model import load_scenario
+from range.replay import replay
+from range.scenario import catalog, load_scenario
 
 
 def one_step(tmp: Path, technique: str, source: str, targets: list[str], params: dict | None = None,
@@ -28,7 +27,7 @@ def one_step(tmp: Path, technique: str, source: str, targets: list[str], params:
 
 def packets_of_flows(pcap: Path, flows: list[dict], start: float, end: float) -> int:
     """How many packets in [start, end] real tshark places in ``flows`` (either direction)."""
-    from range.scoring.truth import flow_matches
+    from range.scoring import flow_matches
     from tests.conftest import tshark_fields
     rows = tshark_fields(pcap, ["frame.time_epoch", "ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport",
                                 "udp.srcport", "udp.dstport", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "eth.src"],
@@ -56,9 +55,12 @@ def packets_of_flows(pcap: Path, flows: list[dict], start: float, end: float) ->
 def assert_truth_exact(out: Path) -> dict:
     """Every step's window and flows name exactly its packets, as tshark reads the capture."""
     import json
-    from range.core.clock import parse_iso
+
+    from range.core import parse_iso
     truth = json.loads((out / "truth.json").read_text())
     for s in truth["steps"]:
         got = packets_of_flows(out / "capture.pcap", s["flows"], parse_iso(s["start"]), parse_iso(s["end"]))
-        assert got == s["packets"], f"step {s['id']}: {got} packets in its window match its flows, truth says {s['packets']}"
+        assert got == s["packets"], (
+            f"step {s['id']}: {got} packets in its window match its flows, truth says {s['packets']}"
+        )
     return truth

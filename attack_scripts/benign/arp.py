@@ -12,8 +12,7 @@ router resolving addresses, a spoofer's replies) never shares a flow with benign
 from __future__ import annotations
 
 from attack_scripts import _arp
-from range.traffic.techniques import BenignContext, BenignKind, benign
-from range.traffic.actions import RawFrames
+from range.traffic import BenignContext, BenignKind, RawFrames, benign
 
 
 @benign
@@ -47,7 +46,9 @@ class BenignArp(BenignKind):
             elif roll < 0.95 or a.role != "workstation":  # RFC 5227 on (re)connect: probes, announcements
                 u = t
                 for _ in range(3):
-                    frames.append(_arp.record(u, _arp.REQUEST, a_mac, _arp.BROADCAST, a_mac, "0.0.0.0", _arp.ZERO_MAC, a_ip))
+                    frames.append(
+                        _arp.record(u, _arp.REQUEST, a_mac, _arp.BROADCAST, a_mac, "0.0.0.0", _arp.ZERO_MAC, a_ip)
+                    )
                     u += r.uniform(1.0, 2.0)
                 u += 2.0
                 for _ in range(2):

@@ -7,7 +7,7 @@ PTR lookups, and a trickle of NXDOMAIN answers from typos and stale names.
 from __future__ import annotations
 
 from attack_scripts import _dns
-from range.traffic.techniques import BenignContext, BenignKind, benign
+from range.traffic import BenignContext, BenignKind, benign
 
 POPULAR = ["www.google.com", "www.microsoft.com", "login.microsoftonline.com", "outlook.office365.com",
            "www.youtube.com", "update.microsoft.com", "ctldl.windowsupdate.com", "www.wikipedia.org",
@@ -17,18 +17,40 @@ POPULAR = ["www.google.com", "www.microsoft.com", "login.microsoftonline.com", "
            "akuk.gov.al", "www.gov.al", "www.rtsh.al", "www.gov.me", "www.vlada.gov.rs", "www.rks-gov.net",
            "vlada.mk", "www.vijeceministara.gov.ba", "www.debian.org", "www.openstreetmap.org", "www.python.org",
            "fonts.googleapis.com", "www.gstatic.com", "cdn.jsdelivr.net", "time.windows.com", "www.apple.com"]
-CNAMES = {"www.microsoft.com": "www.microsoft.com-c-3.edgekey.net", "www.youtube.com": "youtube-ui.l.google.com",
-          "outlook.office365.com": "outlook.ms-acdc.office.com", "www.linkedin.com": "www-linkedin-com.l-0005.l-msedge.net"}
-TXT_NAMES = ["{d}", "_dmarc.{d}", "_dmarc.gmail.com", "google.com", "microsoft.com", "_spf.google.com",
-             "selector1._domainkey.{d}", "_mta-sts.{d}"]
-TYPOS = ["www.gooogle.com", "wpad.{d}", "isatap.{d}", "intranet-old.{d}", "printer3.{d}", "www.micosoft.com",
-         "fileserver.{d}.local", "teams.micros0ft.com"]
+CNAMES = {
+    "www.microsoft.com": "www.microsoft.com-c-3.edgekey.net",
+    "www.youtube.com": "youtube-ui.l.google.com",
+    "outlook.office365.com": "outlook.ms-acdc.office.com",
+    "www.linkedin.com": "www-linkedin-com.l-0005.l-msedge.net",
+}
+TXT_NAMES = [
+    "{d}",
+    "_dmarc.{d}",
+    "_dmarc.gmail.com",
+    "google.com",
+    "microsoft.com",
+    "_spf.google.com",
+    "selector1._domainkey.{d}",
+    "_mta-sts.{d}",
+]
+TYPOS = [
+    "www.gooogle.com",
+    "wpad.{d}",
+    "isatap.{d}",
+    "intranet-old.{d}",
+    "printer3.{d}",
+    "www.micosoft.com",
+    "fileserver.{d}.local",
+    "teams.micros0ft.com",
+]
 INTERNAL = ["intranet", "mail", "portal", "hr", "docs", "wiki", "fileserver", "print", "vpn", "helpdesk"]
 
 
 def _addr(rng) -> str:
-    return f"{rng.choice([13, 20, 23, 40, 52, 104, 142, 151, 172, 185, 193, 195])}.{rng.randint(1, 254)}." \
-           f"{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return (
+        f"{rng.choice([13, 20, 23, 40, 52, 104, 142, 151, 172, 185, 193, 195])}.{rng.randint(1, 254)}."
+        f"{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    )
 
 
 @benign
@@ -59,17 +81,33 @@ class BenignDns(BenignKind):
                     if name in CNAMES:
                         ans = [(name, "CNAME", CNAMES[name], 300), (CNAMES[name], "A", ip, 20)]
                 else:
-                    ans = [(name, "AAAA", f"2a00:1450:4017:80{r.randint(0, 9)}::{r.randint(1, 0xffff):x}", 300)]
+                    ans = [(name, "AAAA", f"2a00:1450:4017:80{r.randint(0, 9)}::{r.randint(1, 0xFFFF):x}", 300)]
                 yield _dns.lookup(r, t, client.ip, server.ip, name, qtype, ans)
             elif roll < 0.75:
                 name = r.choice(list(internal))
                 ip = internal[name] or resolved.setdefault(name, server.ip)
-                yield _dns.lookup(r, t, client.ip, server.ip, name, "A", [(name, "A", ip, 3600)], aa=True, latency=r.uniform(0.0002, 0.001))
+                yield _dns.lookup(
+                    r,
+                    t,
+                    client.ip,
+                    server.ip,
+                    name,
+                    "A",
+                    [(name, "A", ip, 3600)],
+                    aa=True,
+                    latency=r.uniform(0.0002, 0.001),
+                )
             elif roll < 0.85:
                 name = r.choice(TXT_NAMES).format(d=dom)
-                txt = r.choice(["v=spf1 include:_spf.google.com ~all", "v=DMARC1; p=quarantine; rua=mailto:dmarc@" + dom,
-                                "google-site-verification=" + ctx.names.token(43), "MS=ms" + str(r.randint(10**7, 10**8)),
-                                "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + ctx.names.token(60)])
+                txt = r.choice(
+                    [
+                        "v=spf1 include:_spf.google.com ~all",
+                        "v=DMARC1; p=quarantine; rua=mailto:dmarc@" + dom,
+                        "google-site-verification=" + ctx.names.token(43),
+                        "MS=ms" + str(r.randint(10**7, 10**8)),
+                        "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + ctx.names.token(60),
+                    ]
+                )
                 yield _dns.lookup(r, t, client.ip, server.ip, name, "TXT", [(name, "TXT", [txt], 3600)])
             elif roll < 0.90:
                 name = r.choice([dom, "gmail.com", "europa.eu"])
@@ -77,7 +115,9 @@ class BenignDns(BenignKind):
             elif roll < 0.95:
                 target = r.choice(list(ctx.layout.hosts.values()))
                 rev = ".".join(reversed(target.ip.split("."))) + ".in-addr.arpa"
-                yield _dns.lookup(r, t, client.ip, server.ip, rev, "PTR", [(rev, "PTR", f"{target.hostname}.{dom}.", 3600)])
+                yield _dns.lookup(
+                    r, t, client.ip, server.ip, rev, "PTR", [(rev, "PTR", f"{target.hostname}.{dom}.", 3600)]
+                )
             else:
                 name = r.choice(TYPOS).format(d=dom)
                 yield _dns.lookup(r, t, client.ip, server.ip, name, "A", [], rcode="NXDOMAIN")

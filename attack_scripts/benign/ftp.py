@@ -13,7 +13,7 @@ import datetime as dt
 
 from attack_scripts import _cleartext as ct
 from attack_scripts._names import human_password, login_name, mistyped
-from range.traffic.techniques import BenignContext, BenignKind, BenignParams, benign
+from range.traffic import BenignContext, BenignKind, BenignParams, benign
 
 DOCS = ["minutes_{d}.docx", "report-{d}.pdf", "invoice_{n}.pdf", "budget_{y}.xlsx", "circular-{n}.pdf",
         "staff_list.xlsx", "request_{n}.docx", "photos_{d}.zip", "notes.txt", "contract_{n}.pdf"]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from range.traffic.techniques import BenignContext, BenignKind, benign
-from range.traffic.actions import IcmpEcho
+from range.traffic import BenignContext, BenignKind, IcmpEcho, benign
 
 WINDOWS_DATA = b"abcdefghijklmnopqrstuvwabcdefghi"
 LINUX_PATTERN = bytes(range(0x10, 0x38))  # iputils fills the data with its offsets after the timeval

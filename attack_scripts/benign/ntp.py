@@ -11,14 +11,12 @@ each message are then written into a copy.
 """
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from scapy.layers.ntp import NTPHeader
 
 from attack_scripts._flood import public_addresses
-from range.traffic.techniques import BenignContext, BenignKind, benign
-from range.traffic.actions import UdpExchange, ephemeral_port
+from range.traffic import BenignContext, BenignKind, UdpExchange, benign, ephemeral_port
 
 NTP_EPOCH = 2208988800  # 1900-01-01 to 1970-01-01
 _TS = struct.Struct("!II")

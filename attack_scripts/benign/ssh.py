@@ -15,8 +15,7 @@ from pydantic import Field
 from attack_scripts import _ssh
 from attack_scripts._names import human_password, login_name, mistyped
 from attack_scripts._tcptime import session_end
-from range.traffic.techniques import BenignContext, BenignKind, BenignParams, benign
-from range.traffic.actions import TcpSession, ephemeral_port
+from range.traffic import BenignContext, BenignKind, BenignParams, TcpSession, benign, ephemeral_port
 
 # (command line, typical bytes of output)
 COMMON = [("uptime", 70), ("df -h", 620), ("free -m", 240), ("ls -la", 900), ("who", 120), ("w", 260),

@@ -1,4 +1,4 @@
 """The ``cyberrange`` command line: :func:`main` is the console script."""
-from range.cli.main import main
+from range.cli.parser import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
 import sys
 
-from range.cli.main import main
+from range.cli.parser import main
 
 sys.exit(main())

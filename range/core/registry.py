@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from range.core.errors import NotFound
 
@@ -63,6 +63,3 @@ class Registry(Generic[T]):
     def __contains__(self, name: str) -> bool:
         return name in self.all()
 
-
-def registrar(registry: Registry[T]) -> Callable[[type], type]:
-    return registry.register

@@ -16,3 +16,8 @@ def derive(*parts: object) -> int:
 
 def rng(*parts: object) -> random.Random:
     return random.Random(derive(*parts))
+
+
+def team_seed(seed: int, team: str) -> int:
+    """A team's own seed in a session or exercise of seed ``seed``: other addresses, names, timing."""
+    return derive("team-seed", seed, team) % 1_000_000

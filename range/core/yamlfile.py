@@ -109,15 +109,18 @@ def _scalar(node) -> Any:
         v = SafeConstructor().construct_object(node, deep=True)  # a fresh one: it caches every node
     except (ValueError, OverflowError, TypeError) as e:
         shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
-        raise InputError(f"cannot read the value {shown!r}: {str(e).split(';')[0]}", line=node.start_mark.line + 1) from None
+        raise InputError(
+            f"cannot read the value {shown!r}: {str(e).split(';')[0]}", line=node.start_mark.line + 1
+        ) from None
     if isinstance(v, str):
         if "\x00" in v:
             raise InputError("a NUL character (\\0) in a value", line=node.start_mark.line + 1)
         try:
             v.encode("utf-8")
         except UnicodeEncodeError:
-            raise InputError("a lone surrogate (\\ud800-\\udfff) in a value: not valid Unicode",
-                             line=node.start_mark.line + 1) from None
+            raise InputError(
+                "a lone surrogate (\\ud800-\\udfff) in a value: not valid Unicode", line=node.start_mark.line + 1
+            ) from None
     return v
 
 
@@ -176,8 +179,12 @@ def _parse(text: str, file: str, many: bool) -> tuple[list[Any], Lines]:
         raise InputError(f"malformed YAML: {what}", file=file, line=line) from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, e.position) + 1
-        raise InputError(f"malformed YAML: the character #x{e.character if isinstance(e.character, int) else 0:04x} "
-                         "is not allowed in YAML text", file=file, line=line) from None
+        raise InputError(
+            f"malformed YAML: the character #x{e.character if isinstance(e.character, int) else 0:04x} "
+            "is not allowed in YAML text",
+            file=file,
+            line=line,
+        ) from None
     except yaml.YAMLError as e:
         raise InputError(f"malformed YAML: {e}", file=file) from None
     except RecursionError:
@@ -199,8 +206,9 @@ def loads_all(data: str | bytes, file: str = "<string>") -> list[Any]:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise InputError(f"not UTF-8 text (byte {e.start})", file=file,
-                             line=data.count(b"\n", 0, e.start) + 1) from None
+            raise InputError(
+                f"not UTF-8 text (byte {e.start})", file=file, line=data.count(b"\n", 0, e.start) + 1
+            ) from None
     return _parse(data, file, many=True)[0]
 
 
@@ -213,8 +221,9 @@ def read_text(path: str | Path, what: str = "file") -> str:
             if not stat.S_ISREG(st.st_mode):
                 raise InputError(f"not a regular {what}", file=str(path))
             if st.st_size > MAX_BYTES:
-                raise InputError(f"{what} is {st.st_size} bytes, larger than the {MAX_BYTES // 1024} KiB limit",
-                                 file=str(path))
+                raise InputError(
+                    f"{what} is {st.st_size} bytes, larger than the {MAX_BYTES // 1024} KiB limit", file=str(path)
+                )
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
@@ -223,8 +232,9 @@ def read_text(path: str | Path, what: str = "file") -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path),
-                         line=raw.count(b"\n", 0, e.start) + 1) from None
+        raise InputError(
+            f"not UTF-8 text (byte {e.start})", file=str(path), line=raw.count(b"\n", 0, e.start) + 1
+        ) from None
 
 
 def load(path: str | Path) -> tuple[Any, Lines]:

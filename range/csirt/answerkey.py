@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from range.core import TeamDir
 from range.csirt.rsit import expected
-from range.scoring.score import SLACK, event_in_step, event_key
-from range.scoring.truth import StepTruth, Truth
+from range.scoring import SLACK, StepTruth, Truth, event_in_step, event_key
 
 TABLES = ("conn", "dns", "http", "ssh", "ftp", "telnet", "arp")
 MAX_VALUES = 5000  # addresses or names kept per step (a spoofed flood has tens of thousands)
@@ -245,17 +245,17 @@ _lock = threading.Lock()
 LIVE_REFRESH = 5.0  # seconds: a live team's events.db grows every tick; its key is read again at most this often
 
 
-def answer_keys(team_dir: Path, truth: Truth) -> dict[str, StepKey]:
+def answer_keys(team_dir: TeamDir, truth: Truth) -> dict[str, StepKey]:
     """A team's answer key, remembered while its truth and event store are unchanged (an offline
     team's source.db never changes; a live team's events.db is read again every few seconds)."""
-    src = team_dir / "source.db"
+    src = team_dir.source
     live = not src.exists()
     if live:
-        src = team_dir / "events.db"
+        src = team_dir.events
     if not src.exists():
         return {}
-    tp = team_dir / "truth.json"
-    key = (str(team_dir), tp.stat().st_mtime_ns if tp.exists() else 0, len(truth.steps))
+    tp = team_dir.truth
+    key = (str(team_dir.path), tp.stat().st_mtime_ns if tp.exists() else 0, len(truth.steps))
     stamp = (src.stat().st_mtime_ns, src.stat().st_size)
     now = time.monotonic()
     with _lock:

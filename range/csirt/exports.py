@@ -21,8 +21,8 @@ import datetime as dt
 import json
 import uuid
 
+from range.core import iso
 from range.csirt import rsit
-from range.core.clock import iso
 
 NS = uuid.UUID("1f4b9a52-5d0e-4c8e-9a43-0b6a3c7e2f18")
 TLP_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
@@ -104,34 +104,68 @@ def stix_bundle(session: str, team: str, reports: list[dict], indicators: list[d
             objects.append(ap)
             refs.append(ap.id)
         for n, ind in enumerate(r["indicators"]):
-            obj = stix2.Indicator(id=_id("indicator", session, team, r["pk"], n), name=f"{ind['type']} {ind['value'][:80]}",
-                                  indicator_types=["malicious-activity"], pattern=pattern(ind["type"], ind["value"]),
-                                  pattern_type="stix", valid_from=seen, **common)
-            sight = stix2.Sighting(id=_id("sighting", session, team, r["pk"], n), sighting_of_ref=obj.id,
-                                   where_sighted_refs=[ident.id], first_seen=seen, **common)
+            obj = stix2.Indicator(
+                id=_id("indicator", session, team, r["pk"], n),
+                name=f"{ind['type']} {ind['value'][:80]}",
+                indicator_types=["malicious-activity"],
+                pattern=pattern(ind["type"], ind["value"]),
+                pattern_type="stix",
+                valid_from=seen,
+                **common,
+            )
+            sight = stix2.Sighting(
+                id=_id("sighting", session, team, r["pk"], n),
+                sighting_of_ref=obj.id,
+                where_sighted_refs=[ident.id],
+                first_seen=seen,
+                **common,
+            )
             objects += [obj, sight]
             refs += [obj.id, sight.id]
         addrs = [a for a in r["attackers"] + r["affected"] if "/" not in a]
         if addrs:
             scos = [stix2.IPv4Address(value=a) for a in dict.fromkeys(addrs)]
-            od = stix2.ObservedData(id=_id("observed-data", session, team, r["pk"]), first_observed=seen,
-                                    last_observed=seen, number_observed=1, object_refs=[s.id for s in scos], **common)
+            od = stix2.ObservedData(
+                id=_id("observed-data", session, team, r["pk"]),
+                first_observed=seen,
+                last_observed=seen,
+                number_observed=1,
+                object_refs=[s.id for s in scos],
+                **common,
+            )
             objects += scos + [od]
             refs.append(od.id)
-        rep = stix2.Report(id=_id("report", session, team, r["pk"]), name=r["title"], published=when,
-                           report_types=["threat-report"], description=_summary(r),
-                           labels=[rsit.tag(cls, typ), f"severity:{r['severity']}"], object_refs=refs, **common)
+        rep = stix2.Report(
+            id=_id("report", session, team, r["pk"]),
+            name=r["title"],
+            published=when,
+            report_types=["threat-report"],
+            description=_summary(r),
+            labels=[rsit.tag(cls, typ), f"severity:{r['severity']}"],
+            object_refs=refs,
+            **common,
+        )
         objects.append(rep)
         if r.get("actions"):
-            objects.append(stix2.Note(id=_id("note", session, team, r["pk"]), abstract="Actions taken",
-                                      content=r["actions"], object_refs=[rep.id, inc.id], **common))
+            objects.append(
+                stix2.Note(
+                    id=_id("note", session, team, r["pk"]),
+                    abstract="Actions taken",
+                    content=r["actions"],
+                    object_refs=[rep.id, inc.id],
+                    **common,
+                )
+            )
     return stix2.Bundle(objects=objects, id=_id("bundle", session, team, len(reports), len(indicators))).serialize(
-        pretty=True)
+        pretty=True
+    )
 
 
 def _summary(r: dict) -> str:
-    lines = [f"RSIT: {rsit.label(r['classification']['class'], r['classification']['type'])}",
-             f"Severity: {r['severity']}"]
+    lines = [
+        f"RSIT: {rsit.label(r['classification']['class'], r['classification']['type'])}",
+        f"Severity: {r['severity']}",
+    ]
     if r["attackers"]:
         lines.append("Attacker: " + ", ".join(r["attackers"]))
     if r["affected"]:
@@ -146,6 +180,7 @@ def _summary(r: dict) -> str:
 
 # ---- MISP ----------------------------------------------------------------------------------------
 
+
 def _misp_attr(event, kind: str, value: str, comment: str = "", to_ids: bool = True, tags=()):
     mtype = "ip-dst" if kind == "ipv4" else HASH_MISP[len(value)] if kind == "hash" else MISP_TYPE[kind]
     a = event.add_attribute(mtype, value, comment=comment, to_ids=to_ids)
@@ -157,6 +192,7 @@ def _misp_attr(event, kind: str, value: str, comment: str = "", to_ids: bool = T
 def misp_events(session: str, team: str, reports: list[dict], indicators: list[dict]) -> str:
     """MISP events (JSON text: {"response": [{"Event": ...}, ...]}) of one team's reports and indicators."""
     from pymisp import MISPEvent
+
     events = []
     for r in reports:
         e = MISPEvent()
@@ -170,8 +206,9 @@ def misp_events(session: str, team: str, reports: list[dict], indicators: list[d
         e.add_tag(rsit.tag(r["classification"]["class"], r["classification"]["type"]))
         if r.get("attack"):
             name = rsit.attack_name(r["attack"])
-            e.add_tag(f'misp-galaxy:mitre-attack-pattern="{name} - {r["attack"]}"' if name else
-                      f'mitre-attack:{r["attack"]}')
+            e.add_tag(
+                f'misp-galaxy:mitre-attack-pattern="{name} - {r["attack"]}"' if name else f"mitre-attack:{r['attack']}"
+            )
         for a in r["attackers"]:
             attr = e.add_attribute("ip-src", a, comment="attacker", to_ids=True)  # an address or a CIDR network
             if r.get("first_seen") is not None:
@@ -185,8 +222,9 @@ def misp_events(session: str, team: str, reports: list[dict], indicators: list[d
         if r["actions"]:
             e.add_attribute("comment", r["actions"], comment="actions taken", to_ids=False)
         if r["evidence"]:
-            e.add_attribute("comment", ", ".join(r["evidence"]), comment="evidence (alert ids, event references)",
-                            to_ids=False)
+            e.add_attribute(
+                "comment", ", ".join(r["evidence"]), comment="evidence (alert ids, event references)", to_ids=False
+            )
         events.append(e)
     if indicators:
         e = MISPEvent()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from range.core.errors import InputError
+from range.core import InputError
 
 # class value -> (class name, {type value: type name})
 TAXONOMY: dict[str, tuple[str, dict[str, str]]] = {

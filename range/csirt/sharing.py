@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from range.core.errors import InputError
+from range.core import InputError
 
 KINDS = ("ipv4", "domain", "url", "user_agent", "hash")
 TLPS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")

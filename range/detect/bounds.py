@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from range.core.errors import InputError
+from range.core import InputError
 
 MAX_LIST = 500
 MAX_VALUES = 2000

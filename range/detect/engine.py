@@ -19,11 +19,15 @@ from typing import Any
 
 import regex
 
+from range.core import InputError, iso
 from range.detect import correlate
-from range.core.clock import iso
-from range.detect.rules import GROUP_FIELD, REGEX_TIMEOUT, RULE_TIMEOUT, Rule, RuleSet, register_functions
-from range.core.errors import InputError
-from range.events.store import SCHEMA, open_readonly, record
+from range.detect.backend import register_functions
+from range.detect.rules import Rule, RuleSet
+from range.events import SCHEMA, open_readonly, record
+
+RULE_TIMEOUT = 20.0       # seconds of SQL per rule and poll
+REGEX_TIMEOUT = 0.5       # seconds per regular-expression match
+GROUP_FIELD = "id.orig_h"  # a simple rule's alerts are grouped by the source address
 
 
 class Detector:
@@ -210,9 +214,17 @@ class Detector:
         ev0 = a.events[0]
         h = hashlib.sha256(f"{m.id}\x1f{json.dumps(a.group, sort_keys=True, default=str)}\x1f"
                            f"{ev0.table}:{ev0.rowid}:{ev0.ts!r}".encode()).hexdigest()[:20]
-        out = {"id": h, "rule_id": m.id, "rule_title": m.title, "level": m.level, "raised_at": iso(max(a.raised_ts, self.floor)),
-               "first_event_at": iso(a.first_ts), "last_event_at": iso(a.last_ts), "group": a.group,
-               "events": [record(e.table, e.row) for e in a.events]}
+        out = {
+            "id": h,
+            "rule_id": m.id,
+            "rule_title": m.title,
+            "level": m.level,
+            "raised_at": iso(max(a.raised_ts, self.floor)),
+            "first_event_at": iso(a.first_ts),
+            "last_event_at": iso(a.last_ts),
+            "group": a.group,
+            "events": [record(e.table, e.row) for e in a.events],
+        }
         self._alerts[h] = (a.rule, out)
         return out
 
@@ -230,3 +242,10 @@ class Detector:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def run(ruleset: RuleSet, db_path, **kw) -> tuple[list[dict], list[dict]]:
+    """Offline: every rule over the whole store in one poll. Returns (alerts, load and run errors)."""
+    with Detector(ruleset, db_path, **kw) as det:
+        det.poll()
+    return det.alerts(), ruleset.errors + det.errors

@@ -1,153 +1,45 @@
-"""Detection: Sigma rules -> SQL over the event store -> alerts.
+"""Sigma rules loaded and compiled to SQL over the event store: the rule model and the loader.
 
 :func:`load_rules` reads rule files and folders with pySigma (correlation rules included),
-converts every detection rule through ``detections/pipeline.yml`` with :class:`RangeBackend`
-(the SQLite backend, plus missing-field and keyword handling) and returns a :class:`RuleSet`;
-rules that fail to load or convert become entries of ``RuleSet.errors`` and the rest go on.
-:class:`range.detector.Detector` runs a rule set incrementally on a read-only store: each poll runs each
-needed rule's SQL once over the rows added since the last poll, merges the matches in time
-order and feeds them to :mod:`range.correlate`, which folds them into alerts. Offline,
-:meth:`RuleSet.run` is one poll over the whole store.
+converts every detection rule through ``detections/pipeline.yml`` with
+:class:`~range.detect.backend.RangeBackend` and returns a :class:`RuleSet`; rules that fail to
+load or convert become entries of ``RuleSet.errors`` and the rest go on. The engine
+(:mod:`range.detect.engine`) runs a rule set over a store.
 """
 from __future__ import annotations
 
-import copy
-import re
 import sqlite3
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import regex
 import yaml
-from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
-from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionNOT
-from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule, SigmaExtendedCorrelationCondition
-from sigma.exceptions import SigmaError, SigmaRegularExpressionError, SigmaRuleLocation
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaExtendedCorrelationCondition,
+)
+from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
-from sigma.types import SigmaExists, SigmaFieldReference, SigmaNull
 
-from range.detect import correlate
-from range.core.errors import InputError
+from range.core import InputError, loads_all
 from range.core.paths import DETECTIONS
+from range.detect import correlate
+from range.detect.backend import COLUMNS, RangeBackend, register_functions
 from range.detect.bounds import check_rule
-from range.events.store import SCHEMA
-from range.core.yamlfile import loads_all
-
-if TYPE_CHECKING:
-    from range.detect.engine import Detector
+from range.detect.legacy import legacy_aggregation
+from range.events import SCHEMA
 
 PIPELINE = DETECTIONS / "pipeline.yml"
 ALERT_WINDOW = 60.0       # a simple rule's matches from one source within this span are one alert
-RULE_TIMEOUT = 20.0       # seconds of SQL per rule and poll
-REGEX_TIMEOUT = 0.5       # seconds per regular-expression match
-GROUP_FIELD = "id.orig_h"
-_COLUMNS = {t: {c.lower(): c for c, _ in cols} for t, cols in SCHEMA.items()}
-# Fields a keyword (a value without a field) is searched in: what the log line would show.
-KEYWORD_FIELDS = {
-    "conn": ["id.orig_h", "id.resp_h", "proto", "service", "conn_state", "history"],
-    "dns": ["id.orig_h", "id.resp_h", "query", "qtype_name", "rcode_name", "answers"],
-    "http": ["id.orig_h", "method", "host", "uri", "referrer", "user_agent", "username", "cookie", "post_body"],
-    "ssh": ["id.orig_h", "id.resp_h", "client", "server", "direction"],
-    "ftp": ["id.orig_h", "id.resp_h", "user", "command", "arg", "reply_msg"],
-    "telnet": ["id.orig_h", "id.resp_h", "user", "line"],
-    "arp": ["operation", "id.orig_h", "id.resp_h", "src_mac", "dst_mac"],
-}
-# Fields computed from stored ones (SQL expressions over the table's columns)
-VIRTUAL = {"http": {"c-uri-extension": "cyberrange_uri_ext(`uri`)"}}
-_VIRTUAL_SQL = {k: v for fields in VIRTUAL.values() for k, v in fields.items()}
 
 
-def uri_extension(uri):
-    """``/a/b.EXE?x=1`` -> ``EXE``: the extension of a URI's last path segment, or NULL."""
-    if not isinstance(uri, str):
-        return None
-    name = uri.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[1] if "." in name else None
-
-
-def register_functions(db: sqlite3.Connection, regexp) -> None:
-    db.create_function("regexp", 2, regexp, deterministic=True)
-    db.create_function("cyberrange_uri_ext", 1, uri_extension, deterministic=True)
-
-
-# ---- the backend ---------------------------------------------------------------------------------
-class RangeBackend(sqliteBackend):
-    """The pySigma SQLite backend, made to fit the store: a field the rule's table lacks is absent
-    from every event (``field: value`` false, ``field: null`` true) instead of an SQL error; plain
-    string equality is case-insensitive as Sigma says; keywords search the text fields of the log
-    line (KEYWORD_FIELDS); under a NOT an empty field compares false, never NULL."""
-
-    def __init__(self, pipeline: ProcessingPipeline):
-        super().__init__(processing_pipeline=pipeline)
-        self.missing: set[str] = set()
-
-    def _col(self, name, state):
-        table = state.processing_state.get("table")
-        if name in VIRTUAL.get(table, {}):
-            return name
-        return _COLUMNS.get(table, {}).get(str(name).lower())
-
-    def escape_and_quote_field(self, field_name: str) -> str:
-        return _VIRTUAL_SQL.get(field_name) or super().escape_and_quote_field(field_name)
-
-    def convert_condition_field_eq_val(self, cond: ConditionFieldEqualsValueExpression, state):
-        col = self._col(cond.field, state)
-        ref = cond.value.field if isinstance(cond.value, SigmaFieldReference) else None
-        if col is None or (ref is not None and self._col(ref, state) is None):
-            self.missing.add(cond.field if col is None else ref)
-            absent_true = isinstance(cond.value, SigmaNull) or (isinstance(cond.value, SigmaExists) and not cond.value.exists)
-            return "1" if absent_true else "0"
-        cond.field = col
-        if ref is not None:
-            cond.value.field = self._col(ref, state)
-        return self._never_null(cond, super().convert_condition_field_eq_val(cond, state))
-
-    @staticmethod
-    def _never_null(cond, sql):
-        """Under a NOT, a comparison with a NULL column must be false, not NULL (NOT NULL is NULL,
-        so ``selection and not filter`` would drop every event whose filter field is empty)."""
-        p = cond.parent
-        while p is not None:
-            if isinstance(p, ConditionNOT):
-                return f"IFNULL({sql}, 0)"
-            p = getattr(p, "parent", None)
-        return sql
-
-    def convert_condition_field_eq_val_str(self, cond, state):
-        v = cond.value
-        if not v.contains_special() and not any(c in str(v) for c in "%_\\"):
-            return f"{self.escape_and_quote_field(cond.field)} = {self.convert_value_str(v, state)} COLLATE NOCASE"
-        return super().convert_condition_field_eq_val_str(cond, state)
-
-    def convert_condition_field_eq_val_re(self, cond, state):
-        try:
-            regex.compile(str(cond.value.regexp))
-        except regex.error as e:
-            raise SigmaRegularExpressionError(f"invalid regular expression {str(cond.value.regexp)!r}: {e}") from None
-        return super().convert_condition_field_eq_val_re(cond, state)
-
-    def _keyword(self, text: str, state) -> str:
-        cols = KEYWORD_FIELDS.get(state.processing_state.get("table"), [])
-        if not cols:
-            return "0"
-        return "(" + " OR ".join(f"{self.escape_and_quote_field(c)} LIKE '%{text}%' ESCAPE '\\'" for c in cols) + ")"
-
-    def convert_condition_val_str(self, cond, state):
-        return self._never_null(cond, self._keyword(self.convert_value_str(cond.value, state, no_quote=True), state))
-
-    def convert_condition_val_num(self, cond, state):
-        return self._never_null(cond, self._keyword(str(cond.value), state))
-
-    def finalize_query_default(self, rule, query, index, state):
-        return (state.processing_state.get("table"), query)
-
-
-# ---- loading ---------------------------------------------------------------------------------------
 @dataclass
 class Rule:
     key: str
@@ -165,7 +57,7 @@ class Rule:
         for m in self.mappings:
             v = m.get(name, name)
             name = v[0] if isinstance(v, list) else v
-        return _COLUMNS[self.table].get(name.lower())
+        return COLUMNS[self.table].get(name.lower())
 
 
 @dataclass
@@ -189,18 +81,6 @@ class RuleSet:
     def error(self, file, rule_id, message) -> None:
         self.errors.append({"file": str(file), "rule_id": rule_id, "message": message})
 
-    def detector(self, db_path, **kw) -> "Detector":
-        from range.detect.engine import Detector
-        return Detector(self, db_path, **kw)
-
-    def run(self, db_path, **kw) -> tuple[list[dict], list[dict]]:
-        """Offline: every rule over the whole store. Returns (alerts, load and run errors)."""
-        det = self.detector(db_path, **kw)
-        try:
-            det.poll()
-        finally:
-            det.close()
-        return det.alerts(), self.errors + det.errors
 
 
 def _rule_id(r) -> str:
@@ -211,40 +91,6 @@ def _msg(e: Exception) -> str:
     m = str(e.args[0]) if e.args else type(e).__name__
     line = getattr(getattr(e, "source", None), "line", None)
     return f"line {line}: {m}" if line else m
-
-
-_LEGACY = re.compile(r"^\s*(?P<search>.+?)\s*\|\s*(?P<fn>count|sum|avg)\(\s*(?P<field>[^)\s]*)\s*\)\s*"
-                     r"(?:by\s+(?P<group>[\w.\-]+)\s*)?(?P<op>>=|<=|==|!=|>|<|=)\s*(?P<n>\d+(?:\.\d+)?)\s*$")
-_OPNAME = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "=": "eq", "==": "eq", "!=": "neq"}
-
-
-def legacy_aggregation(doc: dict, file: str) -> list[dict]:
-    """``selection | count(field) by group > n`` (Sigma 1 aggregation) as a base rule plus a correlation."""
-    det = doc.get("detection")
-    cond = det.get("condition") if isinstance(det, dict) else None
-    cond = cond[0] if isinstance(cond, list) and len(cond) == 1 else cond
-    m = _LEGACY.match(cond) if isinstance(cond, str) else None
-    if m is None:
-        if isinstance(cond, str) and re.search(r"\b(count|sum|avg|min|max)\s*\(", cond):
-            raise InputError(f"legacy aggregation '{cond}' cannot be expressed as a correlation here: "
-                             "use 'search | count(field) by field > n' or write a Sigma correlation rule")
-        return [doc]
-    if "timeframe" not in det:
-        raise InputError(f"legacy aggregation '{cond}' has no timeframe: write it as a Sigma correlation with a timespan")
-    rid = str(doc.get("id") or uuid.uuid5(uuid.NAMESPACE_URL, f"{file}:{doc.get('title')}"))
-    base = copy.deepcopy(doc)
-    base["detection"] = {k: v for k, v in det.items() if k != "timeframe"} | {"condition": m["search"]}
-    base.update(id=str(uuid.uuid5(uuid.NAMESPACE_URL, rid + "/search")), name=f"{rid}-search",
-                title=f"{doc.get('title', rid)} (search)")
-    kind = {"count": "value_count" if m["field"] else "event_count", "sum": "value_sum", "avg": "value_avg"}[m["fn"]]
-    n = float(m["n"]) if "." in m["n"] else int(m["n"])
-    corr = {k: doc[k] for k in ("title", "description", "status", "level", "author", "date", "tags") if k in doc}
-    corr["id"] = rid
-    corr["correlation"] = {"type": kind, "rules": [base["name"]], "timespan": str(det["timeframe"]),
-                           "condition": {_OPNAME[m["op"]]: n} | ({"field": m["field"]} if m["field"] else {})}
-    if m["group"]:
-        corr["correlation"]["group-by"] = [m["group"]]
-    return [base, corr]
 
 
 def _documents(text: bytes) -> list[dict]:
@@ -427,7 +273,6 @@ def _link_correlation(rs: RuleSet, c: SigmaCorrelationRule, f: str, key: str, na
 
 def _expression(node, names: dict):
     """A temporal extended condition (and/or/not over rules) as a predicate on the rules present."""
-    from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT, CorrelationConditionOR
     if isinstance(node, CorrelationConditionAND):
         a, b = (_expression(x, names) for x in node.args)
         return lambda s: a(s) and b(s)

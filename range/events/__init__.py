@@ -1,0 +1,24 @@
+"""Events: packets turned into Zeek-shaped records in a team's event store.
+
+tshark dissects (:mod:`.tshark`); the assembler tracks connections (:mod:`.conn`,
+:mod:`.assembler`) and hands application data to one analyzer per protocol (:mod:`.apps`:
+dns, http, ssh, ftp, telnet); records go to SQLite (:mod:`.store`), from a capture file
+(:mod:`.ingest`) or live from a bridge (:mod:`.capture`, a process of its own). The explorer
+and the packet drill-down read a team's store and capture for the hunting workspace.
+"""
+from range.events import explorer, packets
+from range.events.assembler import Assembler
+from range.events.capture import WATERMARK, LiveSensor, read_status
+from range.events.ingest import IngestResult, ingest
+from range.events.store import (
+           SCHEMA,
+           SERVICE_TABLES,
+           EventStore,
+           columns,
+           open_readonly,
+           record,
+)
+from range.events.tshark import FIELDS, tshark
+
+__all__ = ["explorer", "packets", "Assembler", "WATERMARK", "LiveSensor", "read_status", "IngestResult", "ingest",
+           "SCHEMA", "SERVICE_TABLES", "EventStore", "columns", "open_readonly", "record", "FIELDS", "tshark"]

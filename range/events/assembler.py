@@ -1,6 +1,6 @@
 """Zeek-shaped records from dissected packets: conn, dns, http, ssh, ftp, telnet, arp.
 
-:class:`Assembler` consumes tshark rows (see :mod:`range.sensor`) in time order and emits
+:class:`Assembler` consumes tshark rows (see :mod:`range.events.tshark`) in time order and emits
 records the way Zeek writes its logs: a ``conn`` record per connection (ICMP included) with
 ``conn_state`` and ``history`` when it ends or times out; a ``dns`` record per query joined with
 its response; an ``http`` record per request joined with its response; ``ssh`` per session;
@@ -11,17 +11,16 @@ the wall clock so that records leave within a second or two of their last packet
 from __future__ import annotations
 
 import operator
-import random
 from typing import Callable
 
-from range.events.apps import AppLayers
-from range.events.tshark import AGG, F, as_int as _int, first
+from range.events.apps import MARKS, AppLayers
+from range.events.conn import ACK, FIN, RST, SYN, SYNACK, Conn, Uids
+from range.events.tshark import AGG, F, first
+from range.events.tshark import as_int as _int
 
 Emit = Callable[[str, dict], None]
 
 TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 2.5, 0.5
-
-FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
 # field indices
 _TS, _ESRC, _EDST = F["frame.time_epoch"], F["eth.src"], F["eth.dst"]
@@ -30,73 +29,7 @@ _TSP, _TDP, _TFL, _TLEN = F["tcp.srcport"], F["tcp.dstport"], F["tcp.flags"], F[
 _USP, _UDP, _ULEN = F["udp.srcport"], F["udp.dstport"], F["udp.length"]
 _ICT, _ICC, _ICID, _DLEN = F["icmp.type"], F["icmp.code"], F["icmp.ident"], F["data.len"]
 _ARP = F["arp.opcode"]
-_DNS, _HREQ, _HRSP = F["dns.id"], F["http.request.method"], F["http.response.code"]
-_SSHP, _SSHM, _FTPQ, _FTPR, _TEL, _NTP = (F["ssh.protocol"], F["ssh.message_code"], F["ftp.request.command"],
-                                          F["ftp.response.code"], F["telnet.data"], F["ntp.flags.mode"])
-_APP_FIELDS = operator.itemgetter(_DNS, _HREQ, _HRSP, _SSHP, _SSHM, _FTPQ, _FTPR, _TEL, _NTP)
-
-
-class Uids:
-    """Zeek-like connection uids ("C" + 17 alphanumerics): drawn from a generator seeded by the
-    first packet's time, so the same capture always gives the same uids."""
-
-    def __init__(self):
-        self._rng: random.Random | None = None
-
-    def next(self, ts: float) -> str:
-        if self._rng is None:
-            self._rng = random.Random(repr(ts))
-        return "C%017x" % self._rng.getrandbits(68)
-
-
-class Conn:
-    __slots__ = ("uid", "ts", "last", "proto", "orig_h", "orig_p", "resp_h", "resp_p", "pkts", "bytes", "ip_bytes",
-                 "hist", "flags", "services", "macs", "closed", "app", "http_depth", "queue")
-
-    def __init__(self, uid, ts, proto, oh, op, rh, rp, omac, rmac):
-        self.uid = uid
-        self.ts = self.last = ts
-        self.proto, self.orig_h, self.orig_p, self.resp_h, self.resp_p = proto, oh, op, rh, rp
-        self.pkts = [0, 0]
-        self.bytes = [0, 0]
-        self.ip_bytes = [0, 0]
-        self.hist = ""
-        self.flags = [0, 0]  # flags seen per direction (0 orig, 1 resp); 0x100 marks a SYN-ACK
-        self.services: list[str] = []
-        self.macs = (omac, rmac)
-        self.closed: float | None = None
-        self.app: dict = {}
-        self.http_depth = 0
-        self.queue: float | None = None
-
-    def ident(self) -> dict:
-        return {"ts": self.ts, "uid": self.uid, "id.orig_h": self.orig_h, "id.orig_p": self.orig_p,
-                "id.resp_h": self.resp_h, "id.resp_p": self.resp_p}
-
-    def state(self) -> str:
-        if self.proto == "icmp":
-            return "OTH"
-        o, r = self.flags
-        if self.proto == "udp":
-            return "SF" if self.pkts[1] and self.pkts[0] else ("S0" if self.pkts[0] else "SHR")
-        syn, synack = o & SYN, r & 0x100
-        if not syn and not synack:
-            return "OTH"
-        if syn and not synack:
-            if r & RST:
-                return "REJ"
-            if o & RST:
-                return "RSTOS0"
-            if o & FIN:
-                return "SH"
-            return "S0"
-        if synack and not syn:
-            return "RSTRH" if r & RST else ("SHR" if r & FIN else "OTH")
-        if (o | r) & RST:
-            return "RSTO" if self.app.get("first_rst") == 0 else "RSTR"
-        if o & FIN and r & FIN:
-            return "SF"
-        return "S2" if o & FIN else ("S3" if r & FIN else "S1")
+_APP_FIELDS = operator.itemgetter(*MARKS)
 
 
 class Assembler:
@@ -154,7 +87,7 @@ class Assembler:
             c.ip_bytes[d] += iplen
             if fl & SYN:
                 letter = "H" if fl & ACK else "S"
-                c.flags[d] |= 0x100 if fl & ACK else SYN
+                c.flags[d] |= SYNACK if fl & ACK else SYN
             elif fl & RST:
                 letter = "R"
                 c.flags[d] |= RST
@@ -180,7 +113,9 @@ class Assembler:
             k = ("udp", src, sp, dst, dp) if (src, sp) < (dst, dp) else ("udp", dst, dp, src, sp)
             c = self.conns.get(k)
             if c is None:
-                c = self.conns[k] = Conn(self.uids.next(ts), ts, "udp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST]))
+                c = self.conns[k] = Conn(
+                    self.uids.next(ts), ts, "udp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST])
+                )
             d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
             self._count(c, d, ts, max((_int(p[_ULEN]) or 8) - 8, 0), iplen)
             self._hist(c, d, "D")
@@ -193,13 +128,17 @@ class Assembler:
                 k = ("icmp", oh, rh, ident)
                 c = self.conns.get(k)
                 if c is None:
-                    c = self.conns[k] = Conn(self.uids.next(ts), ts, "icmp", oh, 8, rh, 0, first(p[_ESRC]), first(p[_EDST]))
+                    c = self.conns[k] = Conn(
+                        self.uids.next(ts), ts, "icmp", oh, 8, rh, 0, first(p[_ESRC]), first(p[_EDST])
+                    )
                 d = 0 if src == oh else 1
             else:
                 k = ("icmp", src, dst, t, code)
                 c = self.conns.get(k)
                 if c is None:
-                    c = self.conns[k] = Conn(self.uids.next(ts), ts, "icmp", src, t, dst, code, first(p[_ESRC]), first(p[_EDST]))
+                    c = self.conns[k] = Conn(
+                        self.uids.next(ts), ts, "icmp", src, t, dst, code, first(p[_ESRC]), first(p[_EDST])
+                    )
                 d = 0
             self._count(c, d, ts, _int(p[_DLEN]) or max(iplen - 28, 0), iplen)
             return c, d, k
@@ -233,38 +172,27 @@ class Assembler:
         if ch not in c.hist:
             c.hist += ch
 
-    def _service(self, c: Conn, name: str) -> None:
-        if name not in c.services:
-            c.services.append(name)
-
     # ---- application layers -----------------------------------------------------------------
     def _apps(self, p, ts, c: Conn, d: int) -> None:
         if not c.services and not any(_APP_FIELDS(p)):
             return  # most packets of a scan or a flood: no application layer to read
-        if p[_DNS]:
-            self._service(c, "dns")
-            self.apps.dns(p, ts, c, d)
-        if p[_HREQ] or p[_HRSP]:
-            self._service(c, "http")
-            self.apps.http(p, ts, c, d)
-        if p[_SSHP] or p[_SSHM] or "ssh" in c.services:
-            self._service(c, "ssh")
-            self.apps.ssh(p, ts, c, d, _int(p[_TLEN]) or 0)
-        if p[_FTPQ] or p[_FTPR]:
-            self._service(c, "ftp")
-            self.apps.ftp(p, ts, c, d)
-        if p[_TEL]:
-            self._service(c, "telnet")
-            self.apps.telnet(p, ts, c, d)
-        if p[_NTP]:
-            self._service(c, "ntp")
+        self.apps.packet(p, ts, c, d)
 
     def _arp(self, p, ts) -> None:
         op = _int(p[F["arp.opcode"]])
-        self.emit("arp", {"ts": ts, "operation": {1: "request", 2: "reply"}.get(op, str(op)),
-                          "id.orig_h": first(p[F["arp.src.proto_ipv4"]]), "id.resp_h": first(p[F["arp.dst.proto_ipv4"]]),
-                          "src_mac": first(p[F["arp.src.hw_mac"]]), "dst_mac": first(p[F["arp.dst.hw_mac"]]),
-                          "orig_mac": first(p[_ESRC]), "resp_mac": first(p[_EDST])})
+        self.emit(
+            "arp",
+            {
+                "ts": ts,
+                "operation": {1: "request", 2: "reply"}.get(op, str(op)),
+                "id.orig_h": first(p[F["arp.src.proto_ipv4"]]),
+                "id.resp_h": first(p[F["arp.dst.proto_ipv4"]]),
+                "src_mac": first(p[F["arp.src.hw_mac"]]),
+                "dst_mac": first(p[F["arp.dst.hw_mac"]]),
+                "orig_mac": first(p[_ESRC]),
+                "resp_mac": first(p[_EDST]),
+            },
+        )
 
     # ---- ending -----------------------------------------------------------------------------
     def expire(self, now: float) -> None:
@@ -294,7 +222,28 @@ class Assembler:
             self.apps.finish(c)
         # a tuple in the conn table's column order (range.store.SCHEMA), without its _seen: the
         # commonest record, built without a dict
-        self.emit("conn", (c.ts, c.uid, c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto,
-                           ",".join(c.services) or None, round(c.last - c.ts, 6), c.bytes[0], c.bytes[1],
-                           c.state(), 0, c.hist or None, c.pkts[0], c.ip_bytes[0], c.pkts[1], c.ip_bytes[1],
-                           c.macs[0], c.macs[1]))
+        self.emit(
+            "conn",
+            (
+                c.ts,
+                c.uid,
+                c.orig_h,
+                c.orig_p,
+                c.resp_h,
+                c.resp_p,
+                c.proto,
+                ",".join(c.services) or None,
+                round(c.last - c.ts, 6),
+                c.bytes[0],
+                c.bytes[1],
+                c.state(),
+                0,
+                c.hist or None,
+                c.pkts[0],
+                c.ip_bytes[0],
+                c.pkts[1],
+                c.ip_bytes[1],
+                c.macs[0],
+                c.macs[1],
+            ),
+        )

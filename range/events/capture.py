@@ -2,7 +2,7 @@
 
 Two processes per team network: ``dumpcap`` writes a ring of pcap files (for download and for the
 live ground truth) and ``tshark -l`` dissects the same traffic into field rows, which the
-:class:`range.events.Assembler` turns into records written to the team's event store within a
+:class:`range.events.assembler.Assembler` turns into records written to the team's event store within a
 second or two (connections when they end). Both report what they dropped: ``dumpcap`` and
 ``tshark`` count kernel drops; nothing is lost silently.
 
@@ -13,7 +13,7 @@ later. Detection reads records up to the lowest watermark of a store's sensors, 
 order (:meth:`range.detector.Detector.poll_seen`), so what it raises and when does not depend on
 when it polled, nor on an orchestrator restart in between. A sensor that stops writes ``inf``.
 
-``python -m range.capture`` runs one sensor as a process of its own (the live range starts it
+``python -m range.events.capture`` runs one sensor as a process of its own (the live range starts it
 detached, :mod:`range.procs`): it outlives the orchestrator, stops on SIGINT or SIGTERM after
 writing what it captured, and stops by itself when its bridge disappears (``cyberrange down``).
 Its figures go to a JSON status file, rewritten every few seconds and at the end.
@@ -26,7 +26,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,11 +34,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from range.core.errors import ToolMissing
+from range.core import require_tool
 from range.events.assembler import Assembler
-from range.events.ingest import Batcher
+from range.events.batcher import Batcher
+from range.events.store import EventStore
 from range.events.tshark import command, split_row
-from range.events.store import Store
 
 FLUSH_EVERY = 0.25
 STATUS_EVERY = 5.0
@@ -90,11 +89,9 @@ class LiveSensor:
         self._procs: list[subprocess.Popen] = []
 
     def start(self) -> "LiveSensor":
-        dumpcap = shutil.which("dumpcap")
-        if not dumpcap:
-            raise ToolMissing("dumpcap is missing (it comes with Debian's tshark package)")
+        dumpcap = require_tool("dumpcap", "tshark")
         self.ring_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(self.db)  # the first watermark, before any packet: nothing it writes is seen earlier
+        store = EventStore(self.db)  # the first watermark, before any packet: nothing it writes is seen earlier
         store.set_meta(WATERMARK + self.iface, repr(self.clock()))
         store.close()
         ring = [dumpcap, "-q", "-P", "-i", self.iface, "-w", str(self.ring_dir / "ring.pcap"),
@@ -112,7 +109,7 @@ class LiveSensor:
         return self
 
     def _loop(self, proc: subprocess.Popen) -> None:
-        store = Store(self.db)
+        store = EventStore(self.db)
         batch = Batcher(store, clock=self.clock)
         asm = Assembler(batch)
         last_flush = time.monotonic()
@@ -210,8 +207,8 @@ def read_status(path: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m range.capture --iface BRIDGE --db EVENTS --ring DIR --status FILE [--bpf FILTER]``"""
-    ap = argparse.ArgumentParser(prog="python -m range.capture")
+    """``python -m range.events.capture --iface BRIDGE --db EVENTS --ring DIR --status FILE [--bpf FILTER]``"""
+    ap = argparse.ArgumentParser(prog="python -m range.events.capture")
     ap.add_argument("--iface", required=True)
     ap.add_argument("--db", required=True, type=Path)
     ap.add_argument("--ring", required=True, type=Path)

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import quote
 
-from range.core.clock import iso
-from range.core.errors import InputError
+from range.core import InputError, iso
 
 ID = [("uid", "TEXT"), ("id.orig_h", "TEXT"), ("id.orig_p", "INTEGER"), ("id.resp_h", "TEXT"), ("id.resp_p", "INTEGER")]
 
@@ -58,7 +57,7 @@ def columns(table: str) -> list[str]:
     return [c for c, _ in SCHEMA[table]]
 
 
-class Store:
+class EventStore:
     """Append-only writer of event records (one connection, batched in transactions).
 
     ``bulk``: a store being built from a capture file under a temporary name (range.ingest),

@@ -1,19 +1,19 @@
-"""The sensor: Wireshark's dissectors (tshark) turn packets into rows of protocol fields.
+"""Wireshark's dissectors (tshark) turn packets into rows of protocol fields.
 
 One tshark process reads a capture file (offline) or a live interface (the range's bridge) and
 prints one tab-separated line per packet with exactly the fields :mod:`range.events` needs.
 ``-T fields`` is the fastest way out of tshark (about 3x ``-T ek``, 60x pyshark's default path,
-see DESIGN.md); pyshark is kept for the per-packet drill-down only (:func:`dissect_packet`).
+see DESIGN.md); the per-packet drill-down lives in :mod:`range.events.packets`.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
-from range.core.errors import RangeError, ToolMissing
+from range.core import require_tool
 
 AGG = "\x1f"  # between several occurrences of one field (commas occur in TXT records and URIs)
 
@@ -64,11 +64,7 @@ def as_int(v: str) -> int | None:
 
 
 def tshark() -> str:
-    path = shutil.which("tshark")
-    if not path:
-        raise ToolMissing("tshark is not installed; install Debian's tshark package "
-                          "(scripts/test and scripts/demo do it) or run: apt-get install tshark")
-    return path
+    return require_tool("tshark")
 
 
 def command(source: str | Path, live: bool = False, bpf: str | None = None) -> list[str]:
@@ -104,7 +100,6 @@ def run_file(pcap: str | Path) -> tuple[subprocess.Popen, Iterator[list[str]]]:
     here: 7.3-7.9 s for 200k packets against 5.2-5.3 s through the file, tshark alone 4.7 s), so
     the file lets tshark and the event builder run on their own cores.
     """
-    import tempfile
     out = tempfile.TemporaryFile(prefix="cyberrange-rows-")
     proc = subprocess.Popen(command(pcap), stdout=out, stderr=subprocess.PIPE, text=True)
     return proc, _follow(out, proc)
@@ -132,35 +127,3 @@ def _follow(out, proc: subprocess.Popen) -> Iterator[list[str]]:
     finally:
         reader.close()
         out.close()
-
-
-def dissect_packet(pcap: str | Path, number: int) -> list[dict]:
-    """The full dissection tree of one packet, for the hunting UI (pyshark over tshark's JSON)."""
-    import pyshark
-    from pyshark.capture.capture import TSharkCrashException
-    # -c: tshark reads the first ``number`` frames only (a capture damaged further on still opens)
-    cap = pyshark.FileCapture(str(pcap), display_filter=f"frame.number == {int(number)}", use_json=True,
-                              include_raw=False, custom_parameters=["-c", str(int(number))])
-    try:
-        pkt = next(iter(cap), None)
-        if pkt is None:
-            return []
-        return [{"layer": layer.layer_name, "fields": _layer_fields(layer)} for layer in pkt.layers]
-    except TSharkCrashException as e:
-        last = [ln for ln in str(e).splitlines() if ln.startswith("Last error line:")]
-        raise RangeError(f"tshark could not read the capture: {last[0][16:].strip() if last else e}") from None
-    finally:
-        try:
-            cap.close()
-        except TSharkCrashException:
-            pass
-
-
-def _layer_fields(layer) -> dict:
-    out = {}
-    for name in layer.field_names:
-        try:
-            out[name] = str(layer.get_field(name))
-        except Exception:  # pragma: no cover - a dissector field pyshark cannot render
-            out[name] = "?"
-    return out

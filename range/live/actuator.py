@@ -28,8 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from range.traffic import wire
-from range.traffic.actions import IcmpEcho, RawFrames, TcpSession, UdpExchange
+from range.runtime.netns import call_in
+from range.runtime.procs import watch_netns
+from range.traffic import IcmpEcho, RawFrames, TcpSession, UdpExchange, wire
 
 CONNECT_TIMEOUT = 3.0
 READ_WAIT = 0.3
@@ -359,7 +360,6 @@ def run_plan(plan: Path) -> None:
     with open(plan, "rb") as f:
         p = pickle.load(f)
     if p.get("watch_pid"):  # ends when its node is gone (the range was taken down without us)
-        from range.runtime.procs import watch_netns
         watch_netns(int(p["watch_pid"]))
     act = Actuator(Log(Path(p["log"])), p.get("iface"), p.get("mac"), p.get("next_hop"))
     asyncio.run(act.run(p["actions"]))
@@ -369,7 +369,6 @@ def main(argv: list[str]) -> int:
     """``python -m range.actuator PLAN [PID]``: run the plan, inside PID's network namespace if given."""
     plan = Path(argv[0])
     if len(argv) > 1:
-        from range.runtime.netns import call_in
         call_in(int(argv[1]), run_plan, plan)
     else:
         run_plan(plan)

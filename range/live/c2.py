@@ -14,6 +14,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from range.runtime.procs import watch_netns
 from range.traffic import wire
 
 HTTP_PORTS = (80, 8000, 8080)
@@ -94,7 +95,6 @@ def serve() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--watch":  # ends when the attacker node is gone
-        from range.runtime.procs import watch_netns
         watch_netns(int(sys.argv[2]))
     try:
         serve()

@@ -13,6 +13,9 @@ from pathlib import Path
 import yaml
 
 from range.core import paths
+from range.csirt import team_marks
+from range.csirt.incidents import summary
+from range.results.standings import team_facts
 
 _rules: dict[str, tuple[float, list[dict]]] = {}
 _lock = threading.Lock()
@@ -81,19 +84,17 @@ def sharing_figures(marks: list[dict], team: str) -> dict:
 
 def programme(store) -> dict:
     """Each team's figures in every session it played (teams matched by name), oldest first."""
-    from range.sessions import commands as control
-    from range.csirt import workflow as csirt
-    from range.csirt.reports import summary
     sessions, teams = [], {}
     for row in sorted(store.sessions(), key=lambda r: r["created_at"]):
         name = row["name"]
         entry = {"name": name, "scenario": row["scenario"], "status": row["status"], "created_at": row["created_at"],
                  "teams": []}
         for t in store.teams(name):
-            if not (store.team_dir(name, t) / "truth.json").exists():
+            f = team_facts(store, name, t)
+            if f is None:
                 continue
-            truth, alerts, s = control.team_facts(store, name, t)
-            rep = summary(csirt.team_marks(store, name, t, truth, s, alerts), len(truth.steps))
+            s = f.score
+            rep = summary(team_marks(store, name, t, f.truth, s, f.alerts), len(f.truth.steps))
             fig = {"session": name, "score": s["score"], "recall": s["recall"], "precision": s["precision"],
                    "mttd_seconds": s["mttd_seconds"], "report_quality": rep["quality"],
                    "reports": rep["reports"], "steps_reported": rep["steps_reported"],

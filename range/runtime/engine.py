@@ -6,10 +6,9 @@ and one place names the labels every object the range creates carries.
 from __future__ import annotations
 
 import fcntl
-import shutil
 from contextlib import contextmanager
 
-from range.core.errors import ToolMissing
+from range.core import ToolMissing, paths
 
 LABEL_SESSION = "cyberrange.session"
 LABEL_TEAM = "cyberrange.team"
@@ -42,7 +41,6 @@ def client():
 @contextmanager
 def host_lock(name: str):
     """An exclusive lock shared by every cyberrange process on this host (``<state>/<name>.lock``)."""
-    from range.core import paths
     paths.STATE.mkdir(parents=True, exist_ok=True)
     with open(paths.STATE / f"{name}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -50,13 +48,6 @@ def host_lock(name: str):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def require_tool(name: str, package: str | None = None) -> str:
-    path = shutil.which(name)
-    if not path:
-        raise ToolMissing(f"{name} is not installed: apt-get install {package or name} (scripts/bootstrap does)")
-    return path
 
 
 def _short(e: Exception) -> str:

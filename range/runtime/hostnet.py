@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from range.core.errors import RuntimeFault
+from range.core import RuntimeFault
 
 
 def _comment(session: str) -> str:

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
+from docker.errors import DockerException, ImageNotFound
 
-from range.core import paths
-from range.runtime.engine import LABEL_IMAGE, LABEL_RECIPE, client as docker_client, host_lock, require_tool
-from range.core.errors import InputError, RuntimeFault, ToolMissing
-from range.topology.services import SERVICES
+from range.core import InputError, RuntimeFault, ToolMissing, paths, require_tool
+from range.runtime.engine import LABEL_IMAGE, LABEL_RECIPE, host_lock
+from range.runtime.engine import client as docker_client
+from range.topology import SERVICES
 
 RECIPE_VERSION = 1  # bump when the build procedure below changes what lands in an image
 SUITE = "bookworm"
@@ -140,7 +141,6 @@ def build(env, progress: Progress = _stderr, client=None) -> dict[str, str]:
 
 
 def ensure(r: Recipe, client, progress: Progress = _stderr) -> str:
-    from docker.errors import ImageNotFound
     tag = r.tag
     if r.registry:
         return _pull(r, client, progress)
@@ -161,7 +161,6 @@ def ensure(r: Recipe, client, progress: Progress = _stderr) -> str:
 
 
 def _pull(r: Recipe, client, progress: Progress) -> str:
-    from docker.errors import DockerException, ImageNotFound
     try:
         client.images.get(r.registry)
         progress(f"[{r.name}] {r.registry} is present")
@@ -170,12 +169,15 @@ def _pull(r: Recipe, client, progress: Progress) -> str:
         pass
     progress(f"[{r.name}] pulling {r.registry}")
     try:
-        repo, _, tag = r.registry.rpartition(":") if ":" in r.registry.rsplit("/", 1)[-1] else (r.registry, "", "latest")
+        tagged = ":" in r.registry.rsplit("/", 1)[-1]
+        repo, _, tag = r.registry.rpartition(":") if tagged else (r.registry, "", "latest")
         client.images.pull(repo, tag=tag)
     except DockerException as e:
-        raise RuntimeFault(f"image {r.name}: {r.registry} is not present and cannot be pulled "
-                           f"({str(e).strip().splitlines()[0][:300]}); is a registry reachable? Otherwise define "
-                           f"images: {{{r.name}: {{packages: [...]}}}} to build it offline") from None
+        raise RuntimeFault(
+            f"image {r.name}: {r.registry} is not present and cannot be pulled "
+            f"({str(e).strip().splitlines()[0][:300]}); is a registry reachable? Otherwise define "
+            f"images: {{{r.name}: {{packages: [...]}}}} to build it offline"
+        ) from None
     return r.registry
 
 
@@ -226,18 +228,38 @@ def _build(r: Recipe, tag: str, client, progress: Progress) -> None:
         hook.write_text(_customize_script(r))
         tarball = Path(tmp) / "rootfs.tar"
         q = shlex.quote
-        cmd = [unshare, "--mount", "--propagation", "private", mmdebstrap, f"--variant={VARIANT}", "--mode=root",
-               "--format=tar", "--skip=essential/unlink", f"--include={','.join(r.packages)}",
-               *[f"--dpkgopt=path-exclude={p}" for p in _EXCLUDE], "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-               f"--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives && cp -R {q(str(cache))}/. \"$1\"/var/cache/apt/archives/",
-               f"--customize-hook=sh {q(str(hook))} \"$1\"",
-               f"--customize-hook=cp -n \"$1\"/var/cache/apt/archives/*.deb {q(str(cache))}/ 2>/dev/null || true",
-               SUITE, str(tarball)]
+        cmd = [
+            unshare,
+            "--mount",
+            "--propagation",
+            "private",
+            mmdebstrap,
+            f"--variant={VARIANT}",
+            "--mode=root",
+            "--format=tar",
+            "--skip=essential/unlink",
+            f"--include={','.join(r.packages)}",
+            *[f"--dpkgopt=path-exclude={p}" for p in _EXCLUDE],
+            "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+            f'--setup-hook=mkdir -p "$1"/var/cache/apt/archives && '
+            f'cp -R {q(str(cache))}/. "$1"/var/cache/apt/archives/',
+            f'--customize-hook=sh {q(str(hook))} "$1"',
+            f'--customize-hook=cp -n "$1"/var/cache/apt/archives/*.deb {q(str(cache))}/ 2>/dev/null || true',
+            SUITE,
+            str(tarball),
+        ]
         env = dict(os.environ, TMPDIR=tmp, LC_ALL="C.UTF-8")
         tail: deque[str] = deque(maxlen=400)
         stage = ""
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, text=True, errors="replace")
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            errors="replace",
+        )
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -264,11 +286,12 @@ def _build(r: Recipe, tag: str, client, progress: Progress) -> None:
 
 
 def _import(tarball: Path, tag: str, r: Recipe, client) -> None:
-    from docker.errors import DockerException
     repo, _, version = tag.rpartition(":")
-    changes = [f"CMD {json.dumps([ENTRYPOINT])}",
-               "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               f"LABEL {LABEL_IMAGE}={r.name} {LABEL_RECIPE}={r.digest}"]
+    changes = [
+        f"CMD {json.dumps([ENTRYPOINT])}",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        f"LABEL {LABEL_IMAGE}={r.name} {LABEL_RECIPE}={r.digest}",
+    ]
     try:
         out = client.api.import_image(src=str(tarball), repository=repo, tag=version, changes=changes)
     except DockerException as e:
@@ -278,13 +301,18 @@ def _import(tarball: Path, tag: str, r: Recipe, client) -> None:
         raise RuntimeFault(f"image {r.name}: docker import failed: {text[:500]}")
 
 
-_NOT_FOUND = [re.compile(r"E: Unable to locate package (\S+)"),
-              re.compile(r"E: Package '([^']+)' has no installation candidate"),
-              re.compile(r"E: Couldn't find any package by (?:glob|regex) '([^']+)'")]
+_NOT_FOUND = [
+    re.compile(r"E: Unable to locate package (\S+)"),
+    re.compile(r"E: Package '([^']+)' has no installation candidate"),
+    re.compile(r"E: Couldn't find any package by (?:glob|regex) '([^']+)'"),
+]
 _BROKEN = re.compile(r"^\s*(\S+) : (?:Pre)?Depends: (.+)$")
 _DPKG = re.compile(r"dpkg: error processing package (\S+) \((--\w+)\)")
-_NETWORK = re.compile(r"(Could not resolve|Failed to fetch|Temporary failure resolving|Connection failed|"
-                      r"Unable to connect)", re.I)
+_NETWORK = re.compile(
+    r"(Could not resolve|Failed to fetch|Temporary failure resolving|Connection failed|"
+    r"Unable to connect)",
+    re.I,
+)
 
 
 def explain_failure(lines: list[str], packages: tuple[str, ...] = ()) -> str:
@@ -293,28 +321,30 @@ def explain_failure(lines: list[str], packages: tuple[str, ...] = ()) -> str:
     missing = [m.group(1) for rx in _NOT_FOUND for m in rx.finditer(text)]
     if missing:
         names = ", ".join(dict.fromkeys(missing))
-        return (f"Debian package{'s' if len(set(missing)) > 1 else ''} {names} not found in Debian {SUITE} "
-                f"(apt: {next(l.strip() for l in lines if any(x in l for x in missing) and l.strip().startswith('E:'))})")
-    broken = [f"{m.group(1)} depends on {m.group(2).strip()}" for l in lines if (m := _BROKEN.match(l))]
+        return (
+            f"Debian package{'s' if len(set(missing)) > 1 else ''} {names} not found in Debian {SUITE} "
+            f"(apt: {next(ln.strip() for ln in lines if any(x in ln for x in missing) and ln.strip().startswith('E:'))})"  # noqa: E501
+        )
+    broken = [f"{m.group(1)} depends on {m.group(2).strip()}" for ln in lines if (m := _BROKEN.match(ln))]
     if broken:
         return "unsatisfiable dependencies: " + "; ".join(broken[:5])
-    dpkg = [m for l in lines if (m := _DPKG.search(l))]
+    dpkg = [m for ln in lines if (m := _DPKG.search(ln))]
     if dpkg:
         pkg = dpkg[0].group(1)
         return f"package {pkg} failed to install (dpkg {dpkg[0].group(2)}): " + _last_errors(lines)
-    if any(l.startswith("E:") and ("hook" in l or "customize.sh" in l) for l in lines):
+    if any(ln.startswith("E:") and ("hook" in ln or "customize.sh" in ln) for ln in lines):
         return "the recipe's customize step failed: " + _last_errors(lines, hook=True)
-    if any(_NETWORK.search(l) for l in lines):
+    if any(_NETWORK.search(ln) for ln in lines):
         return "cannot download from Debian's mirror: " + _last_errors(lines)
     return "mmdebstrap failed: " + _last_errors(lines)
 
 
 def _last_errors(lines: list[str], hook: bool = False) -> str:
     if hook:  # the setup script's own output right before mmdebstrap's error
-        idx = max((i for i, l in enumerate(lines) if l.startswith("E:")), default=len(lines))
-        ctx = [l for l in lines[max(0, idx - 8):idx] if l.strip() and not l.startswith("I:")]
+        idx = max((i for i, ln in enumerate(lines) if ln.startswith("E:")), default=len(lines))
+        ctx = [ln for ln in lines[max(0, idx - 8) : idx] if ln.strip() and not ln.startswith("I:")]
         return " | ".join(ctx[-6:]) or lines[-1] if lines else "no output"
-    errs = [l.strip() for l in lines if l.strip().startswith(("E:", "W:", "dpkg:"))]
+    errs = [ln.strip() for ln in lines if ln.strip().startswith(("E:", "W:", "dpkg:"))]
     return " | ".join(errs[-4:]) if errs else (" | ".join(lines[-5:]) if lines else "no output")
 
 

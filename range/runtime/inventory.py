@@ -10,14 +10,25 @@ import ipaddress
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from range.runtime import hostnet
-from range.runtime import netns
-from range.runtime.engine import (LABEL_BRIDGE, LABEL_ENV, LABEL_ENV_PATH, LABEL_NETWORK, LABEL_NODE, LABEL_SEED,
-                          LABEL_SESSION, LABEL_SUBNET, LABEL_TEAM, client as docker_client)
-from range.core.errors import RuntimeFault
+from docker.errors import APIError
+from docker.errors import NotFound as DockerNotFound
+
+from range.core import RuntimeFault
+from range.runtime import hostnet, netns, procs
+from range.runtime.engine import (
+    LABEL_BRIDGE,
+    LABEL_ENV,
+    LABEL_ENV_PATH,
+    LABEL_NETWORK,
+    LABEL_NODE,
+    LABEL_SEED,
+    LABEL_SESSION,
+    LABEL_SUBNET,
+    LABEL_TEAM,
+)
+from range.runtime.engine import client as docker_client
 from range.runtime.probes import check
-from range.topology.services import SERVICES
-from range.topology.environment import Layout, layout
+from range.topology import SERVICES, Layout, layout, load_environment
 
 
 def session_objects(client, session: str | None = None):
@@ -91,8 +102,6 @@ def _health(sessions: dict[str, dict], client) -> None:
 def down(session: str, *, client=None) -> dict[str, int]:
     """Stop the session's detached processes (sensors write what they captured first), remove
     every container and network labelled with ``session``, and the host rules; safe to repeat."""
-    from docker.errors import APIError, NotFound as DockerNotFound
-    from range.runtime import procs
     client = client or docker_client()
     procs.stop_session(session)
     containers, networks = session_objects(client, session)
@@ -176,7 +185,6 @@ def bridges(session: str, *, client=None) -> dict[str, dict[str, str]]:
 
 def layouts(session: str, *, client=None) -> dict[str, Layout]:
     """Each team's :class:`Layout` rebuilt from the labels (after an orchestrator restart)."""
-    from range.topology.environment import load_environment
     client = client or docker_client()
     nets = session_objects(client, session)[1]
     if not nets:

@@ -20,17 +20,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from range.runtime import hostnet
-from range.runtime import netns
-from range.runtime.engine import (LABEL_BRIDGE, LABEL_ENV, LABEL_ENV_PATH, LABEL_NETWORK, LABEL_NODE, LABEL_SEED,
-                          LABEL_SESSION, LABEL_SUBNET, LABEL_TEAM, client as docker_client, host_lock)
-from range.core.errors import InputError, RuntimeFault
-from range.runtime.images import build as build_images, image_refs
-from range.runtime.inventory import (bridges, container, down, layouts, netns_exec, netns_path, session_objects,  # noqa: F401
-                             status)
-from range.core.seeds import derive
-from range.topology.services import SERVICES
-from range.topology.environment import Environment, Layout, layout
+from docker.errors import DockerException
+from docker.types import IPAMConfig, IPAMPool
+
+from range.core import InputError, RuntimeFault, derive
+from range.runtime import hostnet, netns
+from range.runtime.engine import (
+    LABEL_BRIDGE,
+    LABEL_ENV,
+    LABEL_ENV_PATH,
+    LABEL_NETWORK,
+    LABEL_NODE,
+    LABEL_SEED,
+    LABEL_SESSION,
+    LABEL_SUBNET,
+    LABEL_TEAM,
+    host_lock,
+)
+from range.runtime.engine import client as docker_client
+from range.runtime.images import build as build_images
+from range.runtime.images import image_refs
+from range.runtime.inventory import (  # noqa: F401
+    bridges,
+    container,
+    down,
+    layouts,
+    netns_exec,
+    netns_path,
+    session_objects,
+    status,
+)
+from range.runtime.probes import check
+from range.topology import SERVICES, Environment, Layout, layout
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}\Z")
 ACCOUNT = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\Z")
@@ -197,7 +218,6 @@ def up(env: Environment, session: str, teams: Sequence[str], seed: int = 1, *, p
     t0 = time.monotonic()
     refs = image_refs(env)
     build_images(env, progress=progress, client=client)
-    from docker.errors import DockerException
     cancel = threading.Event()
     created = False
     try:
@@ -271,7 +291,6 @@ def _taken_subnets(client) -> list[ipaddress.IPv4Network]:
 
 
 def _create_networks(client, sess: Session, team: Team) -> None:
-    from docker.types import IPAMConfig, IPAMPool
     for net in sess.env.spec.networks:
         sub = team.layout.subnets[net.name]
         salt = 0
@@ -408,7 +427,6 @@ def _wait_healthy(client, sess: Session, team: Team, node: str, deadline: float,
 
 
 def _probe(pid: int, svc: str, host, env: Environment, timeout: float) -> str | None:
-    from range.runtime.probes import check
     ctx = {"port": SERVICES[svc].port, "host": f"{host.hostname}.{env.spec.domain}",
            "name": f"{host.hostname}.{env.spec.domain}", "expect": host.ip}
     return netns.call_in(pid, check, svc, host.ip, timeout, ctx)
@@ -425,7 +443,6 @@ def _logs(c, lines: int = 6) -> str:
 def reset_team(session: str, team: str, *, timeout: float = 120.0, progress: Progress = _quiet, client=None) -> float:
     """Give one team a fresh copy of its network: every node recreated from its image, configured
     and checked healthy again; networks, addresses and the other teams are untouched."""
-    from range.runtime.inventory import session_objects
     client = client or docker_client()
     lays = layouts(session, client=client)
     if team not in lays:

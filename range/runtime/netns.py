@@ -15,8 +15,7 @@ import subprocess
 import threading
 from typing import Any, Callable
 
-from range.runtime.engine import require_tool
-from range.core.errors import RuntimeFault
+from range.core import RuntimeFault, require_tool
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -19,8 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from range.core import paths
-from range.core.errors import RuntimeFault
+from range.core import RuntimeFault, paths
 
 _children: dict[int, subprocess.Popen] = {}  # processes this process started (reaped when polled)
 
@@ -88,7 +87,7 @@ class Proc:
 
     def rss(self) -> int:
         """Resident memory of the process and its descendants, bytes (0 when gone)."""
-        return sum(_rss(p) for p in [self.pid, *descendants(self.pid)]) if self.alive() else 0
+        return sum(rss_of(p) for p in [self.pid, *descendants(self.pid)]) if self.alive() else 0
 
 
 def _reap() -> None:
@@ -184,7 +183,8 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def _rss(pid: int) -> int:
+def rss_of(pid: int) -> int:
+    """Resident memory of one process, bytes (0 when gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

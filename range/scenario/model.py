@@ -19,11 +19,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from range.core.errors import InputError, NotFound, ValidationErrors
-from range.core.schema import Seconds, Strict, validate
-from range.traffic.techniques import BENIGN, TECHNIQUES, Technique
-from range.topology.environment import Environment
-from range.core.yamlfile import Lines, load
+from range.core import InputError, Lines, NotFound, Seconds, Strict, ValidationErrors, validate
+from range.topology import Environment
+from range.traffic import BENIGN, TECHNIQUES, Technique
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")]
 AttackId = Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]
@@ -154,17 +152,18 @@ class Scenario:
         return Scenario(self.spec.model_copy(update=update), self.env, steps, self.benign, self.path)
 
 
-def parse_scenario(data: Any, lines: Lines, path: Path, env: Environment | None = None) -> Scenario:
-    spec = validate(ScenarioSpec, data, lines)
-    if env is None:
-        from range.scenario.catalog import catalog
-        try:
-            env = catalog().environment(spec.environment, relative_to=path.parent)
-        except NotFound as e:
-            raise lines.error(("environment",), str(e)) from None
-        except InputError as e:  # a path to something that is not a valid environment file
-            raise lines.error(("environment",), f"environment {spec.environment!r} is not a valid environment "
-                                                f"file: {str(e).splitlines()[0]}") from None
+def parse_spec(data: Any, lines: Lines) -> ScenarioSpec:
+    """The scenario file's top level, strictly validated (its environment not yet resolved)."""
+    return validate(ScenarioSpec, data, lines)
+
+
+def parse_scenario(data: Any, lines: Lines, path: Path, env: Environment) -> Scenario:
+    """A scenario against ``env`` (resolved by the catalog): every step's technique, parameters,
+    nodes and times checked, each problem reported at its line."""
+    return build_scenario(parse_spec(data, lines), lines, path, env)
+
+
+def build_scenario(spec: ScenarioSpec, lines: Lines, path: Path, env: Environment) -> Scenario:
     errors: list[InputError] = []
     steps: list[Step] = []
     seen: dict[str, int] = {}
@@ -255,8 +254,3 @@ def _check_times(spec: ScenarioSpec, steps: list[Step], lines: Lines) -> list[In
         ends.append((end, st))
         prev = st
     return errors
-
-
-def load_scenario(path: str | Path, env: Environment | None = None) -> Scenario:
-    data, lines = load(path)
-    return parse_scenario(data, lines, Path(path), env)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from range.core.clock import parse_iso
+from range.core import parse_iso
 from range.scoring.truth import StepTruth, Truth, flow_matches
 
 DEFAULTS = {"grace": 60.0, "decay": 600.0, "floor": 0.25, "fp_penalty": 10.0, "fp_window": 300.0}
@@ -69,8 +69,10 @@ def event_in_step(key: tuple, step: StepTruth) -> bool:
         return False
     if proto in ("icmp", "arp"):
         sport = dport = None
-    return any(flow_matches(f, src, dst, proto, sport, dport, mac) or flow_matches(f, dst, src, proto, dport, sport, mac)
-               for f in step.flows)
+    return any(
+        flow_matches(f, src, dst, proto, sport, dport, mac) or flow_matches(f, dst, src, proto, dport, sport, mac)
+        for f in step.flows
+    )
 
 
 _HITS: OrderedDict = OrderedDict()  # (truth, alert id, its size) -> the steps its evidence falls in
@@ -79,8 +81,12 @@ _hits_lock = threading.Lock()
 
 
 def _truth_key(truth: Truth) -> tuple:
-    return (truth.scenario, truth.team, truth.seed,
-            tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps))
+    return (
+        truth.scenario,
+        truth.team,
+        truth.seed,
+        tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps),
+    )
 
 
 def _alert_hits(truth: Truth, tkey: tuple, a: dict) -> list[tuple[str, float, int]]:
@@ -148,8 +154,16 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
         hits = steps_hit[s.id]
         if not hits:
             steps_out.append({"id": s.id, "detected": False, "ttd_seconds": None, "points": 0.0, "rules": []})
-            ledger.append({"points": 0.0, "reason": f"missed step {s.id} ({s.technique}, {s.attack}): no alert's "
-                           f"evidence includes its traffic", "step": s.id, "rule_id": None, "alert_id": None})
+            ledger.append(
+                {
+                    "points": 0.0,
+                    "reason": f"missed step {s.id} ({s.technique}, {s.attack}): no alert's "
+                    f"evidence includes its traffic",
+                    "step": s.id,
+                    "rule_id": None,
+                    "alert_id": None,
+                }
+            )
             continue
         raised, a, ev = min(hits, key=lambda h: (h[0], h[1]["id"]))
         ttd = max(0.0, raised - s.start)
@@ -158,18 +172,34 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
         ttds.append(ttd)
         rules = sorted({h[1]["rule_id"] for h in hits})
         steps_out.append({"id": s.id, "detected": True, "ttd_seconds": round(ttd, 3), "points": pts, "rules": rules})
-        ledger.append({"points": pts, "reason": f"detected step {s.id} ({s.technique}, {s.attack}) with rule "
-                       f"'{a.get('rule_title') or a['rule_id']}' {_fmt(ttd)} s after it began: "
-                       f"{_fmt(s.points)} x {factor:.2f}", "step": s.id, "rule_id": a["rule_id"], "alert_id": a["id"],
-                       "ttd_seconds": round(ttd, 3), "evidence": ev})
+        ledger.append(
+            {
+                "points": pts,
+                "reason": f"detected step {s.id} ({s.technique}, {s.attack}) with rule "
+                f"'{a.get('rule_title') or a['rule_id']}' {_fmt(ttd)} s after it began: "
+                f"{_fmt(s.points)} x {factor:.2f}",
+                "step": s.id,
+                "rule_id": a["rule_id"],
+                "alert_id": a["id"],
+                "ttd_seconds": round(ttd, 3),
+                "evidence": ev,
+            }
+        )
     windows: dict[tuple, dict] = {}
     for a in false_positive_alerts:
         w = int((parse_iso(a["raised_at"]) - truth.start) // p["fp_window"])
         windows.setdefault((a["rule_id"], w), a)
     for (rule_id, w), a in sorted(windows.items(), key=lambda kv: (kv[1]["raised_at"], kv[0][0])):
-        ledger.append({"points": -p["fp_penalty"], "reason": f"false positive: rule '{a.get('rule_title') or rule_id}' "
-                       f"alerted on benign traffic (window {w + 1} of {_fmt(p['fp_window'])} s)",
-                       "step": None, "rule_id": rule_id, "alert_id": a["id"]})
+        ledger.append(
+            {
+                "points": -p["fp_penalty"],
+                "reason": f"false positive: rule '{a.get('rule_title') or rule_id}' "
+                f"alerted on benign traffic (window {w + 1} of {_fmt(p['fp_window'])} s)",
+                "step": None,
+                "rule_id": rule_id,
+                "alert_id": a["id"],
+            }
+        )
     for adj in adjustments:
         ledger.append(adjustment_line(adj))
     detected = [s for s in steps_out if s["detected"]]

@@ -9,18 +9,14 @@ Scoring uses :func:`flow_matches` to decide whether an event belongs to a step.
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import socket
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from range.core.clock import iso, parse_iso
-from range.core.errors import InputError
+from range.core import InputError, iso, parse_iso, read_json, write_json
 
 FlowKey = tuple  # (src, dst, proto, sport, dport, src_mac)
 MAX_SOURCES = 16
@@ -176,36 +172,3 @@ class Truth:
                        data.get("scoring", {}))
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"not a cyberrange truth file: {type(e).__name__} {e}", file=str(path)) from None
-
-
-def step_truth(window_ts: list[float], keys_by_record: list[FlowKey], owner: list[int], step_index: int,
-               lo: int, hi: int, own_keys: list[FlowKey]) -> list[dict]:
-    """Flows for one step whose packets span records ``lo..hi`` of the time-sorted capture."""
-    foreign = list({keys_by_record[i] for i in range(lo, hi + 1) if owner[i] != step_index})
-    return compact_flows(own_keys, foreign)
-
-
-def window_bounds(ts: list[float], start: float, end: float) -> tuple[int, int]:
-    return bisect_left(ts, start), bisect_right(ts, end) - 1
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".part")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
-
-
-def read_json(path: str | Path) -> Any:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"malformed JSON: {e.msg}", file=str(path), line=e.lineno) from None

@@ -1,0 +1,34 @@
+"""Exercise sessions: their state store, what the instructor and the teams do to them, the feeds
+that bring each mode's events in, and the driver that keeps every running session moving.
+
+A session is one scenario played for several teams, offline (each team's traffic synthesised and
+revealed as the session clock passes it) or live (the range on Docker).
+"""
+from range.sessions import accounts
+from range.sessions.commands import (
+                                     MAX_TEAMS,
+                                     create_session,
+                                     delete_session,
+                                     move_step,
+                                     pause,
+                                     release_hint,
+                                     reset_team,
+                                     start,
+                                     stop,
+)
+from range.sessions.driver import Driver, run_until_done
+from range.sessions.feed import Feed
+from range.sessions.feeds import FEEDS
+from range.sessions.rules import (
+                                     MAX_RULE_BYTES,
+                                     check_rule,
+                                     deploy_rule,
+                                     dry_run,
+                                     withdraw_rule,
+)
+from range.sessions.state import STATUSES, Clock, StateStore, check_name, session_dir
+
+__all__ = ["accounts", "MAX_TEAMS", "create_session", "delete_session", "move_step", "pause", "release_hint",
+           "reset_team", "start", "stop", "Driver", "run_until_done", "Feed", "FEEDS", "MAX_RULE_BYTES", "check_rule",
+           "deploy_rule", "dry_run", "withdraw_rule", "STATUSES", "Clock", "StateStore", "check_name",
+           "session_dir"]

@@ -1,51 +1,42 @@
-"""What instructors and teams do to sessions: create, start, pause, move steps, release hints,
-deploy and withdraw rules, dry-run a rule, and read scores and results.
+"""What the instructor does to sessions: create, start, pause, stop, delete, move a step, release
+a hint.
 
 Every function checks its input, writes one transaction to the state store, and leaves a line
 in the audit table. Access control is the web app's job; these functions trust their caller.
+What teams do (rules) is in :mod:`range.sessions.rules`; what everyone reads (scores, results,
+what each audience may see) is in :mod:`range.results`.
 """
 from __future__ import annotations
 
 import json
 import secrets
-import tempfile
+import shutil
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from range.core.errors import InputError, NotFound, RangeError
-from range.sessions.state import STATUSES, Store, check_name, check_secret, hash_secret, session_dir
+from range import runtime
+from range.core import InputError, NotFound, team_seed
+from range.scenario import catalog
+from range.sessions.feed_offline import OfflineFeed
+from range.sessions.feeds import FEEDS
+from range.sessions.state import (
+    STATUSES,
+    StateStore,
+    check_name,
+    hash_secret,
+    session_dir,
+)
 
-MAX_RULE_BYTES = 64 * 1024
 MAX_TEAMS = 12
 
 
-def _scenario(row) -> Any:
-    from range.scenario.catalog import catalog
-    return catalog().scenario(row["scenario_path"])
-
-
-def scenario_of(store: Store, session: str):
-    row = store.session(session)
-    scn = _scenario(row)
-    schedule = {k: float(v) for k, v in json.loads(row["schedule"]).items()}
-    return scn.with_overrides(start=row["scenario_start"], schedule=schedule)
-
-
-def team_seed(seed: int, team: str) -> int:
-    from range.exercise.offline import team_seed as ts
-    return ts(seed, team)
-
-
-# ---- sessions ---------------------------------------------------------------------------------
-
-def create_session(store: Store, name: str, scenario: str, teams: list[str], mode: str = "offline",
+def create_session(store: StateStore, name: str, scenario: str, teams: list[str], mode: str = "offline",
                    seed: int = 1, speed: float = 1.0, actor: str = "instructor",
-                   progress: Callable[[str], None] = lambda m: None, background: bool = False) -> dict:
-    """Create a session and prepare each team's copy. Returns the team passwords (shown once)."""
-    from range.scenario.catalog import catalog
-    from range.sessions.feeds import FEEDS
+                   progress: Callable[[str], None] = lambda m: None, background: bool = False,
+                   keep_range: bool = False) -> dict:
+    """Create a session and prepare each team's copy. Returns the team passwords (shown once).
+    ``keep_range``: a live session's range stays up when it ends (``cyberrange down`` removes it)."""
     check_name(name)
     teams = [check_name(t, "team") for t in teams]
     if not teams or len(teams) > MAX_TEAMS or len(set(teams)) != len(teams):
@@ -66,16 +57,18 @@ def create_session(store: Store, name: str, scenario: str, teams: list[str], mod
         if db.execute("SELECT 1 FROM sessions WHERE name = ?", (name,)).fetchone():
             raise InputError(f"a session named {name!r} already exists; choose another name or delete it")
         db.execute("INSERT INTO sessions (name, env, scenario, scenario_path, mode, seed, speed, status, created_at, "
-                   "scenario_start, duration) VALUES (?, ?, ?, ?, ?, ?, ?, 'preparing', ?, ?, ?)",
+                   "scenario_start, duration, options) VALUES (?, ?, ?, ?, ?, ?, ?, 'preparing', ?, ?, ?, ?)",
                    (name, scn.env.name, scn.name, str(scn.path.resolve()), mode, seed, speed, time.time(), start,
-                    scn.spec.duration))
+                    scn.spec.duration, json.dumps({"keep_range": True} if keep_range else {})))
         for t in teams:
-            db.execute("INSERT INTO teams VALUES (?, ?, ?, ?)", (name, t, hash_secret(passwords[t]), team_seed(seed, t)))
+            db.execute(
+                "INSERT INTO teams VALUES (?, ?, ?, ?)", (name, t, hash_secret(passwords[t]), team_seed(seed, t))
+            )
         store.audit(db, name, actor, "create", {"scenario": scn.name, "teams": teams, "mode": mode})
 
     def prepare():
         try:
-            feed = FEEDS[mode](name, {t: _team_dir(store, name, t) for t in teams}, store)
+            feed = FEEDS[mode](name, {t: store.team_dir(name, t).make() for t in teams}, store)
             feed.prepare(scn, lambda t: team_seed(seed, t), start, progress)
             _set_status(store, name, "ready")
         except Exception as e:  # noqa: BLE001 - reported on the session, never lost
@@ -83,6 +76,7 @@ def create_session(store: Store, name: str, scenario: str, teams: list[str], mod
                 db.execute("UPDATE sessions SET status = 'failed', error = ? WHERE name = ?", (str(e), name))
             if not background:
                 raise
+
     if background:
         threading.Thread(target=prepare, name=f"prepare-{name}", daemon=True).start()
     else:
@@ -90,37 +84,36 @@ def create_session(store: Store, name: str, scenario: str, teams: list[str], mod
     return {"session": name, "teams": passwords}
 
 
-def _team_dir(store: Store, session: str, team: str) -> Path:
-    d = store.team_dir(session, team)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "rules").mkdir(exist_ok=True)
-    return d
-
-
-def _set_status(store: Store, name: str, status: str, **extra) -> None:
+def _set_status(store: StateStore, name: str, status: str, **extra) -> None:
     assert status in STATUSES
     sets = ", ".join(["status = ?"] + [f"{k} = ?" for k in extra])
     with store.tx() as db:
         db.execute(f"UPDATE sessions SET {sets} WHERE name = ?", (status, *extra.values(), name))
 
 
-def start(store: Store, name: str, actor: str = "instructor") -> None:
+def start(store: StateStore, name: str, actor: str = "instructor") -> None:
     row = store.session(name)
     now = time.time()
     with store.tx() as db:
         if row["status"] == "ready":
             # live, scenario time is the wall clock (less pauses); offline it runs from the prepared start
-            db.execute("UPDATE sessions SET status = 'running', started_wall = ?, scenario_start = "
-                       "CASE WHEN mode = 'live' THEN ? ELSE scenario_start END WHERE name = ?", (now, now, name))
+            db.execute(
+                "UPDATE sessions SET status = 'running', started_wall = ?, scenario_start = "
+                "CASE WHEN mode = 'live' THEN ? ELSE scenario_start END WHERE name = ?",
+                (now, now, name),
+            )
         elif row["status"] == "paused":
-            db.execute("UPDATE sessions SET status = 'running', paused_wall = NULL, paused_total = paused_total + ? "
-                       "WHERE name = ?", (now - row["paused_wall"], name))
+            db.execute(
+                "UPDATE sessions SET status = 'running', paused_wall = NULL, paused_total = paused_total + ? "
+                "WHERE name = ?",
+                (now - row["paused_wall"], name),
+            )
         else:
             raise InputError(f"session {name} is {row['status']}; only a ready or paused session can start")
         store.audit(db, name, actor, "start")
 
 
-def pause(store: Store, name: str, actor: str = "instructor") -> None:
+def pause(store: StateStore, name: str, actor: str = "instructor") -> None:
     row = store.session(name)
     if row["status"] != "running":
         raise InputError(f"session {name} is {row['status']}; only a running session can pause")
@@ -129,20 +122,21 @@ def pause(store: Store, name: str, actor: str = "instructor") -> None:
         store.audit(db, name, actor, "pause")
 
 
-def stop(store: Store, name: str, actor: str = "instructor") -> None:
+def stop(store: StateStore, name: str, actor: str = "instructor") -> None:
     row = store.session(name)
     if row["status"] in ("finished", "failed"):
         return
     with store.tx() as db:
         if row["status"] == "paused":
-            db.execute("UPDATE sessions SET paused_total = paused_total + ?, paused_wall = NULL WHERE name = ?",
-                       (time.time() - row["paused_wall"], name))
+            db.execute(
+                "UPDATE sessions SET paused_total = paused_total + ?, paused_wall = NULL WHERE name = ?",
+                (time.time() - row["paused_wall"], name),
+            )
         db.execute("UPDATE sessions SET status = 'finished', finished_at = ? WHERE name = ?", (time.time(), name))
         store.audit(db, name, actor, "stop")
 
 
-def delete_session(store: Store, name: str, actor: str = "instructor") -> None:
-    import shutil
+def delete_session(store: StateStore, name: str, actor: str = "instructor") -> None:
     row = store.session(name)
     if row["status"] in ("running", "paused"):
         raise InputError(f"session {name} is {row['status']}; stop it before deleting it")
@@ -154,11 +148,10 @@ def delete_session(store: Store, name: str, actor: str = "instructor") -> None:
     shutil.rmtree(session_dir(name), ignore_errors=True)
 
 
-def move_step(store: Store, name: str, step: str, at: float | None = None, actor: str = "instructor") -> float:
+def move_step(store: StateStore, name: str, step: str, at: float | None = None, actor: str = "instructor") -> float:
     """Reschedule a step that has not begun (``at`` seconds after the start), or fire it now."""
-    from range.sessions.feeds import FEEDS
     row = store.session(name)
-    scn = scenario_of(store, name)
+    scn = store.scenario(name)
     st = scn.step(step)
     clock = store.clock(row)
     elapsed = clock.elapsed()
@@ -173,7 +166,7 @@ def move_step(store: Store, name: str, step: str, at: float | None = None, actor
     schedule[step] = new_at
     moved = scn.with_overrides(schedule={step: new_at})  # validates the bounds
     if row["mode"] == "offline":
-        feed = FEEDS["offline"](name, {t: _team_dir(store, name, t) for t in store.teams(name)}, store)
+        feed = OfflineFeed(name, {t: d.make() for t, d in store.team_dirs(name).items()}, store)
         for t in store.teams(name):
             feed.rebuild(moved, t, team_seed(row["seed"], t), row["scenario_start"])
     with store.tx() as db:
@@ -182,10 +175,10 @@ def move_step(store: Store, name: str, step: str, at: float | None = None, actor
     return new_at
 
 
-def release_hint(store: Store, name: str, step: str, index: int = 0, teams: list[str] | None = None,
-                 actor: str = "instructor") -> dict:
-    scn = scenario_of(store, name)
-    st = scn.step(step)
+def release_hint(
+    store: StateStore, name: str, step: str, index: int = 0, teams: list[str] | None = None, actor: str = "instructor"
+) -> dict:
+    st = store.scenario(name).step(step)
     if not 0 <= index < len(st.spec.hints):
         raise InputError(f"step {step!r} has {len(st.spec.hints)} hint(s); there is no hint {index + 1}")
     hint = st.spec.hints[index]
@@ -195,115 +188,21 @@ def release_hint(store: Store, name: str, step: str, index: int = 0, teams: list
             raise NotFound(f"session {name} has no team {t!r}")
     with store.tx() as db:
         for t in targets:
-            db.execute("INSERT OR IGNORE INTO hints VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (name, t, step, index, hint.cost, hint.text, time.time()))
+            db.execute(
+                "INSERT OR IGNORE INTO hints VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, t, step, index, hint.cost, hint.text, time.time()),
+            )
         store.audit(db, name, actor, "hint", {"step": step, "index": index, "teams": targets})
     return {"step": step, "text": hint.text, "cost": hint.cost, "teams": targets}
 
 
-# ---- teams and rules --------------------------------------------------------------------------
-
-def login_team(store: Store, session: str, team: str, password: str) -> bool:
-    row = store.one("SELECT secret FROM teams WHERE session = ? AND name = ?", (session, team))
-    return bool(row) and check_secret(password, row["secret"])
-
-
-def _check_rule(text: str):
-    """Load one team's rule text with pySigma; every problem becomes an InputError with its line."""
-    from range.detect.rules import load_rules
-    if len(text.encode()) > MAX_RULE_BYTES:
-        raise InputError(f"a rule may be at most {MAX_RULE_BYTES // 1024} KiB")
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "rule.yml"
-        p.write_text(text)
-        rs = load_rules([p])
-        if rs.errors:
-            raise InputError("; ".join(e["message"] for e in rs.errors), file="rule")
-        ids = [r.id for r in rs.rules.values() if r.output] + [c.id for c in rs.correlations]
-        titles = [r.title for r in rs.rules.values() if r.output] + [c.title for c in rs.correlations]
-        if not ids:
-            raise InputError("the text holds no rule that raises alerts", file="rule")
-        return rs, ids[0], titles[0], rs.warnings
-
-
-def deploy_rule(store: Store, session: str, team: str, text: str, actor: str | None = None) -> dict:
-    row = store.session(session)
-    if team not in store.teams(session):
-        raise NotFound(f"session {session} has no team {team!r}")
-    if row["status"] in ("finished", "failed"):
-        raise InputError(f"session {session} is {row['status']}: rules can no longer be deployed")
-    _rs, rule_id, title, warnings = _check_rule(text)
-    at = store.clock(row).now()
-    with store.tx() as db:
-        cur = db.execute("INSERT INTO rules (session, team, rule_id, title, yaml, deployed_at, deployed_wall) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (session, team, rule_id, title, text, at, time.time()))
-        pk = cur.lastrowid
-        store.audit(db, session, actor or team, "deploy", {"team": team, "rule": pk, "rule_id": rule_id})
-    (store.team_dir(session, team) / "rules" / f"{pk}.yml").write_text(text)
-    return {"pk": pk, "rule_id": rule_id, "title": title, "deployed_at": at, "warnings": warnings}
-
-
-def withdraw_rule(store: Store, session: str, team: str, pk: int, actor: str | None = None) -> None:
-    row = store.one("SELECT * FROM rules WHERE pk = ? AND session = ? AND team = ?", (pk, session, team))
-    if row is None:
-        raise NotFound(f"team {team} has no rule {pk}")
-    if row["withdrawn_at"] is not None:
-        return
-    at = store.clock(store.session(session)).now()
-    with store.tx() as db:
-        db.execute("UPDATE rules SET withdrawn_at = ? WHERE pk = ?", (at, pk))
-        store.audit(db, session, actor or team, "withdraw", {"team": team, "rule": pk})
-
-
-def dry_run(store: Store, session: str, team: str, text: str) -> dict:
-    """What a rule would match in the team's events so far; no alert is kept, no score changes."""
-    rs, rule_id, title, warnings = _check_rule(text)
-    alerts, errors = rs.run(store.team_dir(session, team) / "events.db")
-    return {"rule_id": rule_id, "title": title, "alerts": alerts, "errors": errors, "warnings": warnings}
-
-
-def rules(store: Store, session: str, team: str) -> list[dict]:
-    return [dict(r) for r in store.q("SELECT * FROM rules WHERE session = ? AND team = ? ORDER BY pk", (session, team))]
-
-
-def alerts(store: Store, session: str, team: str) -> list[dict]:
-    return [json.loads(r["body"]) for r in
-            store.q("SELECT body FROM alerts WHERE session = ? AND team = ? ORDER BY raised_at, id", (session, team))]
-
-
-# ---- scores -----------------------------------------------------------------------------------
-
-def team_facts(store: Store, session: str, team: str) -> tuple[Any, list[dict], dict]:
-    """A team's ground truth, alerts and score, each read once (the web app needs all three).
-    The score's ledger ends with the marks of the team's incident reports and shared indicators
-    (lines with ``kind`` report or sharing; :mod:`range.csirt`)."""
-    from range.csirt.workflow import adjustments
-    from range.scoring.score import Adjustment, extend, score
-    from range.scoring.truth import Truth
-    truth = Truth.read(store.team_dir(session, team) / "truth.json")
-    adj = [Adjustment(-h["cost"], f"hint for step {h['step']}: {h['text']}", h["step"])
-           for h in store.q("SELECT * FROM hints WHERE session = ? AND team = ? ORDER BY released_at", (session, team))]
-    found = alerts(store, session, team)
-    detection = score(truth, found, adj)
-    return truth, found, extend(detection, adjustments(store, session, team, truth, detection, found))
-
-
-def team_score(store: Store, session: str, team: str) -> dict:
-    return team_facts(store, session, team)[2]
-
-
-def results(store: Store, session: str) -> dict:
-    from range.exercise.offline import rank
-    row = store.session(session)
-    scores = [team_score(store, session, t) for t in store.teams(session)]
-    clock = store.clock(row)
-    elapsed = clock.elapsed(row["finished_at"]) if row["status"] == "finished" and row["finished_at"] else clock.elapsed()
-    return {"session": session, "scenario": row["scenario"], "environment": row["env"], "mode": row["mode"],
-            "status": row["status"], "elapsed": round(min(elapsed, row["duration"]), 1), "duration": row["duration"],
-            "ranking": rank(scores), "scores": {s["team"]: s for s in scores}}
-
-
-def require_status(store: Store, name: str, *allowed: str) -> None:
+def reset_team(store: StateStore, name: str, team: str, actor: str = "instructor") -> None:
+    """Give a live team a fresh copy of its network (every node recreated from its clean image)."""
     row = store.session(name)
-    if row["status"] not in allowed:
-        raise RangeError(f"session {name} is {row['status']}")
+    if team not in store.teams(name):
+        raise NotFound(f"session {name} has no team {team!r}")
+    if row["mode"] != "live":
+        raise InputError("only a live session has a team network to reset")
+    runtime.reset_team(name, team)
+    with store.tx() as db:
+        store.audit(db, name, actor, "reset", {"team": team})

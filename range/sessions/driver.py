@@ -14,25 +14,67 @@ Listeners (the scoreboard's server-sent events) wait on :meth:`Driver.wait` for 
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from range.core.errors import StoreError
-from range.sessions.feeds import FEEDS, Feed
-from range.sessions.state import Store, session_dir
+from range.core import StoreError
+from range.detect import Detector, load_rules
+from range.sessions.feed import Feed
+from range.sessions.feeds import FEEDS
+from range.sessions.state import StateStore, session_dir
 
 log = logging.getLogger("cyberrange.driver")
 TICK = 0.5
 PROGRESS_EVERY = 5.0  # seconds between writes of each session's detection progress (driver.json)
 
 
+class _Claims:
+    """One process drives a session at a time: a driver claims a session with an exclusive lock on
+    ``<session>/driver.lock`` (released by the kernel when its process dies, so a restart takes
+    over). Drivers of the same process share their claims; another process's driver leaves a
+    claimed session alone (the web app and ``cyberrange exercise run --live`` on one state store)."""
+
+    def __init__(self):
+        self._held: dict[str, list] = {}  # session -> [open lock file, drivers holding it]
+        self._mutex = threading.Lock()
+
+    def take(self, name: str) -> bool:
+        with self._mutex:
+            if name in self._held:
+                self._held[name][1] += 1
+                return True
+            d = session_dir(name)
+            d.mkdir(parents=True, exist_ok=True)
+            f = open(d / "driver.lock", "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                return False
+            self._held[name] = [f, 1]
+            return True
+
+    def release(self, name: str) -> None:
+        with self._mutex:
+            held = self._held.get(name)
+            if held is None:
+                return
+            held[1] -= 1
+            if held[1] <= 0:
+                held[0].close()
+                del self._held[name]
+
+
+CLAIMS = _Claims()
+
+
 @dataclass
-class Live:
+class Driven:
     """What the driver holds in memory for one session (rebuilt from the store after a restart)."""
     feed: Feed
     detectors: dict[int, object] = field(default_factory=dict)  # rule pk -> Detector
@@ -43,10 +85,10 @@ class Live:
 
 
 class Driver:
-    def __init__(self, store: Store, tick: float = TICK):
+    def __init__(self, store: StateStore, tick: float = TICK):
         self.store = store
         self.tick_seconds = tick
-        self.live: dict[str, Live] = {}
+        self.live: dict[str, Driven] = {}
         self.version = 0
         self.problems: dict[str, str] = {}  # session -> the state store's last failure, until a tick succeeds
         self._cond = threading.Condition()
@@ -118,9 +160,15 @@ class Driver:
         name = row["name"]
         live = self.live.get(name)
         if live is None:
-            teams = {t: self.store.team_dir(name, t) for t in self.store.teams(name)}
-            live = self.live[name] = Live(FEEDS[row["mode"]](name, teams, self.store))
-            live.feed.start()
+            if not CLAIMS.take(name):
+                return False  # another process drives this session
+            try:
+                live = Driven(FEEDS[row["mode"]](name, self.store.team_dirs(name), self.store))
+                live.feed.start()
+            except BaseException:
+                CLAIMS.release(name)
+                raise
+            self.live[name] = live
         clock = self.store.clock(row)
         now = clock.now(wall)
         changed = False
@@ -131,14 +179,15 @@ class Driver:
         self._report(name, live)
         if row["status"] == "running" and clock.elapsed(wall) >= row["duration"]:
             with self.store.tx() as db:
-                db.execute("UPDATE sessions SET status = 'finished', finished_at = ? WHERE name = ? AND status = 'running'",
-                           (time.time(), name))
+                db.execute(
+                    "UPDATE sessions SET status = 'finished', finished_at = ? WHERE name = ? AND status = 'running'",
+                    (time.time(), name),
+                )
                 self.store.audit(db, name, "driver", "finished", "the scenario's time is up")
             changed = True
         return changed
 
-    def _sync_rules(self, name: str, live: Live) -> bool:
-        from range.detect.rules import load_rules
+    def _sync_rules(self, name: str, live: Driven) -> bool:
         rows = self.store.q("SELECT * FROM rules WHERE session = ?", (name,))
         changed = False
         for r in rows:
@@ -150,7 +199,8 @@ class Driver:
                 continue
             if pk in live.detectors or pk in live.broken:
                 continue
-            path = self.store.team_dir(name, r["team"]) / "rules" / f"{pk}.yml"
+            d = self.store.team_dir(name, r["team"])
+            path = d.rule(pk)
             if not path.exists():
                 try:
                     path.write_text(r["yaml"])
@@ -162,16 +212,16 @@ class Driver:
             if rs.errors:
                 live.broken[pk] = "; ".join(e["message"] for e in rs.errors)
                 continue
-            live.detectors[pk] = rs.detector(self.store.team_dir(name, r["team"]) / "events.db")
+            live.detectors[pk] = Detector(rs, d.events)
             live.teams[pk] = r["team"]
             wall = r["deployed_wall"] if "deployed_wall" in r.keys() else None
             live.floors[pk] = wall if wall is not None else r["deployed_at"]
             changed = True
         return changed
 
-    def _detect(self, name: str, live: Live, now: float) -> bool:
+    def _detect(self, name: str, live: Driven, now: float) -> bool:
         changed = False
-        seen = getattr(live.feed, "seen_detection", False)
+        seen = live.feed.seen_detection
         for pk, det in list(live.detectors.items()):
             team = live.teams[pk]
             new = det.poll_seen(live.floors[pk]) if seen else det.poll(now)
@@ -181,12 +231,15 @@ class Driver:
                 continue
             with self.store.tx() as db:
                 for a in new:
-                    old = db.execute("SELECT raised_at FROM alerts WHERE session = ? AND team = ? AND id = ?",
-                                     (name, team, a["id"])).fetchone()
+                    old = db.execute(
+                        "SELECT raised_at FROM alerts WHERE session = ? AND team = ? AND id = ?", (name, team, a["id"])
+                    ).fetchone()
                     if old is not None:
                         a = dict(a, raised_at=old["raised_at"])  # an alert is raised once; it may grow
-                    db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (name, team, a["id"], pk, a["rule_id"], a["raised_at"], json.dumps(a)))
+                    db.execute(
+                        "INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (name, team, a["id"], pk, a["rule_id"], a["raised_at"], json.dumps(a)),
+                    )
             changed = True
         return changed
 
@@ -201,7 +254,7 @@ class Driver:
         live.detectors.clear()
         live.broken.clear()
 
-    def _report(self, name: str, live: Live, final: bool = False) -> None:
+    def _report(self, name: str, live: Driven, final: bool = False) -> None:
         """Each team's detection progress in ``<session>/driver.json`` (for operators and the benches):
         the oldest horizon of its detectors and the rows they have still to read; ``final`` once
         the session's last detection pass is saved."""
@@ -220,8 +273,17 @@ class Driver:
         out = session_dir(name) / "driver.json"
         try:
             tmp = out.with_name(".driver.json.tmp")
-            tmp.write_text(json.dumps({"updated": live.reported, "pid": os.getpid(), "teams": teams,
-                                       "problem": self.problems.get(name), "final": final}))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "updated": live.reported,
+                        "pid": os.getpid(),
+                        "teams": teams,
+                        "problem": self.problems.get(name),
+                        "final": final,
+                    }
+                )
+            )
             os.replace(tmp, out)
         except OSError:
             pass
@@ -247,14 +309,16 @@ class Driver:
                 log.exception("session %s: the last detection pass failed", name)
         for det in live.detectors.values():
             det.close()
+        CLAIMS.release(name)
 
     def rule_problems(self, name: str) -> dict[int, str]:
         live = self.live.get(name)
         return dict(live.broken) if live else {}
 
 
-def run_until_done(store: Store, name: str, driver: "Driver | None" = None, poll: float = TICK,
-                   progress=lambda m: None) -> None:
+def run_until_done(
+    store: StateStore, name: str, driver: "Driver | None" = None, poll: float = TICK, progress=lambda m: None
+) -> None:
     """Drive one session to its end in this thread (the CLI's path; the web app runs start())."""
     driver = driver or Driver(store)
     last = -1
@@ -269,7 +333,3 @@ def run_until_done(store: Store, name: str, driver: "Driver | None" = None, poll
             last = elapsed // 60
             progress(f"{name}: {elapsed}s of {int(row['duration'])}s")
         time.sleep(poll)
-
-
-def session_paths(store: Store, name: str) -> dict[str, Path]:
-    return {t: store.team_dir(name, t) for t in store.teams(name)}

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from range.core import paths
-from range.core.errors import InputError, NotFound, StoreError
+from range.core import InputError, NotFound, StoreError, TeamDir, paths
+from range.scenario import Scenario, catalog
 
 CACHE_KIB = 256  # SQLite page cache per connection
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}\Z")
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   mode TEXT NOT NULL, seed INTEGER NOT NULL, speed REAL NOT NULL, status TEXT NOT NULL,
   created_at REAL NOT NULL, started_wall REAL, paused_wall REAL, paused_total REAL NOT NULL DEFAULT 0,
   scenario_start REAL NOT NULL, duration REAL NOT NULL, finished_at REAL, schedule TEXT NOT NULL DEFAULT '{}',
-  error TEXT);
+  error TEXT, options TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS teams (
   session TEXT NOT NULL, name TEXT NOT NULL, secret TEXT NOT NULL, seed INTEGER NOT NULL,
   PRIMARY KEY (session, name));
@@ -103,7 +103,7 @@ class Clock:
         return self.now(wall) - self.scenario_start
 
 
-class Store:
+class StateStore:
     """The state database (one file; connections per thread)."""
 
     def __init__(self, path: str | Path | None = None):
@@ -121,6 +121,9 @@ class Store:
         have = {r["name"] for r in self.db().execute("PRAGMA table_info(rules)")}
         if "deployed_wall" not in have:  # the wall time of a deployment: a live retro-hunt raises from it
             self.db().execute("ALTER TABLE rules ADD COLUMN deployed_wall REAL")
+        have = {r["name"] for r in self.db().execute("PRAGMA table_info(sessions)")}
+        if "options" not in have:  # a session's options (keep_range: leave the live range up at the end)
+            self.db().execute("ALTER TABLE sessions ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")
 
     def db(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -206,8 +209,34 @@ class Store:
     def teams(self, session: str) -> list[str]:
         return [r["name"] for r in self.q("SELECT name FROM teams WHERE session = ? ORDER BY name", (session,))]
 
-    def team_dir(self, session: str, team: str) -> Path:
-        return session_dir(session) / "teams" / team
+    def team_dir(self, session: str, team: str) -> TeamDir:
+        return TeamDir(session_dir(session) / "teams" / team)
+
+    def team_dirs(self, session: str) -> dict[str, TeamDir]:
+        return {t: self.team_dir(session, t) for t in self.teams(session)}
+
+    def scenario(self, session: str) -> Scenario:
+        """The session's scenario as it plays: its start and every step the instructor moved."""
+        row = self.session(session)
+        scn = catalog().scenario(row["scenario_path"])
+        schedule = {k: float(v) for k, v in json.loads(row["schedule"]).items()}
+        return scn.with_overrides(start=row["scenario_start"], schedule=schedule)
+
+    # ---- what teams did ---------------------------------------------------------------------
+    def rules(self, session: str, team: str) -> list[dict]:
+        return [dict(r) for r in self.q("SELECT * FROM rules WHERE session = ? AND team = ? ORDER BY pk",
+                                        (session, team))]
+
+    def alerts(self, session: str, team: str) -> list[dict]:
+        return [json.loads(r["body"]) for r in self.q("SELECT body FROM alerts WHERE session = ? AND team = ? "
+                                                      "ORDER BY raised_at, id", (session, team))]
+
+    def hints(self, session: str, team: str | None = None) -> list[sqlite3.Row]:
+        """Hints released (to ``team``, or to every team), in the order they were released."""
+        if team is None:
+            return self.q("SELECT * FROM hints WHERE session = ? ORDER BY released_at, step, idx", (session,))
+        return self.q("SELECT * FROM hints WHERE session = ? AND team = ? ORDER BY released_at, step, idx",
+                      (session, team))
 
 
 def _rollback(con: sqlite3.Connection) -> None:

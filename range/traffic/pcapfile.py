@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
-from range.core.errors import InputError
+from range.core import InputError
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D

@@ -14,9 +14,8 @@ from typing import ClassVar, Iterable
 
 from pydantic import Field
 
-from range.core.registry import Registry
-from range.core.schema import Strict
-from range.topology.environment import Host, Layout
+from range.core import Registry, Strict
+from range.topology import Host, Layout
 from range.traffic.actions import Action
 
 TECHNIQUES: Registry["Technique"] = Registry("technique", "attack_scripts")

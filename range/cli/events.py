@@ -1,0 +1,22 @@
+"""Commands of the event stage: ingest a capture into an event store."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from range.cli.parser import arg, command, progress
+
+
+@command("ingest", "dissect a capture with tshark into Zeek-shaped events in SQLite")
+@arg("pcap", type=Path, help="a pcap or pcapng file")
+@arg("--db", required=True, type=Path, help="the event store to write (SQLite)")
+def cmd_ingest(a) -> int:
+    from range.events import ingest
+    res = ingest(a.pcap, a.db, progress=progress)
+    counts = ", ".join(f"{n} {t}" for t, n in res.records.items() if n)
+    print(f"{a.db}: {res.packets:,} packets -> {counts or 'no events'} in {res.seconds:.2f}s "
+          f"({res.packets / max(res.seconds, 1e-9):,.0f} packets/s)")
+    if res.warning:
+        print(f"cyberrange: {res.warning}", file=sys.stderr)
+        return 2 if res.truncated else 0
+    return 0

@@ -1,0 +1,78 @@
+"""Who may log in: the instructor's password and each team's, kept hashed in the state store.
+
+The instructor has one password: ``CYBERRANGE_INSTRUCTOR_PASSWORD`` if set, else a generated one
+stored hashed (PBKDF2) in the secrets table and printed once by ``cyberrange serve``. Each team of
+a session has the password shown when the session was created.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+
+from range.sessions.state import StateStore, check_secret, hash_secret
+
+ENV_PASSWORD = "CYBERRANGE_INSTRUCTOR_PASSWORD"
+SECRET_NAME = "instructor_password"
+
+
+def ensure_instructor_password(store: StateStore, reset: bool = False) -> str | None:
+    """Generate and store (hashed) the instructor password on first start; return it then, else None."""
+    if os.environ.get(ENV_PASSWORD):
+        return None
+    row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
+    if row and not reset:
+        return None
+    password = secrets.token_urlsafe(12)
+    store.set_secret(SECRET_NAME, hash_secret(password))
+    return password
+
+
+_ok_cache: dict[str, bool] = {}
+_cache_lock = threading.Lock()
+
+
+def _check_cached(password: str, stored: str) -> bool:
+    """check_secret (PBKDF2, ~0.1 s) remembered for passwords that matched: Basic auth sends it each time."""
+    key = hashlib.sha256(f"{stored}\x00{password}".encode()).hexdigest()
+    if _ok_cache.get(key):
+        return True
+    ok = check_secret(password, stored)
+    if ok:
+        with _cache_lock:
+            if len(_ok_cache) > 1024:
+                _ok_cache.clear()
+            _ok_cache[key] = True
+    return ok
+
+
+def instructor_basis(store: StateStore) -> str:
+    """What changes whenever the instructor password changes (login cookies and tokens carry a MAC of it)."""
+    env = os.environ.get(ENV_PASSWORD)
+    if env:
+        return "env:" + env
+    row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
+    return row["value"] if row else ""
+
+
+def check_instructor(store: StateStore, password: str) -> bool:
+    if not isinstance(password, str) or not password:
+        return False
+    env = os.environ.get(ENV_PASSWORD)
+    if env:
+        return hmac.compare_digest(password.encode(), env.encode())
+    row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
+    return bool(row) and _check_cached(password, row["value"])
+
+
+def check_team(store: StateStore, session: str, team: str, password: str) -> bool:
+    if not all(isinstance(x, str) and x for x in (session, team, password)):
+        return False
+    row = store.one("SELECT secret FROM teams WHERE session = ? AND name = ?", (session, team))
+    return bool(row) and _check_cached(password, row["secret"])
+
+
+def team_exists(store: StateStore, session: str, team: str) -> bool:
+    return store.one("SELECT 1 FROM teams WHERE session = ? AND name = ?", (session, team)) is not None
