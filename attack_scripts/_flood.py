@@ -1,6 +1,6 @@
 """The fast path for floods: whole Ethernet/IPv4/TCP frames from one :mod:`struct` call each.
 
-``range.wire.tcp`` builds a segment and checksums it over a copy of its bytes (~10 us a packet);
+``range.traffic.wire.tcp`` builds a segment and checksums it over a copy of its bytes (~10 us a packet);
 a 200,000-packet flood needs better. Here the constant parts of both checksums (RFC 1071 sums
 are plain additions of 16-bit words, so they can be split) are summed once per template, the
 per-address part once per address, and each packet adds only its own ports, sequence numbers

@@ -7,7 +7,7 @@ _WORDS = ["Tirana", "Prishtina", "Beograd", "Skopje", "Podgorica", "Sarajevo", "
 
 
 def login_name(names) -> str:
-    """``arben.hoxha`` (from :meth:`range.techniques.Names.username`) becomes ``ahoxha``."""
+    """``arben.hoxha`` (from :meth:`range.traffic.Names.username`) becomes ``ahoxha``."""
     first, _, last = names.username().partition(".")
     return (first[:1] + last)[:32]
 

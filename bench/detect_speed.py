@@ -245,7 +245,7 @@ def main() -> int:
         "about 40% of them scan probes in bursts of 1,000:"
     )
     say()
-    say("| events | ours (range.correlate) | alerts | backend SQL as generated | windowed SQL (self-join) |")
+    say("| events | ours (range.detect.correlate) | alerts | backend SQL as generated | windowed SQL (self-join) |")
     say("| --- | --- | --- | --- | --- |")
     sizes = [10_000, 50_000] if a.quick else [10_000, 50_000, 100_000, 1_000_000]
     for n in sizes:
@@ -266,7 +266,7 @@ def main() -> int:
         "The backend's value_count SQL (pySigma-backend-sqlite 1.2.4) is one GROUP BY over the whole store: it "
         "ignores the timespan, so it reports one row per source for all time, with no window and no evidence. "
         "Honouring the 10 s window in SQL takes a self-join whose cost grows with the square of a burst's "
-        "length (1,000 probes in a burst: ~1M pairs per burst). range.correlate honours the window, keeps the "
+        "length (1,000 probes in a burst: ~1M pairs per burst). range.detect.correlate honours the window, keeps the "
         "evidence and is linear. The backend's temporal SQL reads every rule from the last table set by the "
         "pipeline and a `timestamp` column the store does not have, so it does not run on this store at all."
     )

@@ -2,7 +2,7 @@
 
   A. bare `tshark -T fields` with exactly the fields ingest asks for, output to /dev/null
   B. bare `tshark -T fields` with 14 fields (DESIGN.md's anchor)
-  C. `range.ingest.ingest()`: tshark plus event building plus SQLite writes
+  C. `range.events.ingest()`: tshark plus event building plus SQLite writes
   D. pyshark FileCapture (default and use_json) over the first few thousand packets
 
 Usage: .venv/bin/python bench/ingest_speed.py [--packets 200000] [--keep DIR]

@@ -12,8 +12,8 @@ whole time (bench/scoreboard_load.py's viewer, reconnecting when the server ends
 its 5 minutes, as EventSource does). Every minute it records:
 
 * memory (RSS): the web app (gunicorn's arbiter and worker, which runs the session driver), each
-  team's sensor (the range.capture process with its dumpcap and tshark), the actuators and the
-  intruder's servers (every process recorded for the session, range.procs);
+  team's sensor (the range.events.capture process with its dumpcap and tshark), the actuators and the
+  intruder's servers (every process recorded for the session, range.runtime.procs);
 * each team's event store: size on disk and records, and the sensor's lag: a record's ``_seen``
   (when the sensor wrote it) minus its ``ts`` for dns, http and arp records (one exchange each);
   for a connection, minus its last packet (``ts + duration``);
@@ -269,7 +269,7 @@ def run(a) -> dict:
     state = tmp / "state"
     from range.core import paths
 
-    paths.STATE = state  # the session's process records (range.procs) live under the server's state
+    paths.STATE = state  # the session's process records (range.runtime.procs) live under the server's state
     load_start = os.getloadavg()
     srv = sl.Server(None, state)
     teams = [f"team{i + 1}" for i in range(a.teams)]

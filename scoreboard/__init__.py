@@ -1,7 +1,7 @@
 """The exercise web app: instructor console, trainee workspace, public scoreboard and JSON API.
 
-``create_app(config)`` builds the Flask app around one state store (:class:`range.sessions.Store`)
-and one session driver (:class:`range.driver.Driver`, a thread that moves every running
+``create_app(config)`` builds the Flask app around one state store (:class:`range.sessions.StateStore`)
+and one session driver (:class:`range.sessions.Driver`, a thread that moves every running
 session; ``config={"DRIVER": False}`` leaves it stopped so tests tick it by hand). Served by
 ``cyberrange serve`` (gunicorn, one process with many threads, so every request and every
 server-sent-event stream shares the driver).

@@ -4,7 +4,7 @@ indicators, STIX and MISP exports, and the instructor's review (comments, overri
 Team routes live under ``/api/sessions/<name>/teams/<team>`` and answer the instructor or that
 very team (:func:`scoreboard.auth.team_required`). A report's mark (and an indicator's) reaches the
 team only once the session has ended: before, it would say which claims match the ground truth.
-The feed shows each viewer what TLP allows (:func:`range.sharing.visible`).
+The feed shows each viewer what TLP allows (:func:`range.csirt.sharing.visible`).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Server-sent events: a stream that sends a fresh snapshot whenever the driver reports a change.
 
-Each stream waits on :meth:`range.driver.Driver.wait`, takes a fresh snapshot, and sends it as an
+Each stream waits on :meth:`range.sessions.Driver.wait`, takes a fresh snapshot, and sends it as an
 ``update`` event only when something other than the clock changed (clients run the clock
 themselves from ``elapsed`` and ``speed``); otherwise a comment keeps the connection alive.
 Streams of the same thing (``share``: e.g. every viewer of one scoreboard) share one snapshot per

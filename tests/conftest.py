@@ -99,7 +99,7 @@ def office_images(docker, office):
 
 
 def app_over_fresh_state(tmp_path_factory, **config):
-    """The web app over a new state store in a temporary folder (``range.paths.STATE`` points there),
+    """The web app over a new state store in a temporary folder (``range.core.paths.STATE`` points there),
     no background driver nor preparation (the tests tick and prepare by hand), and a generated
     instructor password. Returns (app, store, password, monkeypatch): undo the patch at teardown."""
     from range.sessions import StateStore

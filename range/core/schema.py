@@ -1,7 +1,7 @@
 """Strict validation of YAML data against pydantic models, reported as ``file:line: problem``.
 
 Models derive from :class:`Strict` (unknown keys are errors). :func:`validate` maps each
-pydantic error location back to the line it came from through :class:`range.yamlfile.Lines`.
+pydantic error location back to the line it came from through :class:`range.core.yamlfile.Lines`.
 """
 from __future__ import annotations
 

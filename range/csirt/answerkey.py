@@ -2,12 +2,12 @@
 correct shared indicator names — the attacker's addresses, the affected hosts, the attacker's
 domains, URLs and user agents — read from the step's own events.
 
-:func:`step_key` is pure: a step's ground truth (:class:`range.truth.StepTruth`), the events that
+:func:`step_key` is pure: a step's ground truth (:class:`range.scoring.StepTruth`), the events that
 belong to it (:func:`range.scoring.event_in_step`) and what benign traffic used (so that a value
 ordinary users also produce never counts as an indicator of the attack). :func:`answer_keys`
 reads a team's event store once and remembers the result while the files are unchanged.
 
-Who is the attacker follows the technique (:data:`range.rsit.TECHNIQUES`): a port scan's
+Who is the attacker follows the technique (:data:`range.csirt.rsit.TECHNIQUES`): a port scan's
 originator, a beacon's responder (its C2 server), the host behind a forged ARP reply's MAC. An
 address seen on both sides of a step's connections belongs to the side it appears on most.
 """

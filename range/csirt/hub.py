@@ -68,7 +68,7 @@ def indicators(store: StateStore, session: str) -> list[dict]:
 
 
 def visible_indicators(store: StateStore, session: str, team: str | None, instructor: bool) -> list[dict]:
-    """The indicators this viewer may see (:func:`range.sharing.visible`)."""
+    """The indicators this viewer may see (:func:`range.csirt.sharing.visible`)."""
     return [i for i in indicators(store, session) if sharing.visible(i["tlp"], i["team"], team, instructor)]
 
 

@@ -1,6 +1,6 @@
 """Incident reports: their strict validation and their marks against the ground truth (pure).
 
-A team files a structured report: a title, an RSIT classification (:mod:`range.rsit`), the
+A team files a structured report: a title, an RSIT classification (:mod:`range.csirt.rsit`), the
 affected hosts, the attacker's addresses, an ATT&CK technique, a severity, the time the attack
 was first seen, indicators, the actions taken, free text and the evidence (alert ids or event
 references ``table:rowid``) it rests on.

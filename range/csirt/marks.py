@@ -28,7 +28,7 @@ def _evidence_steps(truth, body: dict, cited: list[dict], alerts: dict) -> froze
 
 
 def team_marks(store: StateStore, session: str, team: str, truth, detection: dict, alerts: list[dict]) -> list[dict]:
-    """The marks of a team's reports (see :mod:`range.reports`)."""
+    """The marks of a team's reports (see :mod:`range.csirt.incidents`)."""
     rows = store.q("SELECT * FROM reports WHERE session = ? AND team = ? ORDER BY pk", (session, team))
     if not rows:
         return []

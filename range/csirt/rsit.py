@@ -10,7 +10,7 @@ their names (``Information Gathering / Scanning``) are what people read.
 :data:`TECHNIQUES` maps every technique of ``attack_scripts/`` to the RSIT class/type pairs a
 report on it is graded against (the first is the preferred one; any listed pair is right), to
 how the step's events name the attacker and the affected hosts, and to the indicator kinds its
-ground truth holds (see :mod:`range.answerkey`).
+ground truth holds (see :mod:`range.csirt.answerkey`).
 """
 from __future__ import annotations
 

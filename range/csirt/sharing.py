@@ -12,7 +12,7 @@ Visibility (TLP 2.0, the session's teams being the community):
 No indicator ever leaves its session, and nobody who is not logged in sees the feed.
 
 Score (pure, :func:`share_marks`): an indicator marked CLEAR, GREEN or AMBER is *shared*; one that
-is right for the publisher's own copy (:meth:`range.answerkey.StepKey.matches`, a step that had
+is right for the publisher's own copy (:meth:`range.csirt.answerkey.StepKey.matches`, a step that had
 begun when it was published) earns ``first`` points when no team published the identical value
 earlier, ``later`` points otherwise; a wrong one costs ``wrong``. At most ``cap`` indicators per
 team and step earn points. AMBER+STRICT and RED indicators are kept for the team's own records

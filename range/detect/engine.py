@@ -1,7 +1,7 @@
 """Running detection: a :class:`range.detect.RuleSet` over one event store, incrementally.
 
 Each :meth:`Detector.poll` runs each needed rule's SQL once over the rows added since the last
-poll, merges the matches in time order and feeds them to :mod:`range.correlate`, which folds
+poll, merges the matches in time order and feeds them to :mod:`range.detect.correlate`, which folds
 them into alerts. Live, :meth:`Detector.poll_seen` reads instead by the sensors' write time
 (``_seen``) up to their watermark, so what it raises and when does not depend on when it is
 called. The store is opened read-only; every rule's SQL and every regular expression runs

@@ -220,7 +220,7 @@ class Assembler:
             del self.queues[c.queue][k]
         if c.app:
             self.apps.finish(c)
-        # a tuple in the conn table's column order (range.store.SCHEMA), without its _seen: the
+        # a tuple in the conn table's column order (range.events.store.SCHEMA), without its _seen: the
         # commonest record, built without a dict
         self.emit(
             "conn",

@@ -10,11 +10,11 @@ Every record carries ``_seen``, the wall time at which the sensor emitted it (st
 increasing), and each batch commits, in the same transaction, the sensor's *watermark*
 (``meta`` key ``watermark:<interface>``): every record it will ever write from then on is seen
 later. Detection reads records up to the lowest watermark of a store's sensors, in ``_seen``
-order (:meth:`range.detector.Detector.poll_seen`), so what it raises and when does not depend on
+order (:meth:`range.detect.Detector.poll_seen`), so what it raises and when does not depend on
 when it polled, nor on an orchestrator restart in between. A sensor that stops writes ``inf``.
 
 ``python -m range.events.capture`` runs one sensor as a process of its own (the live range starts it
-detached, :mod:`range.procs`): it outlives the orchestrator, stops on SIGINT or SIGTERM after
+detached, :mod:`range.runtime.procs`): it outlives the orchestrator, stops on SIGINT or SIGTERM after
 writing what it captured, and stops by itself when its bridge disappears (``cyberrange down``).
 Its figures go to a JSON status file, rewritten every few seconds and at the end.
 """

@@ -60,7 +60,7 @@ def columns(table: str) -> list[str]:
 class EventStore:
     """Append-only writer of event records (one connection, batched in transactions).
 
-    ``bulk``: a store being built from a capture file under a temporary name (range.ingest),
+    ``bulk``: a store being built from a capture file under a temporary name (range.events.ingest),
     renamed only when complete: it needs no journal while it is written, and its time indexes are
     built once at :meth:`close` instead of on every insert. Otherwise (a live team store that
     detection reads while the sensor writes) it runs in WAL mode from the start."""

@@ -366,7 +366,7 @@ def run_plan(plan: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m range.actuator PLAN [PID]``: run the plan, inside PID's network namespace if given."""
+    """``python -m range.live.actuator PLAN [PID]``: run the plan, inside PID's network namespace if given."""
     plan = Path(argv[0])
     if len(argv) > 1:
         call_in(int(argv[1]), run_plan, plan)

@@ -76,7 +76,7 @@ def serve_dns(session: str, team: str, lay: Layout, extra: dict[str, str]) -> No
 
 
 def start_c2(session: str, team: str, node: str, logdir: Path) -> procs.Proc:
-    """The intruder's servers (range.c2) in the attacker node, its kernel's echo replies off: the
+    """The intruder's servers (range.live.c2) in the attacker node, its kernel's echo replies off: the
     running ones after a restart, else new (a detached process that ends when the node is gone)."""
     running = procs.find(session, f"c2-{team}")
     if running is not None:

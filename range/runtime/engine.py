@@ -1,6 +1,6 @@
 """The Docker Engine connection shared by image building and the live runtime.
 
-One place turns "Docker is not there" into a :class:`range.errors.ToolMissing` that says what to do,
+One place turns "Docker is not there" into a :class:`range.core.errors.ToolMissing` that says what to do,
 and one place names the labels every object the range creates carries.
 """
 from __future__ import annotations

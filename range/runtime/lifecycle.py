@@ -5,7 +5,7 @@ range, no address on the host side, a bridge named ``cr<hash>`` the sensor can c
 container per node with the addresses and MAC addresses of :func:`range.topology.layout`, its
 services started and checked healthy. Every object carries the labels ``cyberrange.session``,
 ``cyberrange.team``, ``cyberrange.env`` (and ``cyberrange.node`` / ``cyberrange.network``), so
-:mod:`range.inventory` (``status``, ``down``, ``netns_exec``, ``bridges``, ``layouts``, re-exported
+:mod:`range.runtime.inventory` (``status``, ``down``, ``netns_exec``, ``bridges``, ``layouts``, re-exported
 here) finds everything from the labels alone, after a crash or from another process. The host
 configures what containers may not (routes, secondary MACs) through their network namespaces:
 nodes get no ``NET_ADMIN``, only the capabilities their services need.

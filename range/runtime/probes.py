@@ -2,7 +2,7 @@
 
 Each probe speaks the first words of its protocol (an SSH/FTP/SMTP banner, an HTTP response,
 a DNS answer for the node's own name, an NTP reply) and returns ``None`` when healthy or a short
-reason when not. They run inside the node's network namespace (:func:`range.netns.call_in`).
+reason when not. They run inside the node's network namespace (:func:`range.runtime.netns.call_in`).
 """
 from __future__ import annotations
 

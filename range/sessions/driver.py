@@ -6,7 +6,7 @@ saves new or grown alerts. All state lives in the state store, so a driver that 
 second process) picks up where the last one stopped: deliveries resume from their cursors, and
 detection reruns over delivered events with stable alert ids, keeping each alert's first
 raise time, so nothing is lost or counted twice. Live, detection reads by the sensors' write
-time (:meth:`range.detector.Detector.poll_seen`), so a rerun after a crash raises the same
+time (:meth:`range.detect.Detector.poll_seen`), so a rerun after a crash raises the same
 alerts at the same times as a driver that never stopped. A change the state store cannot save
 (disk full, read-only) is logged and kept in :attr:`Driver.problems`; the session's detectors
 start again from the store, so the alerts are saved once the store accepts writes again.
