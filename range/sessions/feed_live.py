@@ -54,6 +54,7 @@ class LiveFeed(Feed):
         self.checked = 0.0
         self.restarted: list[str] = []  # sensors that had died and were started again
         self.built: dict[str, dict] = {}  # team -> step id -> its truth, once the step is over
+        self.schedule = "{}"  # the session's moved steps as last read (a move reschedules what is pending)
 
     def prepare(self, scn, seed_of, start, progress) -> None:
         seed = self.store.session(self.session)["seed"]
@@ -70,6 +71,7 @@ class LiveFeed(Feed):
     def start(self) -> None:
         row = self.store.session(self.session)
         self.scn = scn = self.store.scenario(self.session)
+        self.schedule = row["schedule"]
         clock = self.store.clock(row)
         lays, self.bridges = layouts(self.session), bridges(self.session)
         wall = time.time()
@@ -81,7 +83,7 @@ class LiveFeed(Feed):
             lt.attach_actuators()
             self._start_benign(lt, plan.benign, wall)
             self._schedule(team, lt, plan, clock.scenario_start)
-        self.pending.sort(key=lambda p: p[0])
+        self.pending.sort(key=lambda p: (p[0], p[1]))
         self.checked = wall
 
     def _start_benign(self, lt: LiveTeam, benign: dict[str, list], wall: float) -> None:
@@ -109,6 +111,8 @@ class LiveFeed(Feed):
         changed = 0
         row = self.store.session(self.session)
         wall = time.time()
+        if row["schedule"] != self.schedule:
+            self._reschedule(row)
         while self.pending and self.pending[0][0] - LEAD <= now:
             changed += self._launch(row, now, wall, *self.pending.pop(0))
         for team, due in list(self.truth_due.items()):
@@ -124,6 +128,13 @@ class LiveFeed(Feed):
                     log.warning("session %s: the sensor of team %s on %s had stopped; started again",
                                 self.session, team, net)
         return changed
+
+    def _reschedule(self, row) -> None:
+        """The instructor moved a step (or fired it now): what has not been launched follows."""
+        self.schedule = row["schedule"]
+        self.scn = self.store.scenario(self.session)
+        self.pending = sorted(((row["scenario_start"] + self.scn.step(st.id).spec.at, team, self.scn.step(st.id))
+                               for _t, team, st in self.pending), key=lambda p: (p[0], p[1]))
 
     def _launch(self, row, now: float, wall: float, t: float, team: str, st) -> int:
         lt = self.live[team]

@@ -314,10 +314,12 @@ def runs(tmp_path_factory, office_images):
     require("dumpcap")
     box: dict = {}
     ready = threading.Event()
+    # made here, not in the threads: pytest creates its base temporary folder on first use, racily
+    tmp = {key: tmp_path_factory.mktemp(key) for key in ("steady", "crash")}
 
     def go(key, crash, **kw):
         try:
-            box[key] = play(tmp_path_factory.mktemp(key), f"rc{key[0]}{os.getpid() % 10000}", crash, **kw)
+            box[key] = play(tmp[key], f"rc{key[0]}{os.getpid() % 10000}", crash, **kw)
         except BaseException as e:  # noqa: BLE001 - raised in the test's thread below
             box[key] = e
             ready.set()
