@@ -170,8 +170,7 @@ def event_packets(name: str, team: str, table: str, rowid: int):
 @bp.get("/packets/<int:frame>")
 @team_required
 def packet(name: str, team: str, frame: int):
-    tree = packets.dissect(current_range().store.team_dir(name, team).capture, frame, _clock_now(name))
-    return jsonify({"frame": frame, "layers": tree})
+    return jsonify(packets.dissect(current_range().store.team_dir(name, team).capture, frame, _clock_now(name)))
 
 
 @bp.get("/pcap")

@@ -483,7 +483,14 @@ SCHEMAS = {
             ),
         }
     ),
-    "Dissection": obj({"frame": INT, "layers": arr(obj({"layer": STR, "fields": obj({}, extra=STR)}))}),
+    "DissectionField": obj({"name": STR, "text": {**STR, "description": "as Wireshark shows it"}, "pos": INT,
+                            "size": {**INT, "description": "the bytes of the frame it covers: pos, size"},
+                            "children": arr(ref("DissectionField"))}, ["name", "text", "pos", "size"]),
+    "Dissection": obj({"frame": INT, "ts": NUM,
+                       "layers": arr(obj({"layer": STR, "title": STR, "pos": INT, "size": INT,
+                                          "fields": arr(ref("DissectionField"))}, ["layer", "title", "fields"])),
+                       "bytes": nullable({**STR, "description": "the frame's bytes, hexadecimal"})},
+                      ["frame", "layers"]),
     "BoardList": obj(
         {"sessions": arr(obj({"name": STR, "scenario": STR, "mode": STR, "status": STR, "teams": arr(STR)}))}
     ),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
@@ -100,31 +102,97 @@ def readable(pcap: Path) -> None:
         raise RangeError(f"this team's capture cannot be read: {e.message}") from None
 
 
-def frame_time(pcap: Path, number: int) -> float | None:
-    """The capture time of frame ``number`` (tshark reads only the first ``number`` frames)."""
-    if not pcap.exists():
-        return None
-    readable(pcap)
-    r = subprocess.run([require_tool("tshark"), "-n", "-r", str(pcap), "-c", str(number), "-T", "fields",
-                        "-e", "frame.number", "-e", "frame.time_epoch"], capture_output=True, text=True)
-    lines = r.stdout.strip().splitlines()
-    if not lines:
-        err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Running as user" not in ln]
-        if r.returncode != 0 and err:
-            raise RangeError(f"tshark could not read the capture: {err[-1]}")
-        return None
-    n, _, t = lines[-1].partition("\t")
-    return float(t) if n.strip() == str(number) else None
+WINDOW = 300  # frames before the one dissected, kept so that reassembly (TCP, HTTP) has its context
 
 
-def dissect(pcap: Path, number: int, until: float) -> list[dict]:
+def _window(pcap: Path, number: int, work: Path) -> tuple[Path, int]:
+    """Frames ``number - WINDOW`` .. ``number`` of the capture in a small file of their own (editcap
+    copies records without dissecting them), and the frame's number in it."""
+    lo = max(1, number - WINDOW)
+    out = work / "window.pcap"
+    r = subprocess.run([require_tool("editcap", "wireshark-common"), "-F", "pcap", "-r", str(pcap), str(out),
+                        f"{lo}-{number}"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RangeError(f"editcap could not read the capture: {r.stderr.strip() or r.returncode}")
+    return out, number - lo + 1
+
+
+def _field(el) -> dict | None:
+    if el.get("hide") == "yes":
+        return None
+    name = el.get("name", "")
+    text = el.get("showname") or (f"{name}: {el.get('show')}" if name and el.get("show") is not None
+                                   else el.get("show") or name)
+    node = {"name": name, "text": text, "pos": int(el.get("pos") or 0), "size": int(el.get("size") or 0)}
+    kids = [k for k in (_field(c) for c in el if c.tag == "field") if k]
+    if kids:
+        node["children"] = kids
+    return node
+
+
+def _pdml(xml: str) -> tuple[list[dict], float | None]:
+    root = ET.fromstring(xml)
+    packet = root.find("packet")
+    if packet is None:
+        return [], None
+    layers, ts = [], None
+    for proto in packet.findall("proto"):
+        name = proto.get("name", "")
+        if name == "geninfo":
+            continue
+        if name == "frame":
+            epoch = proto.find("field[@name='frame.time_epoch']")
+            ts = float(epoch.get("show")) if epoch is not None else None
+        fields = [f for f in (_field(c) for c in proto if c.tag in ("field", "proto")) if f]
+        layers.append({"layer": name, "title": proto.get("showname") or name, "pos": int(proto.get("pos") or 0),
+                       "size": int(proto.get("size") or 0), "fields": fields})
+    return layers, ts
+
+
+def _frame_bytes(pcap: Path, count: int) -> bytes | None:
+    """The raw bytes of record ``count`` of a classic pcap file (the window editcap wrote)."""
+    with open(pcap, "rb") as f:
+        head = f.read(24)
+        if len(head) < 24 or head[:4] not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1",
+                                               b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+            return None
+        order = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        data = None
+        for _ in range(count):
+            rec = f.read(16)
+            if len(rec) < 16:
+                return None
+            incl = struct.unpack(order + "IIII", rec)[2]
+            data = f.read(incl)
+        return data
+
+
+def dissect(pcap: Path, number: int, until: float) -> dict:
+    """Frame ``number``'s dissection as Wireshark shows it: every layer in order with its fields as a
+    tree (each with the bytes it covers), and the frame's bytes. Nothing later than ``until``."""
     if not 1 <= number <= 10_000_000:
         raise InputError("a frame number is between 1 and 10,000,000")
-    t = frame_time(pcap, number)
-    if t is None or t > until:
-        raise NotFound(f"frame {number} is not in this team's capture (or not yet: the session clock has not "
+    missing = NotFound(f"frame {number} is not in this team's capture (or not yet: the session clock has not "
                        f"reached it)")
-    return dissect_packet(pcap, number)
+    if not pcap.exists():
+        raise missing
+    readable(pcap)
+    work = Path(tempfile.mkdtemp(prefix="cyberrange-dissect-"))
+    try:
+        window, k = _window(pcap, number, work)
+        r = subprocess.run([require_tool("tshark"), "-n", "-r", str(window), "-T", "pdml", "-Y",
+                            f"frame.number == {k}"], capture_output=True, text=True)
+        if r.returncode != 0 and "<packet>" not in r.stdout:
+            err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Running as user" not in ln]
+            raise RangeError(f"tshark could not read the capture: {err[-1] if err else r.returncode}")
+        layers, ts = _pdml(r.stdout)
+        if not layers or ts is None or ts > until:
+            raise missing
+        raw = _frame_bytes(window, k)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"frame": number, "ts": ts, "layers": layers, "bytes": raw.hex() if raw is not None else None}
 
 
 def check_bpf(bpf: str) -> str:
@@ -181,35 +249,3 @@ def cut(pcap: Path, since: float, until: float, bpf: str = "") -> Iterator[bytes
             f.close()
             shutil.rmtree(work, ignore_errors=True)
     return chunks()
-
-
-def dissect_packet(pcap: str | Path, number: int) -> list[dict]:
-    """The full dissection tree of one packet, for the hunting UI (pyshark over tshark's JSON)."""
-    import pyshark
-    from pyshark.capture.capture import TSharkCrashException
-    # -c: tshark reads the first ``number`` frames only (a capture damaged further on still opens)
-    cap = pyshark.FileCapture(str(pcap), display_filter=f"frame.number == {int(number)}", use_json=True,
-                              include_raw=False, custom_parameters=["-c", str(int(number))])
-    try:
-        pkt = next(iter(cap), None)
-        if pkt is None:
-            return []
-        return [{"layer": layer.layer_name, "fields": _layer_fields(layer)} for layer in pkt.layers]
-    except TSharkCrashException as e:
-        last = [ln for ln in str(e).splitlines() if ln.startswith("Last error line:")]
-        raise RangeError(f"tshark could not read the capture: {last[0][16:].strip() if last else e}") from None
-    finally:
-        try:
-            cap.close()
-        except TSharkCrashException:
-            pass
-
-
-def _layer_fields(layer) -> dict:
-    out = {}
-    for name in layer.field_names:
-        try:
-            out[name] = str(layer.get_field(name))
-        except Exception:  # pragma: no cover - a dissector field pyshark cannot render
-            out[name] = "?"
-    return out

@@ -321,7 +321,12 @@ def test_rules_alerts_score_events_packets(env, tmp_path):
     assert all({p["src"], p["dst"]} == {ev["id.orig_h"], ev["id.resp_h"]} for p in pk_list["packets"])
     frame = pk_list["packets"][0]["frame"]
     tree = c.get(base + f"/packets/{frame}", headers=h).json
-    assert [layer["layer"] for layer in tree["layers"]][:2] == ["eth", "ip"]
+    assert [layer["layer"] for layer in tree["layers"]][:3] == ["frame", "eth", "ip"]
+    ip = next(layer for layer in tree["layers"] if layer["layer"] == "ip")
+    src = next(f for f in ip["fields"] if f["name"] == "ip.src")
+    assert src["text"].startswith("Source Address: ") and src["size"] == 4
+    address = bytes(int(x) for x in src["text"].split()[-1].split("."))
+    assert bytes.fromhex(tree["bytes"])[src["pos"]:src["pos"] + 4] == address
     assert c.get(base + "/events/conn/999999/packets", headers=h).status_code == 404
     # a frame from the future (the offline capture holds it) is refused like a missing one
     capture = env["store"].team_dir("work", "blue").capture
