@@ -1,10 +1,14 @@
 """Helpers for tests that build a one-step scenario in a temporary directory and replay it."""
 from __future__ import annotations
 
+import io
+import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import yaml
 
+from range.cli import main
 from range.replay import replay
 from range.scenario import catalog, load_scenario
 
@@ -64,3 +68,16 @@ def assert_truth_exact(out: Path) -> dict:
             f"step {s['id']}: {got} packets in its window match its flows, truth says {s['packets']}"
         )
     return truth
+
+
+def run_cli(*args) -> "subprocess.CompletedProcess":
+    """``cyberrange ARGS`` in this process (the very ``main()`` the console script runs, without
+    an interpreter's start-up per call): exit code, standard output and standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = [str(a) for a in args]
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse's own refusals
+            code = e.code if isinstance(e.code, int) else 2
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())

@@ -12,6 +12,7 @@ import pytest
 
 from range.detect import Detector, load_rules, run
 from range.events import EventStore
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "detections" / "rules"
@@ -474,7 +475,7 @@ def test_reruns_give_identical_files(tmp_path):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "range.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return run_cli(*args)
 
 
 def test_cli_ok_writes_alerts_and_errors(tmp_path):

@@ -1,17 +1,16 @@
 """Ingest: tshark's dissection into Zeek-shaped records, and bad captures."""
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from range.core import parse_iso
 from range.scoring import flow_matches
+from tests.helpers import run_cli
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "range.cli", *map(str, args)], capture_output=True, text=True)
+    return run_cli(*map(str, args))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from range.scenario import catalog
+from tests.helpers import run_cli
 
 GOOD_STEP = """  - id: recon
     technique: syn_scan
@@ -30,7 +31,7 @@ duration: 5m
 def run(tmp_path: Path, text: str):
     p = tmp_path / "s.yaml"
     p.write_text(text)
-    r = subprocess.run([sys.executable, "-m", "range.cli", "validate", str(p)], capture_output=True, text=True)
+    r = run_cli("validate", str(p))
     return r, p
 
 
@@ -90,11 +91,7 @@ def test_malformed_yaml(tmp_path, text, needle, line):
 def test_not_utf8_and_missing_file(tmp_path):
     p = tmp_path / "s.yaml"
     p.write_bytes(b"kind: scenario\nname: \xff\xfe\n")
-    r = subprocess.run(
-        [sys.executable, "-m", "range.cli", "validate", str(p), str(tmp_path / "nope.yaml")],
-        capture_output=True,
-        text=True,
-    )
+    r = run_cli("validate", p, tmp_path / "nope.yaml")
     assert r.returncode == 2 and "not UTF-8" in r.stderr and "nope.yaml: cannot read" in r.stderr
 
 
@@ -108,7 +105,7 @@ def test_unknown_environment_and_bad_env_file(tmp_path):
             "subnet: 10.20.0.0/16", "subnet: 10.20.0.0/33"
         )
     )
-    r = subprocess.run([sys.executable, "-m", "range.cli", "validate", str(q)], capture_output=True, text=True)
+    r = run_cli("validate", str(q))
     assert r.returncode == 2 and "unknown service 'gopher'" in r.stderr and "subnet" in r.stderr
 
 

@@ -1,12 +1,11 @@
 """Scoring model: detected steps, TTD and decay, false positives per rule and window, ledger."""
 import json
-import subprocess
-import sys
 
 import pytest
 
 from range.core import iso
 from range.scoring import Adjustment, StepTruth, Truth, decay, score
+from tests.helpers import run_cli
 
 T0 = 1_800_000_000.0
 
@@ -140,23 +139,15 @@ def test_cli_and_bad_alerts_file(tmp_path):
         json.dumps({"alerts": [alert("a1", "scan", 12.5, conn(11, "10.0.0.66", "10.0.0.10", 22))], "errors": []})
     )
     out = tmp_path / "score.json"
-    r = subprocess.run(
-        [sys.executable, "-m", "range.cli", "score", "--truth", t, "--alerts", good, "--out", out],
-        capture_output=True,
-        text=True,
-    )
+    r = run_cli("score", "--truth", t, "--alerts", good, "--out", out)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["score"] == 100.0
     bad = tmp_path / "bad.json"
     bad.write_text('{"alerts": [{"x": 1}]}')
-    r = subprocess.run(
-        [sys.executable, "-m", "range.cli", "score", "--truth", t, "--alerts", bad], capture_output=True, text=True
-    )
+    r = run_cli("score", "--truth", t, "--alerts", bad)
     assert r.returncode == 2 and "not an alerts file" in r.stderr and "Traceback" not in r.stderr
     bad.write_text('{"alerts": [')
-    r = subprocess.run(
-        [sys.executable, "-m", "range.cli", "score", "--truth", t, "--alerts", bad], capture_output=True, text=True
-    )
+    r = run_cli("score", "--truth", t, "--alerts", bad)
     assert r.returncode == 2 and "malformed JSON" in r.stderr
 
 
