@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "zeek"
 
 KEYS = {
-    "conn": ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto"),
+    "conn": ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "ip_proto"),
     "dns": ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_id", "query"),
     "http": ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "method", "uri"),
 }
@@ -45,7 +45,8 @@ def manifest() -> list[dict]:
 
 
 def read_log(path: Path) -> list[dict]:
-    """A Zeek TSV log as dicts of Zeek's field names (``-`` unset, ``(empty)`` empty)."""
+    """A Zeek TSV log as dicts of Zeek's field names (``-`` unset, ``(empty)`` empty). Some baselines
+    were cut to a few columns (zeek-cut): their first line names them instead of ``#fields``."""
     fields: list[str] = []
     out = []
     for line in path.read_text(errors="replace").splitlines():
@@ -53,6 +54,9 @@ def read_log(path: Path) -> list[dict]:
             fields = line.split("\t")[1:]
             continue
         if not line or line.startswith("#"):
+            continue
+        if not fields:
+            fields = line.split("\t")
             continue
         rec = {}
         for k, v in zip(fields, line.split("\t")):
@@ -66,8 +70,12 @@ def norm(name: str, v):
     if v is None or v == "":
         return None
     if name in SETS:
-        parts = v if isinstance(v, (list, tuple)) else str(v).split(",")
-        return frozenset(p.strip() for p in parts if p.strip()) or None
+        parts = [p.strip() for p in (v if isinstance(v, (list, tuple)) else str(v).split(",")) if p.strip()]
+        if name == "tunnel_parents":  # uids are ours and Zeek's own: how many parents is what compares
+            return len(parts) or None
+        if name == "TTLs":  # Zeek writes intervals (455.000000), the store whole seconds
+            parts = [str(int(float(p))) for p in parts]
+        return frozenset(parts) or None
     if name in BOOLS:
         return 1 if str(v) in ("T", "1", "True", "true") else 0
     if name in INTS:
@@ -120,8 +128,10 @@ class Tally:
 
 
 def pair(test: str, table: str, zeek: list[dict], mine: list[dict]) -> Tally:
+    """Each Zeek record with the first of ours that has its key (the key fields the log has: a cut
+    log without the connection's addresses pairs in order)."""
     t = Tally(zeek=len(zeek), ours=len(mine))
-    keyf = KEYS[table]
+    keyf = tuple(k for k in KEYS[table] if zeek and k in zeek[0])
     pool: dict[tuple, list[dict]] = defaultdict(list)
     for r in mine:
         pool[tuple(norm(k, r.get(k)) for k in keyf)].append(r)
@@ -131,7 +141,12 @@ def pair(test: str, table: str, zeek: list[dict], mine: list[dict]) -> Tally:
         if not cands:
             t.misses.append((test, key))
             continue
-        o = cands.pop(0)
+        if keyf:
+            o = cands.pop(0)
+        else:  # a log cut to a few columns, none of them a key: the record of ours most like it
+            fields = [f for f in z if z.get(f) is not None]
+            o = max(cands, key=lambda r: sum(norm(f, z[f]) == norm(f, r.get(f)) for f in fields))
+            cands.remove(o)
         t.matched += 1
         for f in AGREE[table] + WATCH[table]:
             if f not in z:

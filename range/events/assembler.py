@@ -1,249 +1,291 @@
 """Zeek-shaped records from dissected packets: conn, dns, http, ssh, ftp, telnet, arp.
 
-:class:`Assembler` consumes tshark rows (see :mod:`range.events.tshark`) in time order and emits
-records the way Zeek writes its logs: a ``conn`` record per connection (ICMP included) with
-``conn_state`` and ``history`` when it ends or times out; a ``dns`` record per query joined with
-its response; an ``http`` record per request joined with its response; ``ssh`` per session;
-``ftp`` per command with its reply; ``telnet`` per line; ``arp`` per packet. Offline, ingest
-calls :meth:`Assembler.close` at the end; live, the sensor calls :meth:`Assembler.expire` with
-the wall clock so that records leave within a second or two of their last packet.
+:class:`Assembler` consumes tshark rows (:mod:`range.events.tshark`) in time order. Each packet's
+IP layers (:mod:`range.events.layers`: tunnels included) go to the connection table
+(:mod:`range.events.tracker`), whose TCP, UDP, ICMP and other-protocol handling follows Zeek's;
+payloads go to the connection's application analyzers (:mod:`range.events.apps`) while any
+reads them. A connection's conn.log line leaves when Zeek would remove it (its timers run on
+packet time; live, :meth:`expire` also advances them by the wall clock).
+
+Live (``live=True``), a connection is also written while it is open, as Zeek's long-connection
+logging does: every :meth:`expire` writes the current line of each connection that changed
+since, so rules over conn see a scan, a flood or a tunnel within a second or two; each new
+version of a line replaces the previous one in the store (same ``uid``). Offline, each line is
+written once, when the connection ends, with ``_seen`` the time of its last packet: when the
+live sensor would have written that version.
+
+Packets the builder cannot read (tshark's malformed ones, a field that does not parse) and IP
+fragments that complete no datagram are counted (:attr:`Assembler.skipped`), never fatal.
 """
 from __future__ import annotations
 
-import operator
 from typing import Callable
 
-from range.events.apps import MARKS, AppLayers
-from range.events.conn import ACK, FIN, RST, SYN, SYNACK, Conn, Uids
+from range.events import apps
+from range.events.checksums import LOOKAHEAD, Policy
+from range.events.conn import Conn
+from range.events.layers import Plan, plan
+from range.events.ports import CLIENT_HELLO, FROM_RESPONDER, INSIDE, SERVICES, TUNNEL_PORTS
+from range.events.tracker import Tracker
 from range.events.tshark import AGG, F, first
-from range.events.tshark import as_int as _int
 
-Emit = Callable[[str, dict], None]
+Emit = Callable[..., None]
 
-TCP_IDLE, UDP_IDLE, SYN_WAIT, LINGER = 300.0, 15.0, 2.5, 0.5
+_TS, _PROTOS, _FLEN, _CAPLEN = F["frame.time_epoch"], F["frame.protocols"], F["frame.len"], F["frame.cap_len"]
+_ESRC, _EDST = F["eth.src"], F["eth.dst"]
+_IPS, _IPD, _IPP, _IPLEN, _IPHL = F["ip.src"], F["ip.dst"], F["ip.proto"], F["ip.len"], F["ip.hdr_len"]
+_MF, _FOFF, _REASS = F["ip.flags.mf"], F["ip.frag_offset"], F["ip.reassembled.length"]
+_6S, _6D, _6NXT, _6PLEN = F["ipv6.src"], F["ipv6.dst"], F["ipv6.nxt"], F["ipv6.plen"]
+_6HOP, _6DST = F["ipv6.hopopts.len_oct"], F["ipv6.dstopts.len_oct"]
+_TSP, _TDP, _TFL, _TSEQ, _TACK = F["tcp.srcport"], F["tcp.dstport"], F["tcp.flags"], F["tcp.seq_raw"], F["tcp.ack_raw"]
+_TLEN, _TWIN, _TCK, _TPAY = F["tcp.len"], F["tcp.window_size_value"], F["tcp.checksum.status"], F["tcp.payload"]
+_THL = F["tcp.hdr_len"]
+_USP, _UDP, _ULEN, _UCK, _UPAY = F["udp.srcport"], F["udp.dstport"], F["udp.length"], F["udp.checksum.status"], \
+    F["udp.payload"]
+_ICT, _ICC, _ICK = F["icmp.type"], F["icmp.code"], F["icmp.checksum.status"]
+_I6T, _I6C, _I6K = F["icmpv6.type"], F["icmpv6.code"], F["icmpv6.checksum.status"]
+_ARP, _HELLO = F["arp.opcode"], F["tls.handshake.type"]
+NO_CONN = frozenset({50, 59, 135})  # ESP, IPv6 no next header, mobility: Zeek makes no connection
 
-# field indices
-_TS, _ESRC, _EDST = F["frame.time_epoch"], F["eth.src"], F["eth.dst"]
-_IPS, _IPD, _PROTO, _IPLEN = F["ip.src"], F["ip.dst"], F["ip.proto"], F["ip.len"]
-_TSP, _TDP, _TFL, _TLEN = F["tcp.srcport"], F["tcp.dstport"], F["tcp.flags"], F["tcp.len"]
-_USP, _UDP, _ULEN = F["udp.srcport"], F["udp.dstport"], F["udp.length"]
-_ICT, _ICC, _ICID, _DLEN = F["icmp.type"], F["icmp.code"], F["icmp.ident"], F["data.len"]
-_ARP = F["arp.opcode"]
-_APP_FIELDS = operator.itemgetter(*MARKS)
+
+def nth(v: str, i: int) -> str:
+    if i == 0 and AGG not in v:
+        return v
+    parts = v.split(AGG)
+    return parts[i] if i < len(parts) else ""
+
+
+def _payload(v: str, lens: str, i: int) -> str:
+    """The i-th transport's payload (hex): payload fields exist only for non-empty payloads."""
+    if AGG not in v and i == 0:
+        return v
+    ls = lens.split(AGG)
+    k = sum(1 for x in ls[:i] if x not in ("", "0", "8"))
+    return nth(v, k)
 
 
 class Assembler:
-    def __init__(self, emit: Emit):
+    def __init__(self, emit: Emit, live: bool = False, checksums: str = "auto"):
         self.emit = emit
-        self.conns: dict[tuple, Conn] = {}
-        # one queue per timeout, each ordered by last activity: expire() reads only idle fronts
-        self.queues: dict[float, dict[tuple, Conn]] = {LINGER: {}, SYN_WAIT: {}, UDP_IDLE: {}, TCP_IDLE: {}}
-        self.apps = AppLayers(emit)
-        self.uids = Uids()
+        self.live = live
+        self.policy = Policy("ignore" if live else checksums)
+        self._held: list | None = [] if self.policy.deciding else None
+        self.tracker = Tracker(self._ended, self._attach)
+        self.tracker.live = live
         self.packets = 0
+        self.skipped = {"malformed": 0, "fragments": 0}
+        self.problems: list[str] = []  # the first few packets that could not be read, and why
         self.now = 0.0
-        self._next_sweep = 0.0
 
-    # ---- packets ----------------------------------------------------------------------------
+    # ---- packets --------------------------------------------------------------------------------
     def feed(self, p: list[str]) -> None:
+        if self._held is not None:  # the checksum policy looks at the first packets before any counts
+            self._held.append(p)
+            self.policy.look(first(p[_IPS]) or first(p[_6S]),
+                             (p[_TCK] + AGG + p[_UCK] + AGG + p[_ICK] + AGG + p[_I6K]).split(AGG))
+            if len(self._held) >= LOOKAHEAD:
+                self._release()
+            return
+        self._feed(p)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        self.policy.decide()
+        for p in held:
+            self._feed(p)
+
+    def _feed(self, p: list[str]) -> None:
         self.packets += 1
-        ts = float(p[_TS])
-        self.now = ts
-        if p[_ARP]:
-            self._arp(p, ts)
-        elif p[_PROTO]:
-            conn, d, k = self._conn(p, ts)
-            if conn is not None:
-                self._apps(p, ts, conn, d)
-                if k in self.conns:
-                    self._requeue(k, conn)
-        if ts >= self._next_sweep:
-            self.expire(ts)
-            self._next_sweep = ts + 1.0
+        try:
+            ts = float(p[_TS])
+        except ValueError:
+            self._skip("malformed", "no timestamp")
+            return
+        if ts > self.now:
+            self.now = ts
+        self.tracker.advance(ts)
+        pl = plan(p[_PROTOS])
+        try:
+            if pl.arp:
+                self._arp(p, ts)
+            elif pl.hops:
+                self._hops(p, ts, pl)
+            if pl.malformed:
+                self._skip("malformed", "tshark: malformed packet")
+        except (ValueError, IndexError) as e:
+            self._skip("malformed", f"{type(e).__name__}: {e}")
 
-    def _conn(self, p, ts):
-        proto, src, dst, iplen = p[_PROTO], p[_IPS], p[_IPD], p[_IPLEN]
-        if AGG in proto:  # an ICMP error quotes the packet it is about: keep the outer header
-            proto, src, dst, iplen = first(proto), first(src), first(dst), first(iplen)
-        iplen = int(iplen) if iplen else 0
-        if proto == "6":
-            sp, dp, fl = int(p[_TSP]), int(p[_TDP]), int(p[_TFL], 16)
-            k = ("tcp", src, sp, dst, dp) if (src, sp) < (dst, dp) else ("tcp", dst, dp, src, sp)
-            c = self.conns.get(k)
-            if c is not None and c.closed is not None and fl & SYN and not fl & ACK:
-                self._finish(k)  # a new connection on the same ports
-                c = None
-            if c is None:
-                if fl & SYN and fl & ACK:  # we missed the SYN: the sender of SYN-ACK is the responder
-                    c = Conn(self.uids.next(ts), ts, "tcp", dst, dp, src, sp, p[_EDST], p[_ESRC])
-                else:
-                    c = Conn(self.uids.next(ts), ts, "tcp", src, sp, dst, dp, p[_ESRC], p[_EDST])
-                self.conns[k] = c
-            d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
-            plen = int(p[_TLEN]) if p[_TLEN] else 0
-            c.last = ts  # counted inline: this is the hottest path of a flood
-            c.pkts[d] += 1
-            c.bytes[d] += plen
-            c.ip_bytes[d] += iplen
-            if fl & SYN:
-                letter = "H" if fl & ACK else "S"
-                c.flags[d] |= SYNACK if fl & ACK else SYN
-            elif fl & RST:
-                letter = "R"
-                c.flags[d] |= RST
-                c.app.setdefault("first_rst", d)
-                c.closed = c.closed or ts
-            elif fl & FIN:
-                letter = "F"
-                c.flags[d] |= FIN
-                if c.flags[1 - d] & FIN:
-                    c.closed = ts
-            elif plen:
-                letter = "D"
-            else:
-                letter = "A"
-            if plen and letter != "D":
-                self._hist(c, d, "D")
-            ch = letter if d == 0 else letter.lower()
-            if ch not in c.hist:
-                c.hist += ch
-            return c, d, k
-        if proto == "17":
-            sp, dp = int(first(p[_USP])), int(first(p[_UDP]))  # first: ICMP errors quote UDP too
-            k = ("udp", src, sp, dst, dp) if (src, sp) < (dst, dp) else ("udp", dst, dp, src, sp)
-            c = self.conns.get(k)
-            if c is None:
-                c = self.conns[k] = Conn(
-                    self.uids.next(ts), ts, "udp", src, sp, dst, dp, first(p[_ESRC]), first(p[_EDST])
-                )
-            d = 0 if (src == c.orig_h and sp == c.orig_p) else 1
-            self._count(c, d, ts, max((_int(p[_ULEN]) or 8) - 8, 0), iplen)
-            self._hist(c, d, "D")
-            return c, d, k
-        if proto == "1":
-            t, code = _int(p[_ICT]) or 0, _int(p[_ICC]) or 0
-            ident = _int(p[_ICID])
-            if t in (0, 8):  # echo: request and reply are one conn, oriented by the request
-                oh, rh = (src, dst) if t == 8 else (dst, src)
-                k = ("icmp", oh, rh, ident)
-                c = self.conns.get(k)
-                if c is None:
-                    c = self.conns[k] = Conn(
-                        self.uids.next(ts), ts, "icmp", oh, 8, rh, 0, first(p[_ESRC]), first(p[_EDST])
-                    )
-                d = 0 if src == oh else 1
-            else:
-                k = ("icmp", src, dst, t, code)
-                c = self.conns.get(k)
-                if c is None:
-                    c = self.conns[k] = Conn(
-                        self.uids.next(ts), ts, "icmp", src, t, dst, code, first(p[_ESRC]), first(p[_EDST])
-                    )
-                d = 0
-            self._count(c, d, ts, _int(p[_DLEN]) or max(iplen - 28, 0), iplen)
-            return c, d, k
-        return None, 0, None
+    def _skip(self, kind: str, why: str) -> None:
+        self.skipped[kind] += 1
+        if len(self.problems) < 5:
+            self.problems.append(f"packet {self.packets}: {why}")
 
-    def _requeue(self, k: tuple, c: Conn) -> None:
-        if c.closed is not None:
-            q = LINGER
-        elif c.proto != "tcp":
-            q = UDP_IDLE
+    def _hops(self, p: list[str], ts: float, pl: Plan) -> None:
+        tr = self.tracker
+        smac, dmac = first(p[_ESRC]) or None, first(p[_EDST]) or None
+        parent = None
+        for hop in pl.hops:
+            i = hop.net_idx
+            if hop.net == "ip":
+                src, dst = nth(p[_IPS], i), nth(p[_IPD], i)
+                if not src or not dst:
+                    raise ValueError("an IP header without its addresses")
+                iplen, hdr = int(nth(p[_IPLEN], i)), int(nth(p[_IPHL], i))
+                if nth(p[_MF], i) == "1" or nth(p[_FOFF], i) not in ("0", ""):
+                    whole = first(p[_REASS])
+                    if hop.kind == "other" or not whole:
+                        self.skipped["fragments"] += 1
+                        return
+                    iplen = hdr + int(whole)  # the datagram this fragment completed
+                ip_proto = int(nth(p[_IPP], i))
+                plen = iplen - hdr
+                v6 = False
+            else:
+                src, dst = nth(p[_6S], i), nth(p[_6D], i)
+                if not src or not dst:
+                    raise ValueError("an IPv6 header without its addresses")
+                plen = int(nth(p[_6PLEN], i))
+                iplen = plen + 40
+                ip_proto = int(nth(p[_6NXT], i))
+                hdr = 40
+                if AGG not in p[_6S]:
+                    ext = int(p[_6HOP] or 0) + int(p[_6DST] or 0)
+                    plen -= ext
+                    hdr += ext
+                v6 = True
+            kind = hop.kind
+            if kind == "tunnel":
+                parent = tr.ip_tunnel(src, dst, ts)
+                continue
+            if kind == "tcp":
+                self._tcp(p, ts, hop, src, dst, iplen, hdr, smac, dmac, parent)
+                return
+            if kind == "udp":
+                parent = self._udp(p, ts, hop, src, dst, iplen, smac, dmac, parent, pl)
+                if parent is None:
+                    return
+                continue
+            if kind in ("icmp", "icmpv6"):
+                t, k, ck = (_I6T, _I6C, _I6K) if v6 else (_ICT, _ICC, _ICK)
+                j = hop.tr_idx
+                ok = self.policy.ok(nth(p[ck], j), iplen)
+                captured = p[_CAPLEN] == p[_FLEN]
+                tr.icmp(ts, v6, src, dst, int(nth(p[t], j)), int(nth(p[k], j) or 0), plen, iplen, smac, dmac, ok,
+                        captured, parent)
+                return
+            if ip_proto not in NO_CONN:
+                tr.other(ts, ip_proto, src, dst, iplen, smac, dmac, parent)
+            return
+
+
+    def _tcp(self, p, ts, hop, src, dst, iplen, hdr, smac, dmac, parent) -> None:
+        j = hop.tr_idx
+        fl = nth(p[_TFL], j)
+        sp, dp = int(nth(p[_TSP], j)), int(nth(p[_TDP], j))
+        if fl and p[_CAPLEN] != p[_FLEN] and len(hop.apps) == 0:  # a capture cut short: is the header whole?
+            start = int(p[_FLEN]) - iplen + hdr
+            if int(p[_CAPLEN]) - start < int(nth(p[_THL], j) or 20):
+                fl = ""
+        if not fl:  # the header was cut short
+            self.tracker.tcp(ts, src, sp, dst, dp, None, 0, 0, 0, 1, iplen, smac, dmac, None, False, True, parent)
+            return
+        length = int(nth(p[_TLEN], j) or 0)
+        hexdata = _payload(p[_TPAY], p[_TLEN], j) if length else ""
+        c = self.tracker.conns.get((6, src, sp, dst, dp) if (src, sp) < (dst, dp) else (6, dst, dp, src, sp))
+        data = None
+        if length and (c is None or c.stream is not None):
+            data = bytes.fromhex(hexdata)
+        c = self.tracker.tcp(ts, src, sp, dst, dp, int(fl, 16), int(nth(p[_TSEQ], j)), int(nth(p[_TACK], j) or 0),
+                             length, int(nth(p[_TWIN], j) or 1), iplen, smac, dmac, data, len(hexdata) >= 2 * length,
+                             self.policy.ok(nth(p[_TCK], j), iplen), parent)
+        if hop.apps:
+            self._services(c, hop, "tcp", src == c.orig_h and sp == c.orig_p, p)
+
+    def _udp(self, p, ts, hop, src, dst, iplen, smac, dmac, parent, pl) -> str | None:
+        """A datagram; returns the uid of the tunnel its payload is, if it is one Zeek opens."""
+        j = hop.tr_idx
+        sp, dp = int(nth(p[_USP], j)), int(nth(p[_UDP], j))
+        ulen = int(nth(p[_ULEN], j))
+        c, ok = self.tracker.udp(ts, src, sp, dst, dp, ulen, iplen, smac, dmac, self.policy.ok(nth(p[_UCK], j), iplen),
+                                 parent)
+        if not ok:
+            return None
+        d = 0 if src == c.orig_h and sp == c.orig_p else 1
+        if c.stream is not None and ulen > 8:
+            payload = bytes.fromhex(_payload(p[_UPAY], p[_ULEN], j))
+            c.stream.datagram(d == 0, ts, payload)
+        if hop.tunnel:
+            return self._tunnel(c, hop.tunnel, d)
+        if hop.apps:
+            self._services(c, hop, "udp", d == 0, p)
+        return None
+
+    def _tunnel(self, c: Conn, name: str, d: int) -> str | None:
+        ports = TUNNEL_PORTS[name]
+        if ports and c.resp_p not in ports:
+            return None  # Zeek hands a UDP payload to a tunnel by the responder's port
+        if name == "teredo":  # confirmed once both sides spoke it
+            seen = c.app.setdefault("teredo", set())
+            seen.add(d)
+            if len(seen) == 2:
+                c.confirm(name)
         else:
-            q = TCP_IDLE if c.pkts[1] else SYN_WAIT
-        if c.queue != q:
-            if c.queue is not None:
-                del self.queues[c.queue][k]
-            c.queue = q
-        else:
-            del self.queues[q][k]
-        self.queues[q][k] = c
+            c.confirm(name)
+        return c.uid
 
     @staticmethod
-    def _count(c: Conn, d: int, ts: float, plen: int, iplen: int) -> None:
-        c.last = ts
-        c.pkts[d] += 1
-        c.bytes[d] += plen
-        c.ip_bytes[d] += iplen
-
-    @staticmethod
-    def _hist(c: Conn, d: int, letter: str) -> None:
-        ch = letter if d == 0 else letter.lower()
-        if ch not in c.hist:
-            c.hist += ch
-
-    # ---- application layers -----------------------------------------------------------------
-    def _apps(self, p, ts, c: Conn, d: int) -> None:
-        if not c.services and not any(_APP_FIELDS(p)):
-            return  # most packets of a scan or a flood: no application layer to read
-        self.apps.packet(p, ts, c, d)
+    def _services(c: Conn, hop, transport: str, is_orig: bool, p: list[str]) -> None:
+        for tok in hop.apps:
+            svc = SERVICES.get((tok, transport)) or SERVICES.get(tok)
+            if not svc:
+                continue
+            if tok in FROM_RESPONDER and is_orig:
+                continue
+            if tok in CLIENT_HELLO and not (is_orig and "1" in p[_HELLO].split(AGG)):
+                continue
+            if tok in INSIDE and INSIDE[tok].intersection(hop.apps):
+                continue
+            for name in (svc if isinstance(svc, tuple) else (svc,)):
+                c.confirm(name)
 
     def _arp(self, p, ts) -> None:
-        op = _int(p[F["arp.opcode"]])
-        self.emit(
-            "arp",
-            {
-                "ts": ts,
-                "operation": {1: "request", 2: "reply"}.get(op, str(op)),
-                "id.orig_h": first(p[F["arp.src.proto_ipv4"]]),
-                "id.resp_h": first(p[F["arp.dst.proto_ipv4"]]),
-                "src_mac": first(p[F["arp.src.hw_mac"]]),
-                "dst_mac": first(p[F["arp.dst.hw_mac"]]),
-                "orig_mac": first(p[_ESRC]),
-                "resp_mac": first(p[_EDST]),
-            },
-        )
+        op = first(p[_ARP])
+        self.emit("arp", {
+            "ts": ts, "operation": {"1": "request", "2": "reply"}.get(op, op),
+            "id.orig_h": first(p[F["arp.src.proto_ipv4"]]), "id.resp_h": first(p[F["arp.dst.proto_ipv4"]]),
+            "src_mac": first(p[F["arp.src.hw_mac"]]), "dst_mac": first(p[F["arp.dst.hw_mac"]]),
+            "orig_mac": first(p[_ESRC]), "resp_mac": first(p[_EDST]),
+        })
 
-    # ---- ending -----------------------------------------------------------------------------
+    # ---- connections ----------------------------------------------------------------------------
+    def _attach(self, c: Conn):
+        return apps.attach(c, self.emit)
+
+    def _ended(self, c: Conn) -> None:
+        rec = c.record()
+        if self.live:
+            if rec != c.version:
+                self.emit("conn", rec)
+        else:
+            self.emit("conn", rec, c.seen_at)
+
     def expire(self, now: float) -> None:
-        """Emit every connection that has ended: closed a second ago, or idle past its timeout
-        (2.5 s for an unanswered SYN, 15 s for UDP and ICMP, 5 min for an open TCP connection)."""
+        """Live: time passed without packets. Fire the timers due and write the lines that changed."""
         self.now = max(self.now, now)
-        for timeout, queue in self.queues.items():
-            done = []
-            for k, c in queue.items():
-                if now - c.last < timeout:
-                    break
-                done.append(k)
-            for k in done:
-                self._finish(k)
-        self.apps.expire(now)
+        self.tracker.advance(now)
+        if self.live:
+            touched, self.tracker.touched = self.tracker.touched, []
+            for c in touched:
+                c.dirty = False
+                if not c.removed:
+                    rec = c.record()
+                    if rec != c.version:
+                        c.version = rec
+                        self.emit("conn", rec)
 
     def close(self) -> None:
-        for k in list(self.conns):
-            self._finish(k)
-        self.apps.expire(float("inf"))
-
-    def _finish(self, k) -> None:
-        c = self.conns.pop(k)
-        if c.queue is not None:
-            del self.queues[c.queue][k]
-        if c.app:
-            self.apps.finish(c)
-        # a tuple in the conn table's column order (range.events.store.SCHEMA), without its _seen: the
-        # commonest record, built without a dict
-        self.emit(
-            "conn",
-            (
-                c.ts,
-                c.uid,
-                c.orig_h,
-                c.orig_p,
-                c.resp_h,
-                c.resp_p,
-                c.proto,
-                ",".join(c.services) or None,
-                round(c.last - c.ts, 6),
-                c.bytes[0],
-                c.bytes[1],
-                c.state(),
-                0,
-                c.hist or None,
-                c.pkts[0],
-                c.ip_bytes[0],
-                c.pkts[1],
-                c.ip_bytes[1],
-                c.macs[0],
-                c.macs[1],
-            ),
-        )
+        if self._held is not None:
+            self._release()
+        if self.live:
+            self.expire(self.now)
+        self.tracker.close()

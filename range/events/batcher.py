@@ -26,11 +26,14 @@ class Batcher:
         self._writer = threading.Thread(target=self._write, name="event-writer", daemon=True)
         self._writer.start()
 
-    def __call__(self, table: str, rec: dict | tuple) -> None:
+    def __call__(self, table: str, rec: dict | tuple, seen: float | None = None) -> None:
+        """One record; ``seen``: when it was emitted, if not now (the clock)."""
+        if seen is None:
+            seen = self.clock()
         if type(rec) is tuple:  # already in column order (conn records)
-            rec = rec + (self.clock(),)
+            rec = rec + (seen,)
         else:
-            rec["_seen"] = self.clock()
+            rec["_seen"] = seen
         self.pending.setdefault(table, []).append(rec)
         self.n += 1
         if self.n >= BATCH:

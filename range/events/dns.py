@@ -1,88 +1,194 @@
-"""dns: a query and its response joined into one record (``answers``, ``rcode_name``,
-``qtype_name``, ``rtt``), as Zeek's DNS log writes them; a query nobody answers leaves after
-:data:`DNS_WAIT` seconds."""
+"""dns: queries and replies paired into records the way Zeek's DNS scripts pair them.
+
+Per connection, a query waits (``pending_query``, then a queue per transaction id) for the reply
+with its id; a reply nobody asked waits for its query. A pair is written when its second half
+has been read; what is left when the connection ends (an unanswered query, a reply alone, a
+second reply) is written then. ``ts`` is when the first half came, ``rtt`` the time to the first
+answer. To a multicast group (mDNS, LLMNR) every message is a record of its own. Messages are
+read by :mod:`range.events.dnswire`; NetBIOS names (udp/137) are decoded as Zeek does.
+"""
 from __future__ import annotations
 
-from range.events.analyzer import Analyzer, flag, unescape
-from range.events.conn import Conn
-from range.events.tshark import F, as_int, every, first
+import ipaddress
+import struct
 
-DNS_WAIT = 10.0
+from range.events import dnswire
+from range.events.analyzer import Analyzer
+from range.events.dnswire import OP_NOTIFY, OP_QUERY, OP_UPDATE
 
-QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 10: "NULL", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT",
-          28: "AAAA", 33: "SRV", 35: "NAPTR", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 64: "SVCB",
-          65: "HTTPS", 99: "SPF", 251: "IXFR", 252: "AXFR", 255: "*", 257: "CAA"}
-RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
-          6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
-ANSWER_FIELDS = {1: "dns.a", 28: "dns.aaaa", 5: "dns.cname", 16: "dns.txt", 15: "dns.mx.mail_exchange",
-                 12: "dns.ptr.domain_name", 2: "dns.ns"}
-_ID = F["dns.id"]
+OPCODES = (OP_QUERY, OP_NOTIFY, OP_UPDATE)
+MAX_QUERIES = 25   # dns_max_queries: a message asking more is not read
+MAX_PENDING = 50   # per transaction id, and ids: beyond it the waiting records are written as they are
 
 
-def qtype_name(qtype: int | None) -> str | None:
-    return QTYPES.get(qtype, str(qtype) if qtype is not None else None)
+def _multicast(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr).is_multicast
+    except ValueError:
+        return False
+
+
+def _info(c, t: float, m) -> dict:
+    return {"ts": t, "uid": c.uid, "id.orig_h": c.orig_h, "id.orig_p": c.orig_p, "id.resp_h": c.resp_h,
+            "id.resp_p": c.resp_p, "proto": c.proto, "trans_id": m.id, "rtt": None, "query": None, "qclass": None,
+            "qclass_name": None, "qtype": None, "qtype_name": None, "rcode": None, "rcode_name": None, "AA": 0,
+            "TC": 0, "RD": 0, "RA": 0, "Z": 0, "answers": [], "TTLs": [], "rejected": 0, "_q": False, "_r": False}
 
 
 class Dns(Analyzer):
     service = "dns"
-    fields = ("dns.id",)
+    tcp_ports = frozenset({53})
+    udp_ports = frozenset({53, 137, 5353, 5355})
 
-    def __init__(self, emit):
-        super().__init__(emit)
-        self.pending: dict[tuple, dict] = {}
+    def __init__(self, conn, emit):
+        super().__init__(conn, emit)
+        self.first = True
+        self.pending_query: dict | None = None
+        self.queries: dict[int, list] = {}
+        self.replies: dict[int, list] = {}
+        self.buf = [b"", b""]
+        self.netbios = 137 in (conn.orig_p, conn.resp_p)
 
+    # ---- transport ------------------------------------------------------------------------------
+    def datagram(self, is_orig: bool, t: float, payload: bytes) -> None:
+        self.message(payload, is_orig, t)
 
-    def packet(self, p: list[str], ts: float, c: Conn, d: int) -> None:
-        txid = as_int(p[_ID])
-        name = first(p[F["dns.qry.name"]])
-        key = (c.uid, txid, name)
-        if flag(p[F["dns.flags.response"]]) != 1:
-            self.pending[key] = self._query(p, ts, c, txid, name)
+    def data(self, is_orig: bool, t: float, data: bytes) -> None:
+        d = 0 if is_orig else 1
+        buf = self.buf[d] + data
+        while len(buf) >= 2:
+            n = struct.unpack("!H", buf[:2])[0]
+            if len(buf) < 2 + n:
+                break
+            self.message(buf[2:2 + n], is_orig, t)
+            buf = buf[2 + n:]
+        self.buf[d] = buf
+
+    def gap(self, is_orig: bool, n: int) -> None:
+        self.buf[0 if is_orig else 1] = b""
+
+    def flipped(self) -> None:
+        self.buf.reverse()
+
+    # ---- messages -------------------------------------------------------------------------------
+    def message(self, payload: bytes, is_orig: bool, t: float) -> None:
+        try:
+            m = dnswire.parse(payload, self.netbios)
+        except (dnswire.Bad, struct.error, ValueError):
+            self.violation()
             return
-        rec = self.pending.pop(key, None)
-        if rec is None:  # a response whose query we did not see
-            rec = c.ident()
-            qtype = as_int(p[F["dns.qry.type"]])
-            rec.update({"ts": ts, "proto": c.proto, "trans_id": txid, "query": name or None, "qtype": qtype,
-                        "qtype_name": qtype_name(qtype), "RD": flag(p[F["dns.flags.recdesired"]]), "rejected": 0})
-        rcode = as_int(p[F["dns.flags.rcode"]])
-        answers, ttls = self._answers(p)
-        rec.update({"rtt": round(ts - rec["ts"], 6), "rcode": rcode, "rcode_name": RCODES.get(rcode, str(rcode)),
-                    "AA": flag(p[F["dns.flags.authoritative"]]), "TC": flag(p[F["dns.flags.truncated"]]),
-                    "RA": flag(p[F["dns.flags.recavail"]]), "Z": as_int(p[F["dns.flags.z"]]) or 0,
-                    "answers": ",".join(answers) or None, "TTLs": ",".join(ttls) or None,
-                    "rejected": 1 if rcode == 5 else 0})
+        c = self.conn
+        if m.opcode not in OPCODES and not self.netbios:
+            c.weird_limit()  # DNS_unknown_opcode
+            return
+        if self.first:
+            self.first = False
+            if m.qr and is_orig and not _multicast(c.resp_h):
+                c.flip()  # the first message is a reply from the originator: turn round
+        if m.qdcount > MAX_QUERIES:
+            self.violation()
+            return
+        self.confirm()
+        if m.opcode not in OPCODES:
+            return
+        if _multicast(c.resp_h):
+            info = _info(c, t, m)
+            info["_q"] = info["_r"] = True
+        else:
+            info = self._session(m, t)
+        self._fill(info, m, t)
+        if m.qr:
+            info["_r"] = True
+        else:
+            info["_q"] = True
+        if info["_q"] and info["_r"]:
+            self._write(info)
+        self._limit()
+
+    def _session(self, m, t: float) -> dict:
+        """Zeek's set_session: the record this message belongs to."""
+        c = self.conn
+        if not m.qr:
+            waiting = self.replies.get(m.id)
+            if waiting:
+                return waiting.pop(0)
+            info = _info(c, t, m)
+            if self.pending_query is None:
+                self.pending_query = info
+            else:
+                self.queries.setdefault(m.id, []).append(info)
+            return info
+        pq = self.pending_query
+        if pq is not None and pq["trans_id"] == m.id:
+            self.pending_query = None
+            q = self.queries.get(m.id) or next((v for v in self.queries.values() if v), None)
+            if q:
+                self.pending_query = q.pop(0)
+            info = pq
+        elif self.queries.get(m.id):
+            info = self.queries[m.id].pop(0)
+        else:
+            info = _info(c, t, m)
+            self.replies.setdefault(m.id, []).append(info)
+        info["rcode"] = m.rcode
+        info["rcode_name"] = dnswire.rcode_name(m.rcode)
+        if m.rcode != 0 and m.qdcount == 0:
+            info["rejected"] = 1
+        return info
+
+    def _fill(self, info: dict, m, t: float) -> None:
+        if not m.qr:
+            if m.opcode != OP_UPDATE or self.netbios:
+                for name, qtype, qclass in m.questions:
+                    self._request(info, m, name, qtype, qclass)
+            return
+        if m.questions and m.ancount == m.nscount == m.arcount == 0:
+            info["rejected"] = 1
+        for rr in m.records:
+            if rr.text is None:
+                continue
+            if info["query"] is None:
+                info["query"] = rr.name
+            info["AA"], info["RA"] = int(m.aa), int(m.ra)
+            if info["rtt"] is None and t - info["ts"] != 0:
+                info["rtt"] = round(t - info["ts"], 6)
+            if rr.text != "":
+                info["answers"].append(rr.text)
+                info["TTLs"].append(str(rr.ttl))
+
+    def _request(self, info: dict, m, name: str, qtype: int, qclass: int) -> None:
+        info.update({"RD": int(m.rd), "TC": int(m.tc), "qclass": qclass, "qclass_name": dnswire.qclass_name(qclass),
+                     "qtype": qtype, "qtype_name": dnswire.qtype_name(qtype), "Z": m.z, "query": name})
+        if self.conn.resp_p == 137:
+            decoded = dnswire.netbios_name(name)
+            if decoded:
+                info["query"] = decoded
+            if info["qtype_name"] == "SRV":
+                info["qtype_name"] = "NBSTAT"
+
+    def _write(self, info: dict) -> None:
+        rec = {k: v for k, v in info.items() if not k.startswith("_")}
+        rec["answers"] = ",".join(a.replace(",", "\\x2c") for a in rec["answers"]) or None
+        rec["TTLs"] = ",".join(rec["TTLs"]) or None
         self.emit("dns", rec)
 
-    @staticmethod
-    def _query(p: list[str], ts: float, c: Conn, txid, name: str) -> dict:
-        qtype = as_int(p[F["dns.qry.type"]])
-        qclass = as_int(p[F["dns.qry.class"]])
-        rec = c.ident()
-        rec.update({"ts": ts, "proto": c.proto, "trans_id": txid, "query": name or None, "qclass": qclass,
-                    "qclass_name": "C_INTERNET" if qclass == 1 else (str(qclass) if qclass is not None else None),
-                    "qtype": qtype, "qtype_name": qtype_name(qtype), "RD": flag(p[F["dns.flags.recdesired"]]),
-                    "AA": 0, "TC": 0, "RA": 0, "Z": 0, "rejected": 0})
-        return rec
+    def _limit(self) -> None:
+        for table in (self.queries, self.replies):
+            for k in list(table):
+                if len(table[k]) > MAX_PENDING:
+                    for info in table.pop(k):
+                        self._write(info)
+            if len(table) > MAX_PENDING:
+                for k in list(table):
+                    for info in table.pop(k):
+                        self._write(info)
 
-    @staticmethod
-    def _answers(p: list[str]) -> tuple[list[str], list[str]]:
-        n = as_int(p[F["dns.count.answers"]]) or 0
-        queues = {t: every(p[F[f]]) for t, f in ANSWER_FIELDS.items()}
-        types = [int(t) for t in every(p[F["dns.resp.type"]])][:n]
-        ttls = every(p[F["dns.resp.ttl"]])[:n]
-        out = []
-        for t in types:
-            q = queues.get(t)
-            if q:
-                v = unescape(q.pop(0))
-                out.append(f"TXT {len(v)} {v}" if t == 16 else v)
-            else:
-                out.append(f"<unknown type={t}>")
-        return out, ttls
-
-    def expire(self, now: float) -> None:
-        """Emit DNS queries that never got an answer."""
-        old = [k for k, r in self.pending.items() if now - r["ts"] >= DNS_WAIT]
-        for k in old:
-            self.emit("dns", self.pending.pop(k))
+    def done(self) -> None:
+        if self.pending_query is not None:
+            self._write(self.pending_query)
+        for table in (self.queries, self.replies):
+            for infos in table.values():
+                for info in infos:
+                    self._write(info)
+        self.pending_query = None
+        self.queries, self.replies = {}, {}

@@ -1,46 +1,167 @@
 """ssh: one record per session, with both banners, the negotiated algorithms and the
 authentication outcome as far as it is visible in encrypted traffic (Zeek's inference from the
-sizes of the server's first encrypted packets)."""
+sizes of the server's first encrypted packets).
+
+Each direction is read as SSH reads it: the version banner, then cleartext binary packets
+(KEXINIT names the algorithms) up to NEWKEYS, after which it is encrypted. The service is
+confirmed at NEWKEYS, as Zeek's SSH analyzer does: banners alone do not make a connection ssh.
+"""
 from __future__ import annotations
 
-from range.events.analyzer import Analyzer, unescape
-from range.events.conn import Conn
-from range.events.tshark import F, as_int, every, first
+import re
+import struct
 
-_PROTO, _MSG, _TLEN = F["ssh.protocol"], F["ssh.message_code"], F["tcp.len"]
-_KEX = ("ssh.kex_algorithms", "ssh.server_host_key_algorithms", "ssh.encryption_algorithms_client_to_server",
-        "ssh.mac_algorithms_client_to_server", "ssh.compression_algorithms_client_to_server")
+from range.events.analyzer import Analyzer, text
+
+SIG = re.compile(rb"[sS][sS][hH]-[12]\.")
+MAX_BANNER = 255 * 4
+MSG_KEXINIT, MSG_NEWKEYS = 20, 21
+SSH1_SESSION_KEY = 3  # SSH_CMSG_SESSION_KEY: from here on SSH-1 is encrypted
+_KEX_LISTS = ("kex_alg", "host_key_alg", "cipher_alg", None, "mac_alg", None, "compression_alg", None)
+
+
+class _Side:
+    __slots__ = ("buf", "banner", "kex", "encrypted", "done")
+
+    def __init__(self):
+        self.buf = b""
+        self.banner: str | None = None
+        self.kex: dict | None = None
+        self.encrypted = False
+        self.done = False
 
 
 class Ssh(Analyzer):
     service = "ssh"
-    fields = ("ssh.protocol", "ssh.message_code")
+    tcp_ports = frozenset({22})
+    dpd = True
+    both_sides = True
 
-    def wants(self, p: list[str], c: Conn) -> bool:
-        # once a connection speaks SSH, every packet counts: the encrypted ones carry no ssh fields
-        return bool(p[_PROTO] or p[_MSG]) or "ssh" in c.services
+    @staticmethod
+    def signature(is_orig: bool, head: bytes) -> bool:
+        return bool(SIG.match(head))
 
-    def packet(self, p: list[str], ts: float, c: Conn, d: int) -> None:
-        s = c.app.setdefault("ssh", {"banner": [None, None], "kex": [None, None], "newkeys": [False, False],
-                                     "auth": {"accept": None, "failure": None, "attempts": 0, "success": None}})
-        payload = as_int(p[_TLEN]) or 0
-        banner = first(p[_PROTO])
-        if banner:
-            s["banner"][d] = unescape(banner).strip()
-        codes = [int(x) for x in every(p[_MSG]) if x.isdigit()]
-        if 20 in codes:
-            s["kex"][d] = [first(p[F[f]]) for f in _KEX]
-        if 21 in codes:
-            s["newkeys"][d] = True
-        elif d == 1 and s["newkeys"][0] and payload and not banner and not codes:
-            # the server's encrypted packets once the client has sent NEWKEYS (and with it its
-            # SERVICE_REQUEST): earlier ones are the tail of the server's own NEWKEYS segment
-            # (EXT_INFO, and the ECDH reply's continuation when it overflows a segment)
-            auth(s["auth"], payload)
+    def __init__(self, conn, emit):
+        super().__init__(conn, emit)
+        self.sides = [_Side(), _Side()]
+        self.auth = {"accept": None, "failure": None, "attempts": 0, "success": None}
+        self.seen = False
 
-    def finish(self, c: Conn) -> None:
-        if "ssh" in c.app:
-            self.emit("ssh", record(c))
+    def flipped(self) -> None:
+        self.sides.reverse()
+
+    def gap(self, is_orig: bool, n: int) -> None:
+        self.sides[0 if is_orig else 1].done = True
+
+    def data(self, is_orig: bool, t: float, data: bytes) -> None:
+        s = self.sides[0 if is_orig else 1]
+        if s.done:
+            return
+        if s.encrypted:
+            if not is_orig and self.sides[0].encrypted:
+                auth(self.auth, len(data))
+            return
+        s.buf += data
+        if s.banner is None and not self._banner(s):
+            return
+        self._packets(s)
+
+    def _banner(self, s: _Side) -> bool:
+        while True:
+            nl = s.buf.find(b"\n")
+            if nl < 0:
+                if len(s.buf) > MAX_BANNER:
+                    s.done = True
+                    self.violation()
+                return False
+            line, s.buf = s.buf[:nl].rstrip(b"\r"), s.buf[nl + 1:]
+            if line.startswith(b"SSH-"):
+                s.banner = text(line).strip()
+                self.seen = True
+                return True
+
+    def _v1(self) -> bool:
+        client = self.sides[0].banner or ""
+        return client.startswith("SSH-1.") and not client.startswith("SSH-1.99")
+
+    def _packets(self, s: _Side) -> None:
+        while len(s.buf) >= 6 and not s.encrypted:
+            if self._v1():
+                if not self._packet_v1(s):
+                    return
+                continue
+            plen, pad = struct.unpack("!IB", s.buf[:5])
+            if plen > 35000 or plen < pad + 1:
+                s.done = True
+                self.violation()
+                return
+            if len(s.buf) < 4 + plen:
+                return
+            payload = s.buf[5:4 + plen - pad]
+            s.buf = s.buf[4 + plen:]
+            code = payload[0] if payload else None
+            if code == MSG_KEXINIT:
+                s.kex = _kexinit(payload)
+            elif code == MSG_NEWKEYS:
+                s.encrypted = True
+                s.buf = b""
+                self.confirm()
+
+    def _packet_v1(self, s: _Side) -> bool:
+        """One SSH-1 packet (length, 8-byte aligned padding, type); False if it is not all here."""
+        plen = struct.unpack("!I", s.buf[:4])[0]
+        if plen > 262144:
+            s.done = True
+            self.violation()
+            return False
+        pad = 8 - plen % 8
+        if len(s.buf) < 4 + pad + plen:
+            return False
+        code = s.buf[4 + pad]
+        s.buf = s.buf[4 + pad + plen:]
+        if code == SSH1_SESSION_KEY and s is self.sides[0]:
+            for side in self.sides:
+                side.encrypted = True
+                side.buf = b""
+            self.confirm()
+        return True
+
+    def done(self) -> None:
+        if self.seen:
+            self.emit("ssh", self._record())
+            self.seen = False
+
+    def _record(self) -> dict:
+        rec = self.conn.ident()
+        client, server = self.sides[0].banner, self.sides[1].banner
+        rec.update({"version": 1 if self._v1() else 2 if client or server else None,
+                    "client": client, "server": server, "direction": None})
+        ck, sk = self.sides[0].kex, self.sides[1].kex
+        if ck and sk:
+            for name in ck:
+                offered = set(sk[name])
+                rec[name] = next((a for a in ck[name] if a in offered), None)
+        a = self.auth
+        if a["success"]:
+            rec["auth_success"] = 1
+        elif a["attempts"]:
+            rec["auth_success"] = 0
+        rec["auth_attempts"] = a["attempts"]
+        return rec
+
+
+def _kexinit(payload: bytes) -> dict | None:
+    off = 17  # the message code and a 16-byte cookie
+    out = {}
+    for name in _KEX_LISTS:
+        if off + 4 > len(payload):
+            return None
+        n = struct.unpack("!I", payload[off:off + 4])[0]
+        value = payload[off + 4:off + 4 + n]
+        off += 4 + n
+        if name:
+            out[name] = text(value).split(",")
+    return out
 
 
 def auth(a: dict, size: int) -> None:
@@ -64,26 +185,3 @@ def auth(a: dict, size: int) -> None:
     elif size + 16 == a["accept"]:
         a["attempts"] += 1
         a["success"] = True
-
-
-def record(c: Conn) -> dict:
-    s = c.app["ssh"]
-    rec = c.ident()
-    client, server = s["banner"]
-    rec.update({"version": 2 if (client or server or "").startswith("SSH-2") else 1 if client else None,
-                "client": client, "server": server, "direction": None})
-    ck, sk = s["kex"]
-    if ck and sk:
-        names = ("kex_alg", "host_key_alg", "cipher_alg", "mac_alg", "compression_alg")
-        for name, cl, sl in zip(names, ck, sk):
-            offered = set(sl.split(","))
-            rec[name] = next((a for a in cl.split(",") if a in offered), None)
-    a = s["auth"]
-    # as Zeek logs it: auth_success T once a success was seen, F when attempts were refused
-    # and none succeeded, unset when the encrypted part never reached a decision
-    if a["success"]:
-        rec["auth_success"] = 1
-    elif a["attempts"]:
-        rec["auth_success"] = 0
-    rec["auth_attempts"] = a["attempts"]
-    return rec

@@ -18,49 +18,32 @@ from range.core import require_tool
 AGG = "\x1f"  # between several occurrences of one field (commas occur in TXT records and URIs)
 
 FIELDS = [
-    "frame.number", "frame.time_epoch", "eth.src", "eth.dst",
-    "ip.src", "ip.dst", "ip.proto", "ip.len",
-    "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len",
-    "udp.srcport", "udp.dstport", "udp.length",
-    "icmp.type", "icmp.code", "icmp.ident", "data.len",
+    "frame.time_epoch", "frame.protocols", "frame.len", "frame.cap_len", "eth.src", "eth.dst",
+    "ip.src", "ip.dst", "ip.proto", "ip.len", "ip.hdr_len", "ip.flags.mf", "ip.frag_offset", "ip.reassembled.length",
+    "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.plen", "ipv6.hopopts.len_oct", "ipv6.dstopts.len_oct",
+    "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.window_size_value",
+    "tcp.hdr_len", "tcp.checksum.status", "tcp.payload",
+    "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status", "udp.payload",
+    "icmp.type", "icmp.code", "icmp.checksum.status", "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status",
     "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
-    "dns.id", "dns.flags.response", "dns.qry.name", "dns.qry.type", "dns.qry.class", "dns.flags.rcode",
-    "dns.flags.authoritative", "dns.flags.truncated", "dns.flags.recdesired", "dns.flags.recavail", "dns.flags.z",
-    "dns.count.answers", "dns.resp.type", "dns.resp.ttl", "dns.a", "dns.aaaa", "dns.cname", "dns.txt",
-    "dns.mx.mail_exchange", "dns.ptr.domain_name", "dns.ns",
-    "http.request.method", "http.request.uri", "http.request.version", "http.host", "http.user_agent",
-    "http.referer", "http.cookie", "http.content_type", "http.content_length", "http.file_data",
-    "http.response.code", "http.response.phrase",
-    "ssh.protocol", "ssh.message_code", "ssh.kex_algorithms", "ssh.server_host_key_algorithms",
-    "ssh.encryption_algorithms_client_to_server", "ssh.mac_algorithms_client_to_server",
-    "ssh.compression_algorithms_client_to_server", "ssh.packet_length",
-    "ftp.request.command", "ftp.request.arg", "ftp.response.code", "ftp.response.arg",
-    "telnet.data", "ntp.flags.mode",
+    "tls.handshake.type",
 ]
 F = {name: i for i, name in enumerate(FIELDS)}
 
-# Preferences that cost time and give nothing to the event builder.
-PREFS = ["-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.calculate_timestamps:FALSE",
-         "-o", "http.decompress_body:FALSE"]
+# Preferences: no TCP analysis or reassembly (the event builder does its own, as Zeek does), no
+# decompression; checksums verified (the builder decides whether to trust them, see
+# range.events.checksums); Teredo found on any UDP port, as Zeek's protocol detection does; Cisco
+# FabricPath read as Zeek reads it (fabricpath.lua).
+LUA = Path(__file__).with_name("fabricpath.lua")
+PREFS = ["--disable-protocol", "cfp", "-X", f"lua_script:{LUA}",
+         "-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.calculate_timestamps:FALSE",
+         "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "http.decompress_body:FALSE",
+         "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "teredo.heuristic_teredo:TRUE"]
 
 
 def first(v: str) -> str:
     """The first occurrence of a field that tshark printed several times."""
     return v.split(AGG, 1)[0]
-
-
-def every(v: str) -> list[str]:
-    return v.split(AGG) if v else []
-
-
-def as_int(v: str) -> int | None:
-    v = first(v)
-    if not v:
-        return None
-    try:
-        return int(v, 0)
-    except ValueError:
-        return None
 
 
 def tshark() -> str:
