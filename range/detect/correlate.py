@@ -17,6 +17,10 @@ Semantics (documented in detections/README.md):
   event and is judged when the stream (or the live clock) passes its end.
 * a simple (non-correlation) rule is an ``event_count gte 1`` over its alert window, so the same
   code folds a chatty rule's matches into one alert per source and window.
+* **versions**: the live sensor writes a connection's line while it is open and again as it
+  grows (same ``uid``). A version of a connection an evaluator already holds replaces the earlier
+  one where it is (window or evidence): it raises no second alert and counts once. Versions of a
+  connection that left the window long ago are not counted again either (for an hour).
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 EVIDENCE_MAX = 50
+VERSIONED = {"conn": "uid"}   # tables whose records are rewritten as they grow, by this key
+REMEMBER = 3600.0             # seconds a version's identity is remembered past its window
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt,
@@ -55,6 +61,18 @@ class Alert:
     events: list[Event]
     matched: int                   # matches folded into the alert (evidence keeps EVIDENCE_MAX)
     revision: int = 1              # grows when evidence or last_ts change after it was raised
+    anchor: str = ""               # what identifies it across versions of its first record
+
+    def replace(self, old: Event, new: Event) -> bool:
+        """A newer version of one of its records: the evidence shows the latest."""
+        for i, e in enumerate(self.events):
+            if e is old:
+                self.events[i] = new
+                if new.ts > self.last_ts:
+                    self.last_ts = new.ts
+                self.revision += 1
+                return True
+        return False
 
     def extend(self, ev: Event) -> None:
         self.matched += 1
@@ -103,6 +121,17 @@ class _Group:
         self.fed = float("-inf")        # the latest ``now`` an event of this group came with
 
 
+def _version_key(ev: Event):
+    """What identifies the record across its versions (a connection's uid), or None."""
+    key = VERSIONED.get(ev.table)
+    if key is None:
+        return None
+    try:
+        return ev.row[key]
+    except (KeyError, IndexError):
+        return None
+
+
 def _number(v) -> float | None:
     if v is None or isinstance(v, bool):
         return None
@@ -128,12 +157,21 @@ class Evaluator:
         self._now = float("-inf")
         self._sweep_at = float("-inf")
         self._cmp = OPS[spec.op]
+        self._held: dict[tuple, list] = {}   # (table, uid) -> [latest Event, group key, source, ts]
 
     # ---- public -----------------------------------------------------------------------------
     def feed(self, ev: Event, source: str, now: float | None = None) -> None:
         """One matching event of base rule ``source``; events should come in time order."""
         row = ev.row
         gkey = tuple(None if f is None else row[f] for f in self._fields[source])
+        uid = _version_key(ev)
+        if uid is not None:
+            ident = (ev.table, uid, source)
+            held = self._held.get(ident)
+            if held is not None:  # a newer version of a record already counted
+                self._replace(held, ev)
+                return
+            self._held[ident] = [ev, gkey, source, ev.ts]
         g = self.groups.get(gkey)
         if g is None:
             g = self.groups[gkey] = _Group(self.spec)
@@ -302,17 +340,44 @@ class Evaluator:
         if len(evs) > EVIDENCE_MAX:   # the first ones and the one that crossed the threshold
             evs = evs[:EVIDENCE_MAX - 1] + evs[-1:]
         first = evs[0].ts
+        e0 = evs[0]
+        uid = _version_key(e0)
+        anchor = f"{e0.table}:{e0.rowid if uid is None else uid}:{e0.ts!r}"
         a = Alert(rule=self.key, group=dict(zip(self.spec.group_names, gkey)), first_ts=first,
                   last_ts=max(e.ts for e in evs), raised_ts=raised,
                   window_end=end if end is not None else first + self.spec.timespan,
-                  events=list(evs), matched=len(evs))
+                  events=list(evs), matched=len(evs), anchor=anchor)
         g.alert = a
         self.changed[id(a)] = a
+
+    def _replace(self, held: list, ev: Event) -> None:
+        old, gkey, source, _ = held
+        held[0], held[3] = ev, max(held[3], ev.ts)
+        g = self.groups.get(gkey)
+        if g is None:
+            return
+        if g.alert is not None and g.alert.replace(old, ev):
+            self.changed[id(g.alert)] = g.alert
+        for i, (e, v) in enumerate(g.events):
+            if e is old:
+                nv = self._value(ev.row, source)
+                self._remove(g, v)
+                self._add(g, nv)
+                g.events[i] = (ev, nv)
+                break
+        for dq in (g.dqs or {}).values():
+            for i, e in enumerate(dq):
+                if e is old:
+                    dq[i] = ev
 
     def _sweep(self) -> None:
         """Forget groups idle for longer than a window (amortised: once per timespan of stream)."""
         span = self.spec.timespan
         t = self._now
+        if self._held:
+            stale = [k for k, h in self._held.items() if h[3] < t - span - REMEMBER]
+            for k in stale:
+                del self._held[k]
         idle = [k for k, g in self.groups.items()
                 if g.last < t - span and (g.alert is None or g.alert.window_end < t) and g.start is None]
         for k in idle:

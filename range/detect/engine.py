@@ -211,9 +211,8 @@ class Detector:
 
     def _json(self, a: correlate.Alert) -> dict:
         m = self.meta[a.rule]
-        ev0 = a.events[0]
         h = hashlib.sha256(f"{m.id}\x1f{json.dumps(a.group, sort_keys=True, default=str)}\x1f"
-                           f"{ev0.table}:{ev0.rowid}:{ev0.ts!r}".encode()).hexdigest()[:20]
+                           f"{a.anchor}".encode()).hexdigest()[:20]
         out = {
             "id": h,
             "rule_id": m.id,

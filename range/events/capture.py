@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from range.core import require_tool
-from range.events.assembler import Assembler
+from range.events.assembler import Assembler, quiet_gc
 from range.events.batcher import Batcher
 from range.events.store import EventStore
 from range.events.tshark import command, split_row
@@ -111,21 +111,11 @@ class LiveSensor:
     def _loop(self, proc: subprocess.Popen) -> None:
         store = EventStore(self.db)
         batch = Batcher(store, clock=self.clock)
-        asm = Assembler(batch)
+        asm = Assembler(batch, live=True)
         last_flush = time.monotonic()
         try:
-            for line in _lines(proc.stdout, self._stop):
-                if line is not None and line:
-                    asm.feed(split_row(line))
-                    self.stats.packets += 1
-                now = time.monotonic()
-                if now - last_flush >= FLUSH_EVERY:
-                    asm.expire(max(asm.now, time.time() - 0.2))
-                    n = batch.n
-                    batch.mark(WATERMARK + self.iface, repr(self.clock()))
-                    batch.flush()
-                    self.stats.records += n
-                    last_flush = now
+            with quiet_gc():
+                self._read(proc, asm, batch, last_flush)
             asm.close()
             self.stats.records += batch.n
             batch.mark(WATERMARK + self.iface, "inf")  # stopped: it writes nothing more
@@ -141,6 +131,22 @@ class LiveSensor:
                 store.db.close()
             except Exception:  # noqa: BLE001 - already reported above
                 pass
+
+    def _read(self, proc: subprocess.Popen, asm: Assembler, batch: Batcher, last_flush: float) -> None:
+        """Rows as tshark prints them; every FLUSH_EVERY seconds the open connections' lines that
+        changed, the records built so far and the watermark go to the store."""
+        for line in _lines(proc.stdout, self._stop):
+            if line is not None and line:
+                asm.feed(split_row(line))
+                self.stats.packets += 1
+            now = time.monotonic()
+            if now - last_flush >= FLUSH_EVERY:
+                asm.expire(max(asm.now, time.time() - 0.2))
+                n = batch.n
+                batch.mark(WATERMARK + self.iface, repr(self.clock()))
+                batch.flush()
+                self.stats.records += n
+                last_flush = now
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -30,11 +30,31 @@ class Uids:
 
 
 class Conn:
-    __slots__ = ("uid", "key", "ts", "last", "proto", "ip_proto", "orig_h", "orig_p", "resp_h", "resp_p", "pkts",
-                 "ip_bytes", "hist", "hist_seen", "services", "macs", "app", "parents", "tunnel", "tunnel_changes",
-                 "orig", "resp", "ubytes", "scaled", "inactivity", "gen", "removed", "missed", "is_partial",
-                 "first_packet_seen", "is_active", "close_deferred", "deferred_gen", "synack_first", "stream",
-                 "tracker", "version", "dirty", "seen_at", "dns")
+    # Rarely changed fields are class attributes until set: a SYN flood makes thousands of
+    # connections a second, and each one only sets what it uses.
+    hist_seen = 0
+    services: list | tuple = ()
+    app: dict | None = None
+    parents: list | tuple = ()       # uids of the tunnels that carried it
+    tunnel: str | None | bool = False  # the innermost tunnel of the latest packet (False: none yet)
+    tunnel_changes = 0
+    scaled: dict | None = None
+    inactivity = 60.0
+    gen = 0                          # generation of the timers (bumped to cancel them all)
+    removed = False
+    missed = 0
+    is_partial = False
+    first_packet_seen = 0
+    is_active = True
+    close_deferred = False
+    deferred_gen = False
+    synack_first = False
+    stream = None                    # the application layer (range.events.apps.AppLayer)
+    version = None                   # live: the line last written
+    dirty = False
+    seen_at = None                   # the time of its last packet
+    orig = resp = None               # TCP endpoints
+    ubytes: list | None = None       # UDP/ICMP payload bytes per direction (-1: no valid packet yet)
 
     def __init__(self, tracker, uid: str, key, ts: float, proto: str, ip_proto: int, oh, op, rh, rp, omac, rmac):
         self.tracker = tracker
@@ -44,34 +64,12 @@ class Conn:
         self.pkts = [0, 0]
         self.ip_bytes = [0, 0]
         self.hist = ""
-        self.hist_seen = 0
-        self.services: list[str] = []
         self.macs = [omac, rmac]
-        self.app: dict = {}
-        self.parents: list[str] = []     # uids of the tunnels that carried it
-        self.tunnel: str | None | bool = False  # the innermost tunnel of the latest packet (False: none yet)
-        self.tunnel_changes = 0
-        self.ubytes = [-1, -1]           # UDP/ICMP payload bytes per direction (-1: no valid packet yet)
-        self.scaled: dict[str, list[int]] = {}
-        self.inactivity = 60.0
-        self.gen = 0                     # generation of the timers (bumped to cancel them all)
-        self.removed = False
-        self.missed = 0
-        self.is_partial = False
-        self.first_packet_seen = 0
-        self.is_active = True
-        self.close_deferred = False
-        self.deferred_gen = False
-        self.synack_first = False
-        self.stream = None               # the application layer (range.events.apps.AppLayer)
-        self.version = None              # the record last written (live) or last seen changing
-        self.dirty = False
-        self.seen_at = None
-        self.dns = None
-        self.orig = self.resp = None
         if proto == "tcp":
             self.orig, self.resp = tcp.Endpoint(self, True), tcp.Endpoint(self, False)
             self.orig.peer, self.resp.peer = self.resp, self.orig
+        else:
+            self.ubytes = [-1, -1]
 
     # ---- identity ---------------------------------------------------------------------------
     def ident(self) -> dict:
@@ -83,7 +81,8 @@ class Conn:
         self.orig_h, self.orig_p, self.resp_h, self.resp_p = self.resp_h, self.resp_p, self.orig_h, self.orig_p
         self.pkts.reverse()
         self.ip_bytes.reverse()
-        self.ubytes.reverse()
+        if self.ubytes is not None:
+            self.ubytes.reverse()
         self.macs.reverse()
         if self.orig is not None:
             self.orig, self.resp = self.resp, self.orig
@@ -114,6 +113,8 @@ class Conn:
     def scaled_entry(self, code: str, is_orig: bool) -> None:
         """A UDP/ICMP letter at the 1st, 10th, 100th... event (TCP keeps these per endpoint)."""
         code = code if is_orig else code.lower()
+        if self.scaled is None:
+            self.scaled = {}
         c = self.scaled.setdefault(code, [0, 1])
         c[0] += 1
         if c[0] == c[1]:
@@ -140,12 +141,12 @@ class Conn:
             self.tunnel_changes += 1
             self.tunnel = parent
         if parent is not None and parent not in self.parents:
-            self.parents.append(parent)
+            self.parents = [*self.parents, parent]
 
     # ---- services -----------------------------------------------------------------------------
     def confirm(self, service: str) -> None:
         if service not in self.services:
-            self.services.append(service)
+            self.services = [*self.services, service]
 
     # ---- TCP hooks (range.events.tcp calls these) ----------------------------------------------
     def partial_status(self, fl: int, is_orig: bool) -> None:
@@ -164,6 +165,18 @@ class Conn:
     def endpoint_eof(self, e) -> None:
         if self.close_deferred:
             self.tracker.tcp_closed(self, e, e.peer, self.deferred_gen)
+
+    def release(self) -> None:
+        """The connection ended: undo its reference cycles, so it is freed at once (no garbage
+        collector pass over thousands of live connections)."""
+        for e in (self.orig, self.resp):
+            if e is not None:
+                e.peer = e.conn = None
+                if e.reasm is not None:
+                    e.reasm.endpoint = None
+                    e.reasm = None
+        self.orig = self.resp = None
+        self.stream = None
 
     # ---- the log line -------------------------------------------------------------------------
     def state(self) -> str:

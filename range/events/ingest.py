@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from range.core import InputError
-from range.events.assembler import Assembler
+from range.events.assembler import Assembler, quiet_gc
 from range.events.batcher import Batcher
 from range.events.store import EventStore
 from range.events.tshark import run_file
@@ -50,12 +50,13 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     proc, rows = run_file(pcap)
     next_report = 50_000
     try:
-        for row in rows:
-            asm.feed(row)
-            if progress and asm.packets >= next_report:
-                progress(f"{asm.packets:,} packets")
-                next_report += 50_000
-        asm.close()
+        with quiet_gc():
+            for row in rows:
+                asm.feed(row)
+                if progress and asm.packets >= next_report:
+                    progress(f"{asm.packets:,} packets")
+                    next_report += 50_000
+            asm.close()
         batch.close()
         err = proc.stderr.read()
         rc = proc.wait()

@@ -30,6 +30,7 @@ class Plan(NamedTuple):
     hops: tuple
     arp: bool
     malformed: bool
+    multi: bool        # several IP or transport layers: fields hold one value per layer
 
 
 @lru_cache(maxsize=4096)
@@ -72,4 +73,5 @@ def plan(protocols: str) -> Plan:
             continue
         hops.append(Hop(tok, idx, "other", 0, None, ()))
         break
-    return Plan(tuple(hops), arp, "_ws.malformed" in tokens)
+    layers = sum(1 for t in tokens if t in ("ip", "ipv6") or t in TRANSPORTS)
+    return Plan(tuple(hops), arp, "_ws.malformed" in tokens, layers > 2)

@@ -93,15 +93,9 @@ class Reassembler:
         if conn.stream is not None:
             conn.stream.undelivered(e.is_orig, seq, n)
 
-    def pending(self) -> bool:
-        """Bytes seen above what was delivered (a hole holds them back)?"""
-        e = self.endpoint
-        last = e.last - e.start - (1 if e.fin_cnt else 0)
-        return last > self.seq
-
     def check_eof(self) -> None:
         e = self.endpoint
-        if self.eof or not e.fin_cnt or self.pending():
+        if self.eof or not e.fin_cnt or e.pending():
             return
         self.eof = True
         conn = e.conn

@@ -60,7 +60,9 @@ def columns(table: str) -> list[str]:
 
 
 class EventStore:
-    """Append-only writer of event records (one connection, batched in transactions).
+    """Writer of event records (one connection, batched in transactions). Records are appended,
+    except connection lines: a live sensor writes a connection's line while it is open and again
+    as it grows, and each version replaces the one before (same ``uid``: a unique index).
 
     ``bulk``: a store being built from a capture file under a temporary name (range.events.ingest),
     renamed only when complete: it needs no journal while it is written, and its time indexes are
@@ -80,12 +82,19 @@ class EventStore:
         for table, cols in SCHEMA.items():
             body = ", ".join(f"{_q(c)} {t}" for c, t in cols)
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            for c, t in cols:  # a store written by an earlier version: the new columns join it, empty
+                if c not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {_q(c)} {t}")
             if not bulk:
                 self._index(table)
+        if not bulk:
+            self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS conn_uid ON conn(uid)")
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.db.commit()
-        self._sql = {t: f"INSERT INTO {t} ({', '.join(_q(c) for c in columns(t))}) VALUES "
-                        f"({', '.join('?' for _ in SCHEMA[t])})" for t in SCHEMA}
+        self._sql = {t: f"INSERT {'OR REPLACE ' if t == 'conn' and not bulk else ''}INTO {t} "
+                        f"({', '.join(_q(c) for c in columns(t))}) VALUES ({', '.join('?' for _ in SCHEMA[t])})"
+                     for t in SCHEMA}
         self.counts = {t: 0 for t in SCHEMA}
 
     def add(self, table: str, records: Iterable[dict | tuple]) -> int:

@@ -33,22 +33,22 @@ def seq_delta(a: int, b: int) -> int:
 
 
 class Endpoint:
-    __slots__ = ("is_orig", "peer", "conn", "state", "prev_state", "start", "last", "ack", "fin_cnt", "fin_seq",
-                 "did_close", "hist_syn", "hist_fin", "hist_rst", "scaled", "start_time", "last_time", "reasm")
+    # as in Conn: defaults on the class, set on the instance when they change
+    prev_state = INACTIVE
+    start = last = ack = 0           # absolute (unwrapped) sequence numbers
+    fin_cnt = 0
+    fin_seq = 0                      # relative
+    did_close = False
+    hist_syn = hist_fin = hist_rst = 0
+    scaled: dict | None = None       # letter -> [count, next threshold]
+    start_time = last_time = 0.0
+    reasm: Reassembler | None = None  # made at the first byte or acknowledgement past the SYN
+    peer: "Endpoint | None" = None
 
     def __init__(self, conn, is_orig: bool):
         self.conn = conn
         self.is_orig = is_orig
-        self.peer: Endpoint | None = None
-        self.state = self.prev_state = INACTIVE
-        self.start = self.last = self.ack = 0      # absolute (unwrapped) sequence numbers
-        self.fin_cnt = 0
-        self.fin_seq = 0                           # relative
-        self.did_close = False
-        self.hist_syn = self.hist_fin = self.hist_rst = 0
-        self.scaled: dict[str, list[int]] = {}     # letter -> [count, next threshold]
-        self.start_time = self.last_time = 0.0
-        self.reasm = Reassembler(self)
+        self.state = INACTIVE
 
     # ---- Zeek's TCP_Endpoint ---------------------------------------------------------------
     def set_state(self, new: int) -> None:
@@ -57,12 +57,18 @@ class Endpoint:
                 self.conn.inactivity = INACTIVITY_ESTABLISHED
             self.prev_state, self.state = self.state, new
 
+    def reassembler(self) -> Reassembler:
+        self.reasm = Reassembler(self)
+        return self.reasm
+
+    def pending(self) -> bool:
+        """Bytes seen above what was delivered (a hole holds them back)?"""
+        last = self.last - self.start - (1 if self.fin_cnt else 0)
+        return last > (self.reasm.seq if self.reasm is not None else 1)
+
     def init_seq(self, start: int, last: int) -> None:
         self.start = self.ack = start
         self.last = last
-
-    def unwrap(self, seq32: int, ref: int) -> int:
-        return ref + seq_delta(seq32, ref & MASK)
 
     def no_data_acked(self) -> bool:
         return self.ack in (self.start, self.start + 1)
@@ -88,6 +94,8 @@ class Endpoint:
 
     def scaled_entry(self, code: str) -> None:
         """Zeek's ScaledHistoryEntry: the letter at this endpoint's 1st, 10th, 100th... event."""
+        if self.scaled is None:
+            self.scaled = {}
         c = self.scaled.setdefault(code, [0, 1])
         c[0] += 1
         if c[0] == c[1]:
@@ -155,32 +163,26 @@ def _update_last_seq(e: Endpoint, end_abs: int, fl: int, length: int) -> int:
     return delta
 
 
-class Segment:
-    """What :func:`process` tells the session about a segment."""
-    __slots__ = ("do_close", "gen_event", "flip")
-
-    def __init__(self):
-        self.do_close = self.gen_event = self.flip = False
+CLOSE, EVENT = 1, 2  # what process() returns: the segment closed its side; that is worth an event
 
 
 def process(conn, e: Endpoint, fl: int, seq: int, ack: int, length: int, window: int, t: float,
-            data: bytes | None, captured: bool = True) -> Segment:
+            data: bytes | None, captured: bool = True) -> int:
     """One segment from endpoint ``e`` (Zeek's ``TCPSessionAdapter::Process``, minus the events
-    nobody logs)."""
+    nobody logs). Returns CLOSE|EVENT bits for the session's ConnectionClosed."""
     peer = e.peer
-    out = Segment()
     conn.partial_status(fl, e.is_orig)
-    seg_len = length + (1 if fl & SYN else 0) + (1 if fl & FIN else 0) - (length if fl & RST else 0)
+    syn, fin, rst = fl & SYN, fl & FIN, fl & RST
+    seg_len = (0 if rst else length) + (1 if syn else 0) + (1 if fin else 0)
     _init_endpoint(e, fl, seq, seg_len, t)
-    base = e.unwrap(seq, e.last)
+    base = e.last + seq_delta(seq, e.last & MASK)
     rel = base - e.start
-    underflow = rel < 0
     _history(e, fl, rel, length)
-    if window == 0 and not fl & RST and peer.state != CLOSED and e.state != RESET:
+    if window == 0 and not rst and peer.state != CLOSED and e.state != RESET:
         e.scaled_entry("W")
     if not (e.did_close and peer.did_close):
         conn.last = t
-    if fl & FIN:
+    if fin:
         e.fin_cnt += 1
         e.fin_seq = rel + seg_len
     rel_ack = 0
@@ -190,34 +192,39 @@ def process(conn, e: Endpoint, fl: int, seq: int, ack: int, length: int, window:
             a = (ack - 1) & MASK
             peer.init_seq(a, a)
         else:
-            ack_abs = peer.unwrap(ack, peer.ack)
+            ack_abs = peer.ack + seq_delta(ack, peer.ack & MASK)
             rel_ack = ack_abs - peer.start
             if rel_ack < 0:
                 rel_ack = 0
-            elif not fl & RST and not (ack == 0 and ack_abs - peer.ack > TOO_LARGE) and ack_abs > peer.ack:
+            elif not rst and ack_abs > peer.ack and not (ack == 0 and ack_abs - peer.ack > TOO_LARGE):
                 peer.ack = ack_abs
     delta_last = _update_last_seq(e, base + seg_len, fl, length)
     e.last_time = t
-    _state_machine(conn, t, e, peer, seq, ack, length, delta_last, fl, out)
-    if fl & ACK:
-        peer.reasm.ack_received(rel_ack)
-    if length > 0 and captured and not fl & RST and not underflow:
-        e.reasm.data_sent(t, rel + 1 if fl & SYN else rel, length, data)
-    e.reasm.check_eof()
+    out = _state_machine(conn, t, e, peer, seq, length, delta_last, fl)
+    if rel_ack > 1:
+        (peer.reasm or peer.reassembler()).ack_received(rel_ack)
+        if peer.fin_cnt:
+            peer.reasm.check_eof()
+    if length > 0 and captured and not rst and rel >= 0:
+        (e.reasm or e.reassembler()).data_sent(t, rel + 1 if syn else rel, length, data)
+    if e.fin_cnt:
+        (e.reasm or e.reassembler()).check_eof()
     return out
 
 
-def _state_machine(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, delta_last, fl, out: Segment) -> None:
+def _state_machine(conn, t, e: Endpoint, peer: Endpoint, seq, length, delta_last, fl) -> int:
     s = e.state
+    out = 0
     if s == INACTIVE:
-        _inactive(conn, t, e, peer, seq, ack, length, fl, out)
-    elif s in (SYN_SENT, SYN_ACK_SENT):
+        return _inactive(conn, t, e, peer, seq, length, fl)
+    if s in (SYN_SENT, SYN_ACK_SENT):
         if fl & FIN:
             e.set_state(CLOSED)
-            out.do_close = out.gen_event = True
+            out = CLOSE | EVENT
         if fl & RST:
             e.set_state(RESET)
-            out.do_close = True
+            conn.is_active = False  # ConnectionReset
+            out |= CLOSE
     elif s in (ESTABLISHED, PARTIAL):
         if fl & SYN and s == PARTIAL and peer.state == INACTIVE and not fl & ACK:
             e.set_state(SYN_SENT)
@@ -225,18 +232,22 @@ def _state_machine(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, delta
             e.set_state(CLOSED)
             if peer.state == RESET and peer.prev_state == CLOSED:
                 peer.set_state(CLOSED)
-            out.do_close = out.gen_event = True
+            out = CLOSE | EVENT
         if fl & RST:
             e.set_state(RESET)
-            out.do_close = True
+            if peer.state != RESET or peer.prev_state != ESTABLISHED:
+                conn.is_active = False  # ConnectionReset
+            out |= CLOSE
     elif s == CLOSED:
         if fl & RST and peer.state != CLOSED:
             e.set_state(RESET)
             if not e.did_close:
-                out.do_close = True
+                out = CLOSE
+    return out
 
 
-def _inactive(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, fl, out: Segment) -> None:
+def _inactive(conn, t, e: Endpoint, peer: Endpoint, seq, length, fl) -> int:
+    out = 0
     if fl & SYN:
         if e.is_orig:
             e.set_state(SYN_ACK_SENT if fl & ACK else SYN_SENT)
@@ -244,8 +255,6 @@ def _inactive(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, fl, out: S
         else:
             if not fl & ACK and peer.state == SYN_ACK_SENT and seq == e.start & MASK:
                 # a SYN/SYN-ACK reversal: turn the connection round and establish it
-                conn.is_partial = False
-                out.flip = True
                 conn.flip()
                 peer.set_state(ESTABLISHED)
                 conn.first_packet_seen |= 1
@@ -254,15 +263,13 @@ def _inactive(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, fl, out: S
             e.set_state(ESTABLISHED)
     if fl & FIN:
         e.set_state(CLOSED)
-        out.do_close = out.gen_event = True
+        out = CLOSE | EVENT
     if fl & RST:
         e.set_state(RESET)
         is_reject = (peer.state == ESTABLISHED) if e.is_orig else peer.state in (SYN_SENT, SYN_ACK_SENT)
-        out.do_close = True
-        out.gen_event = not is_reject
+        out = CLOSE if is_reject else CLOSE | EVENT
     if e.state == INACTIVE:
-        orig = conn.orig
-        if not e.is_orig and length == 0 and orig.state == SYN_SENT:
+        if not e.is_orig and length == 0 and conn.orig.state == SYN_SENT:
             pass  # an ACK of the SYN before the SYN-ACK: not yet a partial connection
         elif fl & ACK and peer.state == ESTABLISHED:
             e.set_state(ESTABLISHED)  # the SYN was missed but the SYN-ACK seen: establish
@@ -270,6 +277,7 @@ def _inactive(conn, t, e: Endpoint, peer: Endpoint, seq, ack, length, fl, out: S
             conn.first_packet_seen |= 1 if e.is_orig else 2
         else:
             e.set_state(PARTIAL)
+    return out
 
 
 def is_reuse(conn, fl: int, seq: int) -> bool:

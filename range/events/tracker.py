@@ -63,11 +63,18 @@ class Tracker:
             self.timers.add(c.last + c.inactivity, c, "inactivity")
 
     def _t_attempt(self, c: Conn, t: float) -> None:
-        if c.is_active and c.orig.state in (tcp.SYN_SENT, tcp.SYN_ACK_SENT) and c.resp.state == tcp.INACTIVE:
+        if not c.is_active:
+            return
+        if c.orig.state in (tcp.SYN_SENT, tcp.SYN_ACK_SENT) and c.resp.state == tcp.INACTIVE:
             c.is_active = False
             self.remove(c)
+        else:  # Zeek's ExpireTimer, first due with this one, checks again in 6 s
+            self.timers.add(t + 6.0, c, "expire")
 
     def _t_expire(self, c: Conn, t: float) -> None:
+        if c.last + c.inactivity <= t:  # TCP's inactivity timeout is checked here and at each packet
+            self.remove(c)
+            return
         if not c.is_active:
             return
         o, r = c.orig, c.resp
@@ -99,8 +106,11 @@ class Tracker:
         if flip:
             c.flip()
         c.carried_by(parent)
-        self.timers.add(ts + c.inactivity, c, "inactivity")
-        c.stream = LAZY if proto == "tcp" else self.apps(c)
+        if proto == "tcp":
+            c.stream = LAZY
+        else:
+            self.timers.add(ts + c.inactivity, c, "inactivity")
+            c.stream = self.apps(c)
         return c
 
     def remove(self, c: Conn) -> None:
@@ -112,6 +122,7 @@ class Tracker:
         if c.stream is not None:
             c.stream.done()
         self.emit(c)
+        c.release()
 
     def close(self) -> None:
         """End of input: every connection still open ends now."""
@@ -131,8 +142,9 @@ class Tracker:
             cksum_ok, parent) -> Conn:
         key = (6, src, sp, dst, dp) if (src, sp) < (dst, dp) else (6, dst, dp, src, sp)
         c = self.conns.get(key)
-        if c is not None and fl is not None and cksum_ok and tcp.is_reuse(c, fl, seq):
-            self.remove(c)
+        if c is not None and (c.last + c.inactivity <= ts
+                              or (fl is not None and cksum_ok and tcp.is_reuse(c, fl, seq))):
+            self.remove(c)  # idle past its timeout, or a new connection on the same ports
             c = None
         if c is None:
             flip = False
@@ -140,7 +152,8 @@ class Tracker:
                 flip = not likely_server("tcp", dp) or sp < dp
             c = self._new(key, ts, "tcp", 6, src, sp, dst, dp, smac, dmac, flip and dst != BROADCAST, parent)
             c.synack_first = fl is not None and fl & tcp.SYN and fl & tcp.ACK and not c.hist
-            self.timers.add(ts + 5.0, c, "expire")
+            if not (fl is not None and fl & tcp.SYN and cksum_ok):  # a SYN's attempt timer comes first
+                self.timers.add(ts + 5.0, c, "expire")
             if self.expected:
                 want = self.expected.get((c.resp_h, c.resp_p))
                 if want and want[0] == c.orig_h and ts <= want[2]:
@@ -168,15 +181,15 @@ class Tracker:
         self._touch(c, ts)
         if length and c.stream is LAZY:  # the first payload: the application layer joins
             c.stream = self.apps(c)
-        seg = tcp.process(c, e, fl, seq, ack, length, win, ts, data, captured)
-        if seg.do_close:
-            self.tcp_closed(c, e, e.peer, seg.gen_event)
+        out = tcp.process(c, e, fl, seq, ack, length, win, ts, data, captured)
+        if out:
+            self.tcp_closed(c, e, e.peer, bool(out & tcp.EVENT))
         return c
 
     def tcp_closed(self, c: Conn, e, peer, gen_event: bool) -> None:
         """Zeek's ConnectionClosed: one side closed (FIN or RST); when both did, or it was a reset,
         the connection ends 5 s after its last packet."""
-        if e.reasm.pending():
+        if e.pending():
             c.close_deferred = True
             c.deferred_gen = c.deferred_gen or gen_event
             return

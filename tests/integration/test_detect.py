@@ -28,8 +28,8 @@ def make_store(path: Path, **tables: list[dict]) -> Path:
 
 
 def conn(ts, src, dport, state="REJ", dst="10.1.0.10", **kw) -> dict:
-    return {"ts": ts, "uid": f"C{ts}{dport}", "id.orig_h": src, "id.orig_p": 40000 + dport % 20000, "id.resp_h": dst,
-            "id.resp_p": dport, "proto": "tcp", "conn_state": state, **kw}
+    return {"ts": ts, "uid": f"C{ts}{src}{dport}", "id.orig_h": src, "id.orig_p": 40000 + dport % 20000,
+            "id.resp_h": dst, "id.resp_p": dport, "proto": "tcp", "conn_state": state, **kw}
 
 
 def http(ts, src, ua="Mozilla/5.0", uri="/", **kw) -> dict:

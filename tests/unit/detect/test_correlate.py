@@ -168,3 +168,39 @@ def test_one_feed_or_many_give_the_same_alerts():
 def test_unsupported_specs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         spec(**kwargs)
+
+
+# ---- versions of a connection (the live sensor rewrites an open connection's line) ---------------
+
+def test_a_newer_version_of_a_connection_counts_once_and_replaces_the_evidence():
+    e = Evaluator("r", spec(threshold=2))
+    assert run(e, [ev(0, 1, src="A", uid="C1", orig_bytes=10), ev(0, 2, src="A", uid="C1", orig_bytes=90)]) == []
+    (a,) = run(e, [ev(1, 3, src="A", uid="C2", orig_bytes=5)])  # the second connection crosses 2, not the version
+    assert a.matched == 2 and [x.row["orig_bytes"] for x in a.events] == [90, 5]
+    (same,) = run(e, [ev(1, 4, src="A", uid="C2", orig_bytes=50)])  # a version of evidence: the alert shows it
+    assert same is a and a.matched == 2 and [x.row["orig_bytes"] for x in a.events] == [90, 50]
+
+
+def test_a_simple_rule_raises_one_alert_for_all_the_versions_of_one_connection():
+    e = Evaluator("r", spec(threshold=1, timespan=5))
+    alerts = run(e, [ev(0, i, src="A", uid="C1", duration=i) for i in range(1, 30)])
+    assert len(alerts) == 1 and alerts[0].matched == 1 and alerts[0].events[0].row["duration"] == 29
+
+
+def test_a_version_arriving_after_its_window_is_not_counted_again():
+    e = Evaluator("r", spec(threshold=2, timespan=10))
+    run(e, [ev(0, 1, src="A", uid="C1")])
+    assert run(e, [ev(0, 50, src="A", uid="C1"), ev(30, 51, src="A", uid="C9")]) == []  # one connection only
+
+
+def test_value_sum_takes_a_versions_new_value_instead_of_adding_it():
+    e = Evaluator("r", spec(kind="value_sum", threshold=100, value="orig_bytes"))
+    assert run(e, [ev(0, 1, src="A", uid="C1", orig_bytes=60), ev(0, 2, src="A", uid="C1", orig_bytes=70)]) == []
+    (a,) = run(e, [ev(1, 3, src="A", uid="C2", orig_bytes=30)])  # 70 + 30, not 60 + 70 + 30
+    assert a.matched == 2
+
+
+def test_alert_anchor_is_the_connection_not_its_row():
+    e = Evaluator("r", spec(threshold=1))
+    (a,) = run(e, [ev(0, 7, src="A", uid="C1")])
+    assert a.anchor == "conn:C1:0"
