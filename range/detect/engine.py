@@ -23,11 +23,12 @@ from range.core import InputError, iso
 from range.detect import correlate
 from range.detect.backend import register_functions
 from range.detect.rules import Rule, RuleSet
-from range.events import SCHEMA, open_readonly, record
+from range.events import INTERIM, SCHEMA, open_readonly, record
 
 RULE_TIMEOUT = 20.0       # seconds of SQL per rule and poll
 REGEX_TIMEOUT = 0.5       # seconds per regular-expression match
 GROUP_FIELD = "id.orig_h"  # a simple rule's alerts are grouped by the source address
+TABLES = [*SCHEMA, *INTERIM]  # every table read: the logs, and the open connections of a live store
 
 
 class Detector:
@@ -58,9 +59,9 @@ class Detector:
         self._rx: dict[str, Any] = {}
         self.errors: list[dict] = []
         self.failed: set[str] = set()
-        self.last = {t: 0 for t in SCHEMA}
+        self.last = {t: 0 for t in TABLES}
         self.horizon = -1.0                   # poll_seen: records seen up to here are done
-        self.lo = {t: 0 for t in SCHEMA}      # poll_seen: every rowid up to here is done
+        self.lo = {t: 0 for t in TABLES}      # poll_seen: every rowid up to here is done
         self.floor = -math.inf                # poll_seen: no alert is raised before this
         self.meta: dict[str, Any] = {}
         self.evaluators: list[correlate.Evaluator] = []
@@ -128,7 +129,7 @@ class Detector:
 
     def poll(self, now: float | None = None) -> list[dict]:
         hi = {}
-        for t in SCHEMA:
+        for t in TABLES:
             try:
                 hi[t] = self.db.execute(f"SELECT max(rowid) FROM {t}").fetchone()[0] or 0
             except sqlite3.OperationalError:   # a store without this table
@@ -136,8 +137,12 @@ class Detector:
         streams = []
         for k, evs in self.subs.items():
             r = self.rs.rules[k]
-            if k not in self.failed and hi[r.table] > self.last[r.table]:
-                streams.append(self._stream(r, r.sql, (self.last[r.table], hi[r.table]), [self.rule_timeout]))
+            if k in self.failed:
+                continue
+            budget = [self.rule_timeout]
+            for t, sql in r.queries():
+                if hi[t] > self.last[t]:
+                    streams.append(self._stream(r, sql, (self.last[t], hi[t]), budget))
         for ev, k in heapq.merge(*streams, key=lambda x: (x[0].ts, x[0].table, x[0].rowid)):
             for e in self.subs[k]:
                 e.feed(ev, k, now)
@@ -175,7 +180,9 @@ class Detector:
         for k in self.subs:
             r = self.rs.rules[k]
             if k not in self.failed:
-                streams.append(self._stream(r, r.sql_seen, (self.lo[r.table], self.horizon, w), [self.rule_timeout]))
+                budget = [self.rule_timeout]
+                for t, sql in r.queries(seen=True):
+                    streams.append(self._stream(r, sql, (self.lo[t], self.horizon, w), budget))
 
         def order(x):
             ev = x[0]
@@ -187,7 +194,7 @@ class Detector:
                 e.feed(ev, k, seen)
         for e in self.evaluators:
             e.advance(w)
-        for t in SCHEMA:
+        for t in TABLES:
             try:   # one statement, one snapshot: rows not yet done start after the new cursor
                 self.lo[t] = self.db.execute(
                     f"SELECT coalesce((SELECT min(rowid) FROM {t} WHERE rowid > ? AND _seen > ?) - 1, "
@@ -202,7 +209,7 @@ class Detector:
         seen = self.horizon >= 0
         cursor = self.lo if seen else self.last
         rows = 0
-        for t in SCHEMA:
+        for t in TABLES:
             try:
                 rows += max(0, (self.db.execute(f"SELECT max(rowid) FROM {t}").fetchone()[0] or 0) - cursor[t])
             except sqlite3.Error:

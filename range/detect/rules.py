@@ -34,7 +34,7 @@ from range.detect import correlate
 from range.detect.backend import COLUMNS, RangeBackend, register_functions
 from range.detect.bounds import check_rule
 from range.detect.legacy import legacy_aggregation
-from range.events import SCHEMA
+from range.events import SCHEMA, physical
 
 PIPELINE = DETECTIONS / "pipeline.yml"
 ALERT_WINDOW = 60.0       # a simple rule's matches from one source within this span are one alert
@@ -52,6 +52,14 @@ class Rule:
     mappings: list[dict]          # the pipeline's field mappings that applied, in order
     output: bool = True           # raises alerts of its own (false: only feeds correlations)
     sql_seen: str = ""            # the same by the sensor's write time (Detector.poll_seen)
+    where: str = ""
+
+    def queries(self, seen: bool = False) -> list[tuple[str, str]]:
+        """(physical table, SQL) for each table holding this rule's records: the log's own table,
+        and a live store's interim table of open connections (range.events.INTERIM)."""
+        sql = self.sql_seen if seen else self.sql
+        own = f" FROM {self.table} WHERE "
+        return [(t, sql if t == self.table else sql.replace(own, f" FROM {t} WHERE ", 1)) for t in physical(self.table)]
 
     def column(self, name: str) -> str | None:
         for m in self.mappings:
@@ -200,7 +208,7 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
     maps = [it.transformation.mapping for it in pl.items
             if it.identifier in pl.applied_ids and isinstance(it.transformation, FieldMappingTransformation)]
     rs.rules[key] = Rule(key, _rule_id(r), r.title or "", r.level.name.lower() if r.level else "medium", f,
-                         table, sql, maps, sql_seen=sql_seen)
+                         table, sql, maps, sql_seen=sql_seen, where=where)
     for m in sorted(backend.missing):
         rs.warnings.append({"file": f, "rule_id": _rule_id(r), "message":
                             f"field {m!r} is not in the {table} log: treated as absent from every event"})

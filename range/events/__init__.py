@@ -11,14 +11,17 @@ from range.events.assembler import Assembler
 from range.events.capture import WATERMARK, LiveSensor, read_status
 from range.events.ingest import IngestResult, ingest
 from range.events.store import (
+           INTERIM,
            SCHEMA,
            SERVICE_TABLES,
            EventStore,
            columns,
            open_readonly,
+           physical,
            record,
 )
 from range.events.tshark import FIELDS, tshark
 
 __all__ = ["explorer", "packets", "Assembler", "WATERMARK", "LiveSensor", "read_status", "IngestResult", "ingest",
-           "SCHEMA", "SERVICE_TABLES", "EventStore", "columns", "open_readonly", "record", "FIELDS", "tshark"]
+           "INTERIM", "SCHEMA", "SERVICE_TABLES", "EventStore", "columns", "open_readonly", "physical", "record",
+           "FIELDS", "tshark"]

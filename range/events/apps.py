@@ -14,9 +14,10 @@ from range.events.dns import Dns
 from range.events.ftp import Ftp
 from range.events.http import Http
 from range.events.ssh import Ssh
+from range.events.syslog import Syslog
 from range.events.telnet import Telnet
 
-ANALYZERS: list[type[Analyzer]] = [Dns, Http, Ssh, Ftp, Telnet]
+ANALYZERS: list[type[Analyzer]] = [Dns, Http, Ssh, Ftp, Telnet, Syslog]
 DPD_BUFFER = 1024
 DNS_TIMER = 10.0
 _DPD = [a for a in ANALYZERS if a.dpd]

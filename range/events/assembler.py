@@ -9,9 +9,9 @@ packet time; live, :meth:`expire` also advances them by the wall clock).
 
 Live (``live=True``), a connection is also written while it is open, as Zeek's long-connection
 logging does: every :meth:`expire` writes the current line of each connection that changed
-since, so rules over conn see a scan, a flood or a tunnel within a second or two; each new
-version of a line replaces the previous one in the store (same ``uid``). Offline, each line is
-written once, when the connection ends, with ``_seen`` the time of its last packet: when the
+since to ``conn_open`` (range.events.store.INTERIM), so rules over conn see a scan, a flood or a
+tunnel within a second or two; its final line goes to ``conn`` when it ends. Offline, each line
+is written once, when the connection ends, with ``_seen`` the time of its last packet: when the
 live sensor would have written that version.
 
 Packets the builder cannot read (tshark's malformed ones, a field that does not parse) and IP
@@ -37,8 +37,10 @@ _TS, _PROTOS, _FLEN, _CAPLEN = F["frame.time_epoch"], F["frame.protocols"], F["f
 _ESRC, _EDST = F["eth.src"], F["eth.dst"]
 _IPS, _IPD, _IPP, _IPLEN, _IPHL = F["ip.src"], F["ip.dst"], F["ip.proto"], F["ip.len"], F["ip.hdr_len"]
 _MF, _FOFF, _REASS = F["ip.flags.mf"], F["ip.frag_offset"], F["ip.reassembled.length"]
+_IPID, _REASS6, _FRAG6ID = F["ip.id"], F["ipv6.reassembled.length"], F["ipv6.fraghdr.ident"]
+MAX_PENDING_FRAGMENTS = 100_000
 _6S, _6D, _6NXT, _6PLEN = F["ipv6.src"], F["ipv6.dst"], F["ipv6.nxt"], F["ipv6.plen"]
-_6HOP, _6DST = F["ipv6.hopopts.len_oct"], F["ipv6.dstopts.len_oct"]
+_EXT = {"ipv6.hopopts": F["ipv6.hopopts.len_oct"], "ipv6.dstopts": F["ipv6.dstopts.len_oct"]}
 _TSP, _TDP, _TFL, _TSEQ, _TACK = F["tcp.srcport"], F["tcp.dstport"], F["tcp.flags"], F["tcp.seq_raw"], F["tcp.ack_raw"]
 _TLEN, _TWIN, _TCK, _TPAY = F["tcp.len"], F["tcp.window_size_value"], F["tcp.checksum.status"], F["tcp.payload"]
 _THL = F["tcp.hdr_len"]
@@ -47,6 +49,7 @@ _USP, _UDP, _ULEN, _UCK, _UPAY = F["udp.srcport"], F["udp.dstport"], F["udp.leng
 _ICT, _ICC, _ICK = F["icmp.type"], F["icmp.code"], F["icmp.checksum.status"]
 _I6T, _I6C, _I6K = F["icmpv6.type"], F["icmpv6.code"], F["icmpv6.checksum.status"]
 _ARP, _HELLO = F["arp.opcode"], F["tls.handshake.type"]
+PROBLEMS_KEPT = 3  # per kind
 NO_CONN = frozenset({50, 59, 135})  # ESP, IPv6 no next header, mobility: Zeek makes no connection
 
 
@@ -102,7 +105,8 @@ class Assembler:
         self.tracker = Tracker(self._ended, self._attach)
         self.tracker.live = live
         self.packets = 0
-        self.skipped = {"malformed": 0, "fragments": 0}
+        self.skipped = {"malformed": 0, "incomplete fragments": 0, "unknown link type": 0}
+        self.fragments: dict[tuple, int] = {}  # (src, dst, id) -> fragments waiting for their datagram
         self.problems: list[str] = []  # the first few packets that could not be read, and why
         self.now = 0.0
 
@@ -139,15 +143,17 @@ class Assembler:
                 self._arp(p, ts)
             elif pl.hops:
                 self._hops(p, ts, pl)
+            elif pl.undecoded:
+                self._skip("unknown link type", "tshark cannot read its link layer")
             if pl.malformed:
                 self._skip("malformed", "tshark: malformed packet")
-        except (ValueError, IndexError) as e:
-            self._skip("malformed", f"{type(e).__name__}: {e}")
+        except (ValueError, IndexError):
+            self._skip("malformed", f"{p[_PROTOS] or 'no protocol'}: a header field is missing or unreadable")
 
-    def _skip(self, kind: str, why: str) -> None:
-        self.skipped[kind] += 1
-        if len(self.problems) < 5:
-            self.problems.append(f"packet {self.packets}: {why}")
+    def _skip(self, kind: str, why: str, n: int = 1, packet: bool = True) -> None:
+        self.skipped[kind] += n
+        if sum(1 for x in self.problems if x.startswith(kind)) < PROBLEMS_KEPT:
+            self.problems.append(f"{kind}: packet {self.packets}: {why}" if packet else f"{kind}: {why}")
 
     def _hops(self, p: list[str], ts: float, pl: Plan) -> None:
         tr = self.tracker
@@ -160,8 +166,7 @@ class Assembler:
                 iplen, hdr = int(q[_IPLEN]), int(q[_IPHL])
                 if q[_MF] == "1" or q[_FOFF] not in ("0", ""):
                     whole = first(p[_REASS])
-                    if hop.kind == "other" or not whole:
-                        self.skipped["fragments"] += 1
+                    if not self._fragment((src, dst, nth(p[_IPID], hop.net_idx)), hop.kind == "other" or not whole):
                         return
                     iplen = hdr + int(whole)  # the datagram this fragment completed
                 ip_proto = int(q[_IPP])
@@ -171,9 +176,14 @@ class Assembler:
                 plen = int(q[_6PLEN])
                 iplen = plen + 40
                 ip_proto = int(q[_6NXT])
-                ext = 0 if pl.multi else int(q[_6HOP] or 0) + int(q[_6DST] or 0)
+                ext = sum(int(nth(p[_EXT[f]], k) or 0) for f, k in hop.ext)
                 plen -= ext
                 hdr = 40 + ext
+                if hop.frag:
+                    whole = first(p[_REASS6])
+                    if not self._fragment((src, dst, first(p[_FRAG6ID])), hop.kind == "other" or not whole):
+                        return
+                    iplen, plen = hdr + 8 + int(whole), int(whole)
             if not src or not dst:
                 raise ValueError("an IP header without its addresses")
             kind = hop.kind
@@ -195,6 +205,19 @@ class Assembler:
                 if ip_proto not in NO_CONN:
                     tr.other(ts, ip_proto, src, dst, iplen, smac, dmac, parent)
                 return
+
+    def _fragment(self, key: tuple, waiting: bool) -> bool:
+        """An IP fragment: tshark reassembles, the fragment that completes a datagram carries it
+        (True: go on with it); the others wait for it. Those whose datagram never completes are
+        counted as skipped at the end (Zeek discards them too)."""
+        if waiting:
+            if len(self.fragments) < MAX_PENDING_FRAGMENTS:
+                self.fragments[key] = self.fragments.get(key, 0) + 1
+            else:
+                self._skip("incomplete fragments", "an IP fragment beyond the reassembly bound")
+            return False
+        self.fragments.pop(key, None)
+        return True
 
     def _tcp(self, q, ts, hop, src, dst, iplen, hdr, smac, dmac, parent) -> None:
         fl = q[_TFL]
@@ -280,12 +303,10 @@ class Assembler:
         return apps.attach(c, self.emit)
 
     def _ended(self, c: Conn) -> None:
-        rec = c.record()
         if self.live:
-            if rec != c.version:
-                self.emit("conn", rec)
+            self.emit("conn", c.record())
         else:
-            self.emit("conn", rec, c.seen_at)
+            self.emit("conn", c.record(), c.seen_at)
 
     def expire(self, now: float) -> None:
         """Live: time passed without packets. Fire the timers due and write the lines that changed."""
@@ -299,11 +320,15 @@ class Assembler:
                     rec = c.record()
                     if rec != c.version:
                         c.version = rec
-                        self.emit("conn", rec)
+                        self.emit("conn_open", rec)
 
     def close(self) -> None:
         if self._held is not None:
             self._release()
+        for (src, dst, ident), n in self.fragments.items():
+            self._skip("incomplete fragments", f"{n} fragment(s) of datagram {ident} from {src} to {dst}: it "
+                       "never completed", n, packet=False)
+        self.fragments = {}
         if self.live:
             self.expire(self.now)
         self.tracker.close()

@@ -4,19 +4,21 @@ Zeek drops such a packet (``C`` in the history) unless told the capture's checks
 trusted (``-C``): a host that offloads checksumming to its network card hands the capture its
 outgoing packets before the card fills the checksum in. Captures from the range's own bridges
 are like that (Docker's veth pairs offload), so the live sensor never validates. For a capture
-file, :class:`Policy` in ``auto`` mode looks at the first packets: when some source sends at
-least two packets and half or more of them have bad checksums, the capture is taken to come
-from an offloading host and no checksum is checked; otherwise bad checksums drop packets as in
-Zeek. Segments larger than an Ethernet frame (1500 bytes of IP), coalesced by the capturing host
-(GRO/TSO), never have a checksum worth checking.
+file, :class:`Policy` in ``auto`` mode looks at the first packets. The capture is taken to come
+from an offloading host, and no checksum is checked, when some source's packets are mostly bad
+while another source's are mostly good (the capturing host's own packets, and the rest), or when
+every source's are, over more than a handful of packets (a host offloading for both ends, as
+Docker's bridges do); otherwise bad checksums drop packets as in Zeek. Segments larger than an
+Ethernet frame (1500 bytes of IP), coalesced by the capturing host (GRO/TSO), never have a
+checksum worth checking.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
 LOOKAHEAD = 1000   # rows looked at before deciding
-MIN_PACKETS = 2    # from one source
-BAD_SHARE = 0.5
+BAD_SHARE = 0.5    # of a source's packets with a checked checksum
+ALL_BAD = 5        # checked packets, all from mostly bad sources, that make a capture offloaded
 MTU = 1500
 
 
@@ -42,7 +44,9 @@ class Policy:
                 n[0] += 1
 
     def decide(self) -> str:
-        offload = any(v >= MIN_PACKETS and b / v >= BAD_SHARE for b, v in self._seen.values())
+        bad = [v for b, v in self._seen.values() if b / v >= BAD_SHARE]
+        good = len(self._seen) - len(bad)
+        offload = bool(bad) and (good > 0 or sum(bad) >= ALL_BAD)
         self.mode = "ignore" if offload else "validate"
         self.validate = not offload
         self._seen.clear()

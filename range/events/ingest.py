@@ -6,17 +6,18 @@ packet and says where it was cut.
 """
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from range.core import InputError
 from range.events.assembler import Assembler, quiet_gc
 from range.events.batcher import Batcher
-from range.events.store import EventStore
+from range.events.store import SCHEMA, EventStore
 from range.events.tshark import run_file
 from range.traffic import check_pcap
 
@@ -28,9 +29,20 @@ class IngestResult:
     seconds: float
     truncated: bool
     warning: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # packets read but not made into events, by why
+    problems: list[str] = field(default_factory=list)      # the first few of them, with the reason
+    checksums: str = "validate"                             # what the checksum policy decided
+
+    def skipped_line(self) -> str | None:
+        """The summary line's note on packets that made no events (None when there are none)."""
+        parts = [f"{n:,} {k}" for k, n in self.skipped.items() if n]
+        return f"skipped: {', '.join(parts)}" if parts else None
 
 
-def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | None = None) -> IngestResult:
+def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | None = None,
+           checksums: str = "auto") -> IngestResult:
+    """``checksums``: ``auto`` (Zeek's validation, unless the capture looks checksum-offloaded,
+    range.events.checksums), ``validate`` (Zeek's default) or ``ignore`` (Zeek's -C)."""
     check_pcap(pcap)
     began = time.perf_counter()
     db = Path(db)
@@ -45,7 +57,7 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     except sqlite3.Error as e:
         raise InputError(f"cannot write the event store: {e}", file=str(db)) from None
     batch = Batcher(store)
-    asm = Assembler(batch)
+    asm = Assembler(batch, checksums=checksums)
     batch.clock = lambda: asm.now
     proc, rows = run_file(pcap)
     next_report = 50_000
@@ -77,6 +89,9 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     store.set_meta("capture", str(Path(pcap).resolve()))
     store.set_meta("packets", str(asm.packets))
     store.set_meta("truncated", "1" if truncated else "0")
+    store.set_meta("skipped", json.dumps(asm.skipped))
+    store.set_meta("problems", json.dumps(asm.problems))
+    store.set_meta("checksums", asm.policy.mode)
     store.close()
     os.replace(tmp, db)
     warning = None
@@ -85,4 +100,6 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
                    f"packets before it were ingested into {db}")
     elif asm.packets == 0:
         warning = f"{pcap}: the capture holds no packets; {db} is an empty event store"
-    return IngestResult(asm.packets, dict(store.counts), time.perf_counter() - began, truncated, warning)
+    records = {t: n for t, n in store.counts.items() if t in SCHEMA}
+    return IngestResult(asm.packets, records, time.perf_counter() - began, truncated, warning, dict(asm.skipped),
+                        list(asm.problems), asm.policy.mode)

@@ -42,7 +42,7 @@ TUNNEL_PORTS = {"vxlan": frozenset({4789}), "geneve": frozenset({6081}), "gtpv1"
 IP_TUNNELS = frozenset({"gre", "erspan", "ppp", "pptp"})
 
 # tshark dissector (alone, or with the transport) -> the services Zeek confirms for it. DNS, HTTP,
-# SSH, FTP and telnet are not here: their analyzers (range.events.apps) read the payload.
+# SSH, FTP, telnet and syslog are not here: their analyzers (range.events.apps) read the payload.
 SERVICES = {
     "tls": "ssl", "dtls": "dtls", "ftp-data": "ftp-data", "smtp": "smtp", "pop": "pop3", "imap": "imap",
     "irc": "irc", "xmpp": "xmpp", "sip": "sip", "snmp": "snmp", "radius": "radius", "dcerpc": "dce_rpc",
@@ -50,14 +50,13 @@ SERVICES = {
     "ntp": "ntp", "websocket": "websocket", "mbtcp": "modbus", "mqtt": "mqtt", "finger": "finger",
     "spnego": "gssapi", "spnego-krb5": ("gssapi", "krb"),
     ("smb", "tcp"): "smb", ("smb2", "tcp"): "smb", ("ldap", "tcp"): "ldap_tcp", ("ldap", "udp"): "ldap_udp",
-    ("kerberos", "tcp"): "krb_tcp", ("kerberos", "udp"): "krb", ("syslog", "udp"): "syslog",
-    ("dnp3", "tcp"): "dnp3_tcp",
+    ("kerberos", "tcp"): "krb_tcp", ("kerberos", "udp"): "krb", ("dnp3", "tcp"): "dnp3_tcp",
 }
 # when the dissector's word is not enough: Zeek confirms RDPEUDP at the responder's SYN-ACK, SSL at a
-# ClientHello; TLS inside RDPEUDP or QUIC is theirs, not a service of its own
+# ClientHello; TLS inside RDPEUDP is RDPEUDP's, not a service of its own (QUIC's is: quic,ssl)
 FROM_RESPONDER = frozenset({"rdpudp"})
 CLIENT_HELLO = frozenset({"tls"})
-INSIDE = {"tls": frozenset({"rdpudp", "quic"})}
+INSIDE = {"tls": frozenset({"rdpudp"})}
 
 
 def likely_server(proto: str, port: int | None) -> bool:

@@ -50,19 +50,29 @@ for _cols in SCHEMA.values():
 
 SERVICE_TABLES = tuple(t for t in SCHEMA if t != "conn")
 
+# Tables a live sensor writes besides Zeek's logs: ``conn_open`` holds the line of each connection
+# still open, written again each time it changed (Zeek's long-connection logging, every quarter
+# second here), so that rules over conn see an open connection within a second; its final line
+# goes to ``conn`` when it ends. Detection reads both as conn (range.detect), counting a
+# connection once; everything else reads only the finished lines.
+INTERIM = {"conn_open": "conn"}
+
 
 def _q(col: str) -> str:
     return f"`{col}`"
 
 
 def columns(table: str) -> list[str]:
-    return [c for c, _ in SCHEMA[table]]
+    return [c for c, _ in SCHEMA[INTERIM.get(table, table)]]
+
+
+def physical(table: str) -> list[str]:
+    """The tables holding ``table``'s records: itself and its interim table, if any."""
+    return [table] + [t for t, base in INTERIM.items() if base == table]
 
 
 class EventStore:
-    """Writer of event records (one connection, batched in transactions). Records are appended,
-    except connection lines: a live sensor writes a connection's line while it is open and again
-    as it grows, and each version replaces the one before (same ``uid``: a unique index).
+    """Append-only writer of event records (one connection, batched in transactions).
 
     ``bulk``: a store being built from a capture file under a temporary name (range.events.ingest),
     renamed only when complete: it needs no journal while it is written, and its time indexes are
@@ -79,7 +89,7 @@ class EventStore:
         else:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-        for table, cols in SCHEMA.items():
+        for table, cols in [*SCHEMA.items(), *((i, SCHEMA[base]) for i, base in INTERIM.items())]:
             body = ", ".join(f"{_q(c)} {t}" for c, t in cols)
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
             have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
@@ -88,14 +98,11 @@ class EventStore:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {_q(c)} {t}")
             if not bulk:
                 self._index(table)
-        if not bulk:
-            self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS conn_uid ON conn(uid)")
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self.db.commit()
-        self._sql = {t: f"INSERT {'OR REPLACE ' if t == 'conn' and not bulk else ''}INTO {t} "
-                        f"({', '.join(_q(c) for c in columns(t))}) VALUES ({', '.join('?' for _ in SCHEMA[t])})"
-                     for t in SCHEMA}
-        self.counts = {t: 0 for t in SCHEMA}
+        self._sql = {t: f"INSERT INTO {t} ({', '.join(_q(c) for c in columns(t))}) VALUES "
+                        f"({', '.join('?' for _ in columns(t))})" for t in [*SCHEMA, *INTERIM]}
+        self.counts = {t: 0 for t in [*SCHEMA, *INTERIM]}
 
     def add(self, table: str, records: Iterable[dict | tuple]) -> int:
         """Append records: dicts by field name, or tuples already in the table's column order."""

@@ -20,7 +20,9 @@ AGG = "\x1f"  # between several occurrences of one field (commas occur in TXT re
 FIELDS = [
     "frame.time_epoch", "frame.protocols", "frame.len", "frame.cap_len", "eth.src", "eth.dst",
     "ip.src", "ip.dst", "ip.proto", "ip.len", "ip.hdr_len", "ip.flags.mf", "ip.frag_offset", "ip.reassembled.length",
+    "ip.id", "ipv6.fraghdr.ident",
     "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.plen", "ipv6.hopopts.len_oct", "ipv6.dstopts.len_oct",
+    "ipv6.reassembled.length",
     "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.window_size_value",
     "tcp.hdr_len", "tcp.checksum.status", "tcp.payload",
     "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status", "udp.payload",

@@ -90,3 +90,66 @@ def test_empty_capture(smoke, tmp_path):
     hdr.write_bytes(b"\xd4\xc3\xb2\xa1\x02\x00")
     r = _cli("ingest", hdr, "--db", tmp_path / "f.db")
     assert r.returncode == 2 and "pcap header is incomplete" in r.stderr
+
+
+# ---- packets that make no events: counted and reported, never fatal --------------------------------
+
+def _fragments_capture(path):
+    from scapy.all import IP, TCP, UDP, Ether, IPv6, IPv6ExtHdrFragment, Raw, fragment, fragment6, wrpcap
+
+    t = 1_700_000_000.0
+    pkts = []
+    whole = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1234, dport=53) / Raw(b"x" * 3000)
+    pkts += fragment(whole, fragsize=1000)  # a datagram in four fragments
+    pkts.append(fragment(Ether() / IP(src="10.0.0.3", dst="10.0.0.2", id=77) / UDP(sport=1, dport=2)
+                         / Raw(b"y" * 2000), fragsize=1000)[1])  # the middle of a datagram never completed
+    v6 = (Ether() / IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment() / UDP(sport=5000, dport=53)
+          / Raw(b"z" * 3000))
+    pkts += fragment6(v6, 1280)
+    pkts.append(Ether() / IP(src="10.0.0.5", dst="10.0.0.6", proto=6) / Raw(b"\x00\x50\x00"))  # a TCP header of 3 bytes
+    pkts.append(Ether() / IP(src="10.0.0.7", dst="10.0.0.8") / TCP(sport=1111, dport=80, flags="S"))
+    for i, p in enumerate(pkts):
+        p.time = t + i * 0.01
+    wrpcap(str(path), pkts)
+
+
+def test_fragments_are_reassembled_and_broken_packets_counted(tmp_path):
+    pcap, db = tmp_path / "frags.pcap", tmp_path / "frags.db"
+    _fragments_capture(pcap)
+    r = run_cli("ingest", str(pcap), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "skipped: 1 malformed, 1 incomplete fragments" in r.stdout
+    assert "malformed: packet 9: eth:ethertype:ip:tcp" in r.stderr  # 4 + 1 + 3 fragments before it
+    assert "from 10.0.0.3 to 10.0.0.2" in r.stderr
+    con = sqlite3.connect(db)
+    got = {row[0]: row[1:] for row in con.execute('SELECT "id.orig_h", orig_pkts, orig_ip_bytes FROM conn')}
+    # each datagram is one packet of its whole length, as Zeek counts a reassembled datagram
+    assert got == {"10.0.0.1": (1, 3028), "fd00::1": (1, 3056), "10.0.0.7": (1, 40)}
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    assert json.loads(meta["skipped"]) == {"malformed": 1, "incomplete fragments": 1, "unknown link type": 0}
+
+
+def test_a_pcapng_section_of_unknown_link_type_is_counted_and_the_rest_ingested(tmp_path):
+    import struct
+
+    from scapy.all import IP, TCP, Ether, raw
+
+    def block(kind, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    def section(link, frame, ts):
+        return (block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+                + block(1, struct.pack("<HHI", link, 0, 65535))
+                + block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame))
+
+    syn = lambda src: raw(Ether() / IP(src=src, dst="10.0.0.9") / TCP(sport=1, dport=80, flags="S"))  # noqa: E731
+    ts = 1_700_000_000 * 10**6
+    pcap, db = tmp_path / "sections.pcapng", tmp_path / "sections.db"
+    pcap.write_bytes(section(1, syn("10.0.0.1"), ts) + section(65000, b"\x01\x02garbage", ts + 10)
+                     + section(1, syn("10.0.0.3"), ts + 20))
+    r = run_cli("ingest", str(pcap), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "skipped: 1 unknown link type" in r.stdout and "packet 2: tshark cannot read its link layer" in r.stderr
+    hosts = {h for (h,) in sqlite3.connect(db).execute('SELECT "id.orig_h" FROM conn')}
+    assert hosts == {"10.0.0.1", "10.0.0.3"}
