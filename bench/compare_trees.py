@@ -6,7 +6,8 @@ Each round runs, in each tree, that tree's own bench/ingest_speed.py, bench/dete
 --quick --no-write and bench/replay_speed.py with the same arguments, and reads their printed
 figures. Printed and written to BENCHMARKS.md (section ``compare_trees``) as a table of medians.
 
-Usage: .venv/bin/python bench/compare_trees.py --before ../before [--rounds 3] [--label "..."] [--no-write]
+Usage: .venv/bin/python bench/compare_trees.py --before ../before [--rounds 3] [--label "..."]
+       [--section compare_trees] [--only ingest_speed.py ...] [--no-write]
 """
 from __future__ import annotations
 
@@ -66,15 +67,18 @@ def main() -> int:
     ap.add_argument("--before", type=Path, required=True, help="the earlier checkout (git worktree add DIR COMMIT)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--label", default="before and after")
+    ap.add_argument("--section", default="compare_trees", help="the BENCHMARKS.md section to write")
+    ap.add_argument("--only", nargs="*", help="these benches only (file names under bench/)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     trees = {"before": a.before.resolve(), "after": ROOT}
     commits = {k: subprocess.run(["git", "-C", str(v), "rev-parse", "--short", "HEAD"], capture_output=True,
                                  text=True).stdout.strip() for k, v in trees.items()}
+    benches = [b for b in BENCHES if not a.only or b[0] in a.only]
     seen: dict[tuple[str, str], list[float]] = {}
     began = time.time()
     for rnd in range(a.rounds):
-        for script, args, patterns in BENCHES:
+        for script, args, patterns in benches:
             order = ("before", "after") if rnd % 2 == 0 else ("after", "before")
             for which in order:
                 got = figures(run_bench(trees[which], script, args), patterns)
@@ -86,19 +90,20 @@ def main() -> int:
              f"{a.rounds} times per tree, alternating, on {os.cpu_count()} cores in {time.time() - began:.0f} s. "
              "Medians, with the spread (min–max) of the runs:", "",
              "| figure | before | after | after / before |", "| --- | --- | --- | --- |"]
-    for script, _args, patterns in BENCHES:
+    for script, _args, patterns in benches:
         for name in patterns:
             b, f = seen[(name, "before")], seen[(name, "after")]
             mb, mf = statistics.median(b), statistics.median(f)
             fmt = (lambda x: f"{x:.2f}") if max(b + f) < 10 else (lambda x: f"{x:,.0f}")
             lines.append(f"| {name} | {fmt(mb)} ({fmt(min(b))}–{fmt(max(b))}) | {fmt(mf)} ({fmt(min(f))}–"
                          f"{fmt(max(f))}) | {mf / mb:.2f} |")
+    only = f" --only {' '.join(a.only)}" if a.only else ""
     lines += ["", "Command: `git worktree add ../before <commit> && .venv/bin/python bench/compare_trees.py "
-              f"--before ../before --rounds {a.rounds}`; each bench with the arguments in bench/compare_trees.py."]
+              f"--before ../before --rounds {a.rounds}{only} --section {a.section}`; each bench with the arguments "
+              "in bench/compare_trees.py."]
     print("\n".join(lines))
     if not a.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "compare_trees", "Before and after a change (bench/compare_trees.py)",
-                      "\n".join(lines))
+        write_section(ROOT / "BENCHMARKS.md", a.section, f"{a.label} (bench/compare_trees.py)", "\n".join(lines))
     return 0
 
 
