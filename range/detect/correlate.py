@@ -48,6 +48,7 @@ class Event(NamedTuple):
     table: str
     rowid: int
     row: Any
+    interim: bool = False          # a version of a record that is still growing (an open connection)
 
 
 @dataclass
@@ -164,14 +165,18 @@ class Evaluator:
         """One matching event of base rule ``source``; events should come in time order."""
         row = ev.row
         gkey = tuple(None if f is None else row[f] for f in self._fields[source])
-        uid = _version_key(ev)
-        if uid is not None:
-            ident = (ev.table, uid, source)
-            held = self._held.get(ident)
-            if held is not None:  # a newer version of a record already counted
-                self._replace(held, ev)
-                return
-            self._held[ident] = [ev, gkey, source, ev.ts]
+        if ev.interim or self._held:   # only open records have versions to come
+            uid = _version_key(ev)
+            if uid is not None:
+                ident = (ev.table, uid, source)
+                held = self._held.get(ident)
+                if held is not None:  # a newer version of a record already counted
+                    self._replace(held, ev)
+                    if not ev.interim:  # the final version: no other will follow
+                        del self._held[ident]
+                    return
+                if ev.interim:
+                    self._held[ident] = [ev, gkey, source, ev.ts]
         g = self.groups.get(gkey)
         if g is None:
             g = self.groups[gkey] = _Group(self.spec)

@@ -102,7 +102,7 @@ class Detector:
     def _progress(self) -> int:
         return 1 if time.monotonic() > self._deadline else 0
 
-    def _stream(self, rule: Rule, sql: str, params: tuple, budget: list):
+    def _stream(self, rule: Rule, sql: str, params: tuple, budget: list, interim: bool = False):
         cur = self.db.cursor()
         try:
             self._deadline, t0 = time.monotonic() + budget[0], time.monotonic()
@@ -115,7 +115,7 @@ class Detector:
                 if not rows:
                     return
                 for row in rows:
-                    yield correlate.Event(row["ts"] or 0.0, rule.table, row["rowid"], row), rule.key
+                    yield correlate.Event(row["ts"] or 0.0, rule.table, row["rowid"], row, interim), rule.key
         except sqlite3.Error as e:
             why, self._why = self._why, None
             if why is None:
@@ -142,7 +142,7 @@ class Detector:
             budget = [self.rule_timeout]
             for t, sql in r.queries():
                 if hi[t] > self.last[t]:
-                    streams.append(self._stream(r, sql, (self.last[t], hi[t]), budget))
+                    streams.append(self._stream(r, sql, (self.last[t], hi[t]), budget, t in INTERIM))
         for ev, k in heapq.merge(*streams, key=lambda x: (x[0].ts, x[0].table, x[0].rowid)):
             for e in self.subs[k]:
                 e.feed(ev, k, now)
@@ -182,7 +182,7 @@ class Detector:
             if k not in self.failed:
                 budget = [self.rule_timeout]
                 for t, sql in r.queries(seen=True):
-                    streams.append(self._stream(r, sql, (self.lo[t], self.horizon, w), budget))
+                    streams.append(self._stream(r, sql, (self.lo[t], self.horizon, w), budget, t in INTERIM))
 
         def order(x):
             ev = x[0]

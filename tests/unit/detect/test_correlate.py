@@ -8,8 +8,8 @@ import pytest
 from range.detect.correlate import EVIDENCE_MAX, Evaluator, Event, Spec
 
 
-def ev(ts: float, rowid: int = 0, **row) -> Event:
-    return Event(ts, "conn", rowid or int(ts * 1000), row)
+def ev(ts: float, rowid: int = 0, interim: bool = False, **row) -> Event:
+    return Event(ts, "conn", rowid or int(ts * 1000), row, interim)
 
 
 def spec(kind="event_count", timespan=10.0, op="gte", threshold=3, sources=("a",), group=("src",),
@@ -174,30 +174,38 @@ def test_unsupported_specs_are_refused(kwargs, message):
 
 def test_a_newer_version_of_a_connection_counts_once_and_replaces_the_evidence():
     e = Evaluator("r", spec(threshold=2))
-    assert run(e, [ev(0, 1, src="A", uid="C1", orig_bytes=10), ev(0, 2, src="A", uid="C1", orig_bytes=90)]) == []
-    (a,) = run(e, [ev(1, 3, src="A", uid="C2", orig_bytes=5)])  # the second connection crosses 2, not the version
+    assert run(e, [ev(0, 1, True, src="A", uid="C1", orig_bytes=10), ev(0, 2, src="A", uid="C1", orig_bytes=90)]) == []
+    (a,) = run(e, [ev(1, 3, True, src="A", uid="C2", orig_bytes=5)])  # the second connection crosses 2
     assert a.matched == 2 and [x.row["orig_bytes"] for x in a.events] == [90, 5]
-    (same,) = run(e, [ev(1, 4, src="A", uid="C2", orig_bytes=50)])  # a version of evidence: the alert shows it
+    (same,) = run(e, [ev(1, 4, src="A", uid="C2", orig_bytes=50)])  # its final line: the alert shows it
     assert same is a and a.matched == 2 and [x.row["orig_bytes"] for x in a.events] == [90, 50]
+    assert e._held == {}  # final lines end what was held of their open versions
 
 
 def test_a_simple_rule_raises_one_alert_for_all_the_versions_of_one_connection():
     e = Evaluator("r", spec(threshold=1, timespan=5))
-    alerts = run(e, [ev(0, i, src="A", uid="C1", duration=i) for i in range(1, 30)])
+    alerts = run(e, [ev(0, i, i < 29, src="A", uid="C1", duration=i) for i in range(1, 30)])
     assert len(alerts) == 1 and alerts[0].matched == 1 and alerts[0].events[0].row["duration"] == 29
 
 
 def test_a_version_arriving_after_its_window_is_not_counted_again():
     e = Evaluator("r", spec(threshold=2, timespan=10))
-    run(e, [ev(0, 1, src="A", uid="C1")])
+    run(e, [ev(0, 1, True, src="A", uid="C1")])
     assert run(e, [ev(0, 50, src="A", uid="C1"), ev(30, 51, src="A", uid="C9")]) == []  # one connection only
 
 
 def test_value_sum_takes_a_versions_new_value_instead_of_adding_it():
     e = Evaluator("r", spec(kind="value_sum", threshold=100, value="orig_bytes"))
-    assert run(e, [ev(0, 1, src="A", uid="C1", orig_bytes=60), ev(0, 2, src="A", uid="C1", orig_bytes=70)]) == []
+    assert run(e, [ev(0, 1, True, src="A", uid="C1", orig_bytes=60), ev(0, 2, src="A", uid="C1", orig_bytes=70)]) == []
     (a,) = run(e, [ev(1, 3, src="A", uid="C2", orig_bytes=30)])  # 70 + 30, not 60 + 70 + 30
     assert a.matched == 2
+
+
+def test_final_lines_of_a_finished_capture_are_not_held_as_versions():
+    """An offline store has only final lines: nothing to remember per connection (no cost per uid)."""
+    e = Evaluator("r", spec(threshold=3))
+    alerts = run(e, [ev(i * 0.1, i + 1, src="A", uid=f"C{i}") for i in range(10)])
+    assert len(alerts) == 1 and alerts[0].matched == 10 and e._held == {}
 
 
 def test_alert_anchor_is_the_connection_not_its_row():
