@@ -64,5 +64,9 @@ class Analyzer:
     def flipped(self) -> None:
         """The connection's roles were turned round."""
 
+    def closed(self) -> None:
+        """Both sides closed, or one reset: the connection ends after Zeek's close delay. An
+        analyzer whose line can no longer change may write it now (live: the rule fires sooner)."""
+
     def done(self) -> None:
         """The connection ended: emit what waited for more."""

@@ -42,6 +42,9 @@ class _Lazy:
     def eof(self, is_orig: bool) -> None:
         pass
 
+    def closed(self) -> None:
+        pass
+
 
 LAZY = _Lazy()
 
@@ -138,6 +141,11 @@ class AppLayer:
         self.kept_size.reverse()
         for a in self.analyzers:
             a.flipped()
+
+    def closed(self) -> None:
+        """The connection closed or was reset: it ends in 5 s (Zeek's close delay)."""
+        for a in self.analyzers:
+            a.closed()
 
     def done(self) -> None:
         for a in self.analyzers:

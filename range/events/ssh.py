@@ -50,6 +50,11 @@ class Ssh(Analyzer):
     def flipped(self) -> None:
         self.sides.reverse()
 
+    def closed(self) -> None:
+        """Closed or reset: nothing can change the line any more, so it leaves now rather than
+        when the connection is removed (5 s later, Zeek's close delay): the same line, sooner."""
+        self.done()
+
     def gap(self, is_orig: bool, n: int) -> None:
         self.sides[0 if is_orig else 1].done = True
 

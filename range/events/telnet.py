@@ -61,8 +61,7 @@ class Telnet(Analyzer):
         if not chunk:
             return
         self.confirm()
-        if not self.buf[d]:
-            self.t[d] = t
+        self.t[d] = t  # a line's time is when it was entered: the chunk that ends it
         self.buf[d] += chunk
         self._lines(d)
 

@@ -184,6 +184,8 @@ class Tracker:
         out = tcp.process(c, e, fl, seq, ack, length, win, ts, data, captured)
         if out:
             self.tcp_closed(c, e, e.peer, bool(out & tcp.EVENT))
+        if fl & tcp.RST and c.stream is not None:  # a reset ends the stream whatever the timers say
+            c.stream.closed()
         return c
 
     def tcp_closed(self, c: Conn, e, peer, gen_event: bool) -> None:
@@ -205,6 +207,8 @@ class Tracker:
                     c.is_active = False
             c.gen += 1  # cancel every timer of the connection
             self.timers.add(c.last + 5.0, c, "delete")
+            if c.stream is not None:
+                c.stream.closed()
         elif e.prev_state != tcp.INACTIVE:
             self.timers.add(c.last + 6.0, c, "expire")
 

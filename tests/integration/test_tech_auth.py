@@ -324,3 +324,95 @@ def test_same_seed_same_bytes(tmp_path):
                              benign={"ssh": {"rate": 0.02}, "ftp": {"rate": 0.02}}, duration="6m")
         digests.append(hashlib.sha256((out / "capture.pcap").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_ssh_record_leaves_when_both_sides_have_closed(tmp_path):
+    """An SSH connection's line does not wait for Zeek's 5 s close delay: once both directions
+    ended, nothing can change it, so the live sensor writes it then (the rule on it fires sooner)."""
+    from range.events.assembler import Assembler
+    from range.events.tshark import run_file
+
+    _res, _scn, out = one_step(tmp_path, "ssh_bruteforce", "attacker", ["files"],
+                               {"attempts": 18, "per_connection": 6, "tasks": 1, "delay": 8})
+    written: list[tuple[str, dict, float]] = []
+    asm = Assembler(lambda table, rec, seen=None: written.append((table, rec, asm.now)), checksums="ignore")
+    proc, rows = run_file(out / "capture.pcap")
+    for row in rows:
+        asm.feed(row)
+    proc.wait()
+    ssh = [(r["ts"], now) for t, r, now in written if t == "ssh"]  # (connection start, written at)
+    assert len(ssh) == 3, "every line written before the end of the input"
+    # each written before the next connection began (8 s later), not when its first packet
+    # showed the old connection's 5 s were over
+    assert all(now < nxt for (_, now), (nxt, _) in zip(ssh, ssh[1:])), ssh
+    asm.close()
+
+
+def test_ssh_record_leaves_at_a_reset(tmp_path):
+    """sshd often ends a refused session with FIN then RST; the line leaves at the reset."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    from range.events.assembler import Assembler
+    from range.events.tshark import run_file
+
+    c, s = ("10.1.0.2", 40000), ("10.1.0.3", 22)
+
+    def seg(t, src, dst, flags, seq, ack, data=b""):
+        p = Ether() / IP(src=src[0], dst=dst[0]) / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
+        p = p / data if data else p
+        p.time = t
+        return p
+
+    cb, sb = b"SSH-2.0-libssh_0.10.6\r\n", b"SSH-2.0-OpenSSH_9.2p1\r\n"
+    pkts = [seg(0.0, c, s, "S", 100, 0), seg(0.01, s, c, "SA", 500, 101), seg(0.02, c, s, "A", 101, 501),
+            seg(0.03, s, c, "PA", 501, 101, sb), seg(0.04, c, s, "PA", 101, 501 + len(sb), cb),
+            seg(0.05, s, c, "FA", 501 + len(sb), 101 + len(cb)), seg(0.06, s, c, "R", 502 + len(sb), 0),
+            seg(20.0, ("10.1.0.9", 5000), ("10.1.0.3", 80), "S", 1, 0)]
+    wrpcap(str(tmp_path / "reset.pcap"), pkts)
+    written: list[tuple[str, float]] = []
+    asm = Assembler(lambda table, rec, seen=None: written.append((table, asm.now)), checksums="ignore")
+    proc, rows = run_file(tmp_path / "reset.pcap")
+    for row in rows:
+        asm.feed(row)
+    proc.wait()
+    assert ("ssh", 0.06) in [(t, round(now, 2)) for t, now in written], written
+
+
+def test_telnet_line_is_timed_when_it_is_entered(tmp_path):
+    """A line typed key by key is a record at the key that ends it (when the sensor can write it)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    from range.events.assembler import Assembler
+    from range.events.tshark import run_file
+
+    c, s = ("10.1.0.2", 40001), ("10.1.0.3", 23)
+    pkts, cseq, sseq = [], 101, 501
+
+    def seg(t, src, dst, flags, seq, ack, data=b""):
+        p = Ether() / IP(src=src[0], dst=dst[0]) / TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
+        p = p / data if data else p
+        p.time = t
+        pkts.append(p)
+
+    seg(0.0, c, s, "S", 100, 0)
+    seg(0.01, s, c, "SA", 500, 101)
+    seg(0.02, c, s, "A", 101, 501)
+    seg(0.1, s, c, "PA", sseq, cseq, b"login: ")
+    sseq += 7
+    for i, ch in enumerate(b"root\r\n"):
+        seg(1.0 + i * 0.5, c, s, "PA", cseq, sseq, bytes([ch]))
+        cseq += 1
+    wrpcap(str(tmp_path / "telnet.pcap"), pkts)
+    got = []
+    asm = Assembler(lambda table, rec, seen=None: got.append((table, rec)), checksums="ignore")
+    proc, rows = run_file(tmp_path / "telnet.pcap")
+    for row in rows:
+        asm.feed(row)
+    proc.wait()
+    asm.close()
+    (line,) = [r for t, r in got if t == "telnet" and r["direction"] == "orig"]
+    assert line["line"] == "root" and line["user"] == "root" and line["ts"] == pytest.approx(1.0 + 4 * 0.5)
