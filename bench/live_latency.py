@@ -10,6 +10,7 @@ then reports, from the run's own files:
     their kernel drops), against the frames the actuators sent in the flood
 
 Usage: .venv/bin/python bench/live_latency.py [--flood-packets 60000] [--flood-rate 10000] [--keep DIR]
+       .venv/bin/python bench/live_latency.py --report DIR   (the report again, from a kept run)
 Needs root and the Docker Engine (it builds the images if they are missing).
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from range.core import parse_iso  # noqa: E402
+from range.core.paths import STATE  # noqa: E402
 from range.exercise import TeamSpec, run_live  # noqa: E402
 from range.scenario import load_scenario  # noqa: E402
 from range.scoring import (  # noqa: E402
@@ -46,7 +48,11 @@ def main() -> None:
     ap.add_argument("--flood-packets", type=int, default=60000)
     ap.add_argument("--flood-rate", type=int, default=10000)
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--report", type=Path, help="only report on the run kept in this folder (--keep)")
     a = ap.parse_args()
+    if a.report:
+        report(a.report, a.flood_rate)
+        return
     d = a.keep or Path(tempfile.mkdtemp(prefix="cr-live-"))
     d.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load((ROOT / "environments/gov-office/scenarios/live-check.yaml").read_text())
@@ -58,6 +64,21 @@ def main() -> None:
     p.write_text(yaml.safe_dump(data))
     res = run_live(load_scenario(p), [TeamSpec("bench", [ROOT / "detections/rules"])], d / "run", seed=1,
                    progress=lambda m: print(m, file=sys.stderr, flush=True))
+    json.dump(res, (d / "results.json").open("w"))
+    report(d, a.flood_rate)
+
+
+def done_at(ev: dict, ts: float, raised: float) -> float | None:
+    """When an evidence event was there to be matched (None: after the raise, evidence gathered
+    later). A connection's line holds its last packet (ts + duration); an open connection's later
+    version may have replaced the one an alert was raised on, and then only its start (ts) is
+    known to precede the raise: the latency computed from it is an upper bound."""
+    end = ts + float(ev.get("duration") or 0)
+    return end if end <= raised else ts if ts <= raised else None
+
+
+def report(d: Path, flood_rate: int) -> None:
+    res = json.loads((d / "results.json").read_text())
     team = d / "run" / "bench"
     truth = Truth.read(team / "truth.json")
     alerts = json.loads((team / "alerts.json").read_text())["alerts"]
@@ -68,13 +89,12 @@ def main() -> None:
         keys = [(event_key(ev), ev) for ev in al["events"]]
         if not any(event_in_step(k, s) for k, _ in keys for s in truth.steps):
             continue
-        done = [k[0] + float(ev.get("duration") or 0) for k, ev in keys]
-        before = [t for t in done if t <= raised]
+        before = [t for k, ev in keys if (t := done_at(ev, k[0], raised)) is not None]
         if before:
             by_rule.setdefault(al["rule_title"], []).append(raised - max(before))
     every = [x for xs in by_rule.values() for x in xs]
     sent = 0
-    for log in (team / "actuators").glob("flood-*.jsonl"):
+    for log in (STATE / "sessions" / res["session"] / "teams" / "bench" / "actuators").glob("flood-*.jsonl"):
         sent += sum(json.loads(line)["packets"] for line in log.read_text().splitlines())
     flood = next((s for s in truth.steps if s.technique == "syn_flood"), None)
     print(f"\nrecall {score['recall']}, precision {score['precision']}, {len(alerts)} alerts, "
@@ -87,7 +107,7 @@ def main() -> None:
     sen = res["sensor"]["bench"]
     print(f"\nsensor: {sen['packets']:,} packets dissected, {sen['records']:,} records, {sen['dropped']:,} dropped "
           f"(kernel drops reported by dumpcap and tshark)")
-    print(f"flood: {sent:,} frames sent by the actuator at {a.flood_rate:,}/s; the truth's flood window holds "
+    print(f"flood: {sent:,} frames sent by the actuator at {flood_rate:,}/s; the truth's flood window holds "
           f"{flood.packets if flood else 0:,} captured packets (SYNs and the victim's answers)")
 
 
