@@ -19,12 +19,19 @@ TESTS = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "web", "live", "e2e")
 
 
+# Whole-corpus and whole-scenario checks: they run in the full suite, not in the fast tier's loop
+SLOW = {"test_zeek_parity.py", "test_reference_rules.py", "test_sigmahq_corpus.py", "test_api_fuzz.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        tier = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
+        path = Path(str(item.fspath)).resolve()
+        tier = path.relative_to(TESTS).parts[0]
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: tests live under tests/<tier>/, tiers: {', '.join(TIERS)}")
         item.add_marker(getattr(pytest.mark, tier))
+        if path.name in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 def require(tool: str) -> str:
