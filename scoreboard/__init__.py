@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, request
+from flask import Flask, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from range.core import RangeError
@@ -41,6 +41,7 @@ from scoreboard.appstate import (
     status_of,
     wants_json,
 )
+from scoreboard.throttle import Failures
 
 log = logging.getLogger("cyberrange.web")
 
@@ -66,11 +67,15 @@ def create_app(config: dict | None = None) -> Flask:
         SSE_MAX_STREAMS=None,  # open streams at most (each holds a thread); cyberrange serve sets it
         DRIVER=True,
         BACKGROUND_PREPARE=True,
+        LOGIN_MAX_FAILURES=5,  # failed logins as one account within the window, then 429 (see auth.py)
+        LOGIN_MAX_FAILURES_PER_ADDRESS=20,  # failed logins from one client address (any account)
+        LOGIN_FAILURE_WINDOW=300.0,
     )
     app.config.update(config)
     app.json.sort_keys = False
     driver = config.get("DRIVER_OBJECT") or Driver(store)
     app.extensions["cyberrange"] = Range(store, driver, background=app.config["BACKGROUND_PREPARE"])
+    app.extensions["cyberrange_logins"] = Failures()
     if app.config["DRIVER"]:
         driver.start()
     generated = ensure_instructor_password(store)
@@ -117,9 +122,12 @@ def create_app(config: dict | None = None) -> Flask:
         msg = e.description or e.name
         if e.code == 413:
             msg = f"the request body is larger than {MAX_BODY // 1024} KiB"
-        resp = error_response(msg, e.code or 400)
+        resp = make_response(error_response(msg, e.code or 400))
         if e.code == 401 and wants_json():
             resp.headers["WWW-Authenticate"] = 'Bearer realm="cyberrange"'
+        retry = dict(e.get_headers()).get("Retry-After")
+        if retry:
+            resp.headers["Retry-After"] = retry
         return resp
 
     @app.errorhandler(Exception)

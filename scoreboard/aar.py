@@ -33,10 +33,15 @@ def _fetch(url: str):
     raise ValueError(f"the report may load only the app's static files, not {url}")
 
 
-def pdf(name: str) -> bytes:
+def laid_out(name: str):
+    """The report laid out on A4 pages (a WeasyPrint document: its boxes say where everything went)."""
     from weasyprint import HTML
     html = render_template("report.html", r=after_action(current_range().store, name), pdf=True)
-    return HTML(string=html, base_url=BASE, url_fetcher=_fetch).write_pdf()
+    return HTML(string=html, base_url=BASE, url_fetcher=_fetch).render()
+
+
+def pdf(name: str) -> bytes:
+    return laid_out(name).write_pdf()
 
 
 def _pdf_response(name: str) -> Response:
@@ -60,7 +65,13 @@ def api_report_pdf(name: str):
 @bp.get("/console/programme")
 @instructor_required
 def programme_page():
-    return render_template("programme.html", p=aar.programme(current_range().store))
+    return programme_html(aar.programme(current_range().store))
+
+
+def programme_html(p: dict) -> str:
+    """The programme page; each chart's value axis spans every team's values (negative scores too)."""
+    axes = {m: aar.axis([x[m] for rows in p["teams"].values() for x in rows]) for m in ("score", "recall")}
+    return render_template("programme.html", p=p, axes=axes)
 
 
 @bp.get("/api/programme")

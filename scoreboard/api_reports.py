@@ -1,5 +1,6 @@
-"""JSON API of the CSIRT workflow: incident reports, the shared indicator feed, rules made from
-indicators, STIX and MISP exports, and the instructor's review (comments, overridden marks).
+"""JSON API of the CSIRT workflow: incident reports (filed, edited and withdrawn while the session is
+open), the shared indicator feed, rules made from indicators, STIX and MISP exports, and the
+instructor's review (comments, overridden marks).
 
 Team routes live under ``/api/sessions/<name>/teams/<team>`` and answer the instructor or that
 very team (:func:`scoreboard.auth.team_required`). A report's mark (and an indicator's) reaches the
@@ -13,6 +14,8 @@ from flask import Blueprint, Response, g, jsonify
 from range import csirt
 from range.core import InputError
 from range.csirt import exports, rsit
+from range.csirt.filing import OPEN
+from range.csirt.incidents import override_message
 from range.results import disclosure
 from scoreboard.appstate import current_range
 from scoreboard.auth import instructor_required, team_required
@@ -46,7 +49,8 @@ def team_reports(name: str, team: str):
     store = current_range().store
     marks = disclosure.report_marks(store, name, team) if _reveal(name) else None
     return jsonify(
-        {"reports": disclosure.with_marks(csirt.reports(store, name, team), marks), "revealed": marks is not None}
+        {"reports": disclosure.with_marks(csirt.reports(store, name, team), marks), "revealed": marks is not None,
+         "open": store.session(name)["status"] in OPEN}
     )
 
 
@@ -65,6 +69,22 @@ def team_report(name: str, team: str, pk: int):
     r = csirt.report(store, name, pk, team)
     marks = disclosure.report_marks(store, name, team) if _reveal(name) else None
     return jsonify(disclosure.with_marks([r], marks)[0])
+
+
+@bp.put(T + "/reports/<int:pk>")
+@team_required
+def edit_report(name: str, team: str, pk: int):
+    out = csirt.edit_report(current_range().store, name, team, pk, body(), actor=_actor(team))
+    current_range().changed()
+    return jsonify(disclosure.with_marks([out], None)[0])
+
+
+@bp.delete(T + "/reports/<int:pk>")
+@team_required
+def withdraw_report(name: str, team: str, pk: int):
+    out = csirt.withdraw_report(current_range().store, name, team, pk, actor=_actor(team))
+    current_range().changed()
+    return jsonify(out)
 
 
 # ---- the shared feed -----------------------------------------------------------------------------
@@ -175,11 +195,16 @@ def comment(name: str, pk: int):
 
 
 def override(name: str, pk: int, data_: dict) -> dict:
+    """Set or clear the mark; the answer's ``message`` says whether the mark now counts (only the
+    best report per step does) and which report counts instead."""
     store = current_range().store
     points = number(data_, "points", default=None, lo=-1000, hi=1000)
     out = csirt.override(store, name, pk, points, text(data_, "reason", default="", max_len=csirt.MAX_COMMENT))
     current_range().changed()
-    return disclosure.with_marks([out], disclosure.report_marks(store, name, out["team"]))[0]
+    marks = disclosure.report_marks(store, name, out["team"])
+    out = disclosure.with_marks([out], marks)[0]
+    displaced = [k for k, m in marks.items() if (m.get("beaten_by") or {}).get("report") == pk]
+    return dict(out, message=override_message(out, displaced))
 
 
 @bp.post("/sessions/<name>/reports/<int:pk>/mark")

@@ -5,8 +5,14 @@ generated one stored hashed in the state store's secrets table and printed once 
 ``cyberrange serve``) and **teams** (session + team + the password shown when the session was
 created). Anyone else is anonymous and sees only the public scoreboard.
 
-Ten failed logins as one user from one address within five minutes lock that pair out for
-the rest of the five minutes (429). Three ways to prove it:
+Failed logins are throttled (:mod:`.throttle`): after ``LOGIN_MAX_FAILURES`` (5) failures as one
+account from one client address (so a rival elsewhere cannot lock a team out), or
+``LOGIN_MAX_FAILURES_PER_ADDRESS`` (20) from one client address over any accounts, within
+``LOGIN_FAILURE_WINDOW`` (300) seconds, logins as that account or from that address are refused
+with 429 and ``Retry-After`` until the oldest of those failures is that old; a successful login
+forgets the account's failures. Session and team names are lower case, so a typed 'Blue' logs in
+as 'blue'; spaces a paste adds around a password are ignored (:mod:`range.sessions.accounts`).
+Three ways to prove who you are:
 - the browser's **session cookie** (signed, HttpOnly, SameSite=Lax), set by the login form;
 - a **bearer token** from ``POST /api/login`` (``Authorization: Bearer <token>``, signed with the
   app key, valid for ``API_TOKEN_MAX_AGE`` seconds, void when the password changes);
@@ -24,8 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import threading
-import time
 from dataclasses import dataclass
 from functools import wraps
 
@@ -44,10 +48,12 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.exceptions import TooManyRequests
 
 from range.sessions import accounts
 from range.sessions.accounts import check_instructor, check_team
 from scoreboard.appstate import current_range
+from scoreboard.throttle import Failures
 from scoreboard.util import body, text
 
 bp = Blueprint("auth", __name__)
@@ -83,28 +89,79 @@ def _instructor_stamp(store) -> str:
 
 # ---- failed logins --------------------------------------------------------------------------
 
-MAX_FAILURES = 10
-FAILURE_WINDOW = 300.0
-_failures: dict[tuple[str, str], list[float]] = {}
-_failures_lock = threading.Lock()
+def _limits(account: str) -> dict:
+    c = current_app.config
+    addr = request.remote_addr or "?"
+    # the account's count is kept per address: a rival guessing from another machine must not
+    # lock a team out of its own login; the per-address count stops guessing spread over accounts
+    return {("account", f"{account}@{addr}"): c["LOGIN_MAX_FAILURES"],
+            ("address", addr): c["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
 
 
-def throttle(user: str) -> None:
-    """429 once one address has failed ``MAX_FAILURES`` logins as one user within the window."""
-    key = (request.remote_addr or "?", user)
-    now = time.monotonic()
-    recent = [t for t in _failures.get(key, []) if now - t < FAILURE_WINDOW]
-    _failures[key] = recent
-    if len(recent) >= MAX_FAILURES:
-        abort(429, description=f"too many failed logins as {user!r} from this address; try again in "
-                               f"{int(FAILURE_WINDOW - (now - recent[0])) + 1} s")
+def _failures() -> Failures:
+    return current_app.extensions["cyberrange_logins"]
 
 
-def failed(user: str) -> None:
-    with _failures_lock:
-        if len(_failures) > 10_000:
-            _failures.clear()
-        _failures.setdefault((request.remote_addr or "?", user), []).append(time.monotonic())
+def lockout(account: str) -> tuple[int, str] | None:
+    """(seconds to wait, what to tell the user) while the account or this address has failed too
+    often lately; None when a login may be tried."""
+    locked = _failures().locked(_limits(account), current_app.config["LOGIN_FAILURE_WINDOW"])
+    if not locked:
+        return None
+    seconds = int(max(locked.values())) + 1
+    who = " and ".join(f"as {v.rpartition('@')[0]!r} from your address" if kind == "account" else
+                       "from your address" for kind, v in locked)
+    return seconds, f"too many failed logins {who} lately: try again in {_in(seconds)}"
+
+
+def _in(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60} s"
+
+
+def throttle(account: str) -> None:
+    """429 with Retry-After while :func:`lockout` holds."""
+    locked = lockout(account)
+    if locked:
+        raise TooManyRequests(description=locked[1], retry_after=locked[0])
+
+
+def failed(account: str) -> None:
+    _failures().failed(_limits(account), current_app.config["LOGIN_FAILURE_WINDOW"])
+
+
+def attempt(store, account: str, password: str, via: str | None = None) -> Who | None:
+    """Check ``password`` for ``instructor`` or ``<session>/<team>`` (names as :func:`account_of` gives
+    them); a failure is counted, a success forgets the account's failures."""
+    if account == "instructor":
+        who = Who("instructor", via=via) if check_instructor(store, password) else None
+    else:
+        sess, _, team = account.partition("/")
+        who = Who("team", sess, team, via=via) if check_team(store, sess, team, password) else None
+    if who is None:
+        failed(account)
+    else:
+        _failures().forget(("account", f"{account}@{request.remote_addr or '?'}"))
+    return who
+
+
+def account_of(role: str | None, session_name: str = "", team: str = "") -> str:
+    """The account a login names: session and team names are lower case (a typed 'Blue' is 'blue')."""
+    if role == "instructor":
+        return "instructor"
+    return f"{accounts.login_name(session_name)[:64]}/{accounts.login_name(team)[:64]}"  # real names: 31 at most
+
+
+def wrong(store, account: str) -> str:
+    """Why a login failed, naming the part that is wrong (sessions and teams are public: the board lists them)."""
+    if account == "instructor":
+        return "wrong instructor password"
+    sess, _, team = account.partition("/")
+    teams = store.teams(sess)
+    if not teams:
+        return f"there is no session {sess!r}: check the session name (the scoreboard lists every session)"
+    if team not in teams:
+        return f"session {sess!r} has no team {team!r}; its teams: {', '.join(teams)}"
+    return f"wrong password for team {team!r} of session {sess!r} (passwords are case-sensitive)"
 
 
 # ---- tokens ---------------------------------------------------------------------------------
@@ -143,15 +200,10 @@ def _from_basic(value: str, store) -> Who | None:
         user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    throttle(user)
-    if user == "instructor":
-        who = Who("instructor", via="basic") if check_instructor(store, password) else None
-    else:
-        sess, _, team = user.partition("/")
-        who = Who("team", sess, team, via="basic") if check_team(store, sess, team, password) else None
-    if who is None:
-        failed(user)
-    return who
+    sess, _, team = user.partition("/")
+    account = account_of("instructor" if accounts.login_name(user) == "instructor" else "team", sess, team)
+    throttle(account)
+    return attempt(store, account, password, via="basic")
 
 
 # ---- per request ----------------------------------------------------------------------------
@@ -244,27 +296,27 @@ def _login(who: Who) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     store = current_range().store
-    error = None
+    error, retry = None, None
     if request.method == "POST":
         form = request.form
-        if form.get("role") == "instructor":
-            throttle("instructor")
-            if check_instructor(store, form.get("password", "")):
-                _login(Who("instructor"))
-                return redirect(_next(url_for("console.index")))
-            failed("instructor")
-            error = "wrong instructor password"
+        role = "instructor" if form.get("role") == "instructor" else "team"
+        account = account_of(role, form.get("session", ""), form.get("team", ""))
+        locked = lockout(account)
+        if locked:
+            retry, error = locked
         else:
-            sess, team = form.get("session", "").strip(), form.get("team", "").strip()
-            throttle(f"{sess}/{team}")
-            if check_team(store, sess, team, form.get("password", "")):
-                _login(Who("team", sess, team))
-                return redirect(_next(url_for("workspace.home", name=sess, team=team)))
-            failed(f"{sess}/{team}")
-            error = "wrong session, team or password"
+            who = attempt(store, account, form.get("password", ""))
+            if who:
+                _login(who)
+                home = url_for("console.index") if who.instructor else \
+                    url_for("workspace.home", name=who.session, team=who.team)
+                return redirect(_next(home))
+            error = wrong(store, account)
     sessions = [r["name"] for r in store.sessions()]
-    return render_template("login.html", error=error, sessions=sessions,
-                           preset=request.args.get("session", "")), 401 if error else 200
+    page = render_template("login.html", error=error, sessions=sessions, preset=request.args.get("session", ""))
+    if retry:
+        return page, 429, {"Retry-After": str(retry)}
+    return page, 401 if error else 200
 
 
 def _next(default: str) -> str:
@@ -286,18 +338,13 @@ def api_login():
     role = text(data, "role", choices=("instructor", "team"))
     password = text(data, "password", max_len=200)
     if role == "instructor":
-        throttle("instructor")
-        if not check_instructor(store, password):
-            failed("instructor")
-            abort(401, description="wrong instructor password")
-        who = Who("instructor", via="bearer")
+        account = account_of(role)
     else:
-        sess, team = text(data, "session"), text(data, "team")
-        throttle(f"{sess}/{team}")
-        if not check_team(store, sess, team, password):
-            failed(f"{sess}/{team}")
-            abort(401, description="wrong session, team or password")
-        who = Who("team", sess, team, via="bearer")
+        account = account_of(role, text(data, "session"), text(data, "team"))
+    throttle(account)
+    who = attempt(store, account, password, via="bearer")
+    if who is None:
+        abort(401, description=wrong(store, account))
     return jsonify({"token": issue_token(who), "token_type": "Bearer",
                     "expires_in": current_app.config["API_TOKEN_MAX_AGE"], **who.public()})
 

@@ -9,7 +9,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from range import csirt
-from range.core import RangeError
+from range.core import InputError, RangeError
+from range.csirt.incidents import counting
 from range.results import after_action, disclosure
 from scoreboard import actions
 from scoreboard.api_reports import override
@@ -77,9 +78,12 @@ def action(name: str):
 def move(name: str):
     form = request.form.to_dict()
     step = form.pop("step", "")
-    if not form.get("at"):
-        form["at"] = None
+    fire = form.pop("intent", "move") == "fire"
     try:
+        if fire:
+            form["at"] = None
+        elif not form.get("at", "").strip():
+            raise InputError(f"step {step}: give the second it should start at, or use Fire now")
         out = actions.move(name, step, form)
         flash(f"step {step} {'fires now' if out['fired'] else 'moved'}: it starts at {out['at']:.0f} s")
     except (RangeError, HTTPException) as e:
@@ -120,6 +124,7 @@ def reports(name: str):
     items = []
     for t in teams:
         items += disclosure.with_marks(csirt.reports(store, name, t), disclosure.report_marks(store, name, t))
+    items = [dict(x, counts=counting(x["mark"]) if x["mark"] else "") for x in items]  # and what counts instead
     marks = disclosure.indicator_marks(store, name)
     inds = [dict(i, mark=marks.get(i["pk"])) for i in csirt.indicators(store, name)]
     return render_template("console_reports.html", name=name, scenario=row["scenario"], teams=teams,
@@ -149,9 +154,7 @@ def mark(name: str, pk: int):
     if form.get("clear"):
         form["points"] = None
     try:
-        out = override(name, pk, form)
-        flash(f"report #{pk}: " + (f"mark set to {out['override']['points']:g}" if out["override"] else
-                                   "the computed mark applies again"))
+        flash(override(name, pk, form)["message"])  # says whether the mark counts, and what counts instead
     except (RangeError, HTTPException) as e:
         flash(_form_error(e), "error")
     return _back_reports(name)

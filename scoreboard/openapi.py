@@ -183,6 +183,9 @@ SCHEMAS = {
             "steps_detected": INT,
             "steps": INT,
             "alerts": INT,
+            "tied": {**BOOL, "description": "another team shares this rank (scoreboard only)"},
+            "leader": {**BOOL, "description": "the one team ranked first alone; none while the top teams are "
+                       "tied (scoreboard only)"},
         }
     ),
     "FullScore": obj(
@@ -230,6 +233,8 @@ SCHEMAS = {
             "attack": ref("Matrix"),
             "generated": STR,
             "indicators": arr({"type": "object", "description": "every published indicator with its mark"}),
+            "timeline": obj({"row": {**INT, "description": "px per team on the timeline chart: more when step "
+                                     "labels need lanes below the bands (each step detail has its 'lane')"}}),
         }
     ),
     "Taxonomy": obj(
@@ -282,8 +287,11 @@ SCHEMAS = {
             "first_seen": nullable({"oneOf": [NUM, STR], "description": "epoch seconds or ISO-8601"}),
             "indicators": arr(obj({"type": KINDS, "value": STR}, ["type", "value"])),
             "actions": {**STR, "maxLength": 4000, "description": "actions taken"},
-            "description": {**STR, "maxLength": 8000},
-            "evidence": {**arr(STR), "description": "alert ids or event references table:rowid"},
+            "description": {**STR, "maxLength": 8000, "description": "longer text is refused (400), never cut"},
+            "evidence": {
+                **arr(STR),
+                "description": "alert ids or event references table:rowid (the event explorer's 'row' column)",
+            },
         },
         ["title", "classification"],
     ),
@@ -300,6 +308,13 @@ SCHEMAS = {
             "reason": STR,
             "overridden": BOOL,
             "computed": NUM,
+            "beaten_by": nullable(
+                {
+                    **obj({"report": INT, "points": NUM}),
+                    "description": "the report that counts for the same step instead of this one (only the "
+                    "best report per step counts)",
+                }
+            ),
         }
     ),
     "Comment": obj({"pk": INT, "author": STR, "text": STR, "at": NUM}),
@@ -310,6 +325,7 @@ SCHEMAS = {
             "team": STR,
             "filed_at": {**NUM, "description": "session clock, epoch s"},
             "filed_wall": NUM,
+            "edited_at": nullable({**NUM, "description": "session clock of the last edit; it is marked as of then"}),
             "title": STR,
             "classification": obj({"class": STR, "type": STR, "label": STR}),
             "affected": arr(STR),
@@ -351,6 +367,13 @@ SCHEMAS = {
             "deployed": nullable(ref("Deployed")),
         }
     ),
+    "OverrideResult": {
+        "allOf": [
+            ref("IncidentReport"),
+            obj({"message": {**STR, "description": "whether the mark now counts, and which report counts instead"}},
+                ["message"]),
+        ]
+    },
     "Override": obj(
         {
             "points": nullable({**NUM, "description": "the report's mark; null clears the override"}),
@@ -542,6 +565,13 @@ SCHEMAS = {
 }
 
 ERR = {"description": "error", "content": {"application/json": {"schema": ref("Error")}}}
+THROTTLED = {
+    **ERR,
+    "description": "too many failed logins lately as this account from this address (5 within 5 min) or from this "
+    "address over any accounts (20): "
+    "the error says when to try again, and so does Retry-After; a successful login resets the account's count",
+    "headers": {"Retry-After": {"description": "seconds to wait before the next login", "schema": INT}},
+}
 
 
 def ok(schema: dict | str, code: str = "200", desc: str = "ok", media: str = "application/json") -> dict:
@@ -559,7 +589,7 @@ def op(
 ) -> dict:
     out: dict = {
         "summary": summary,
-        "responses": {**responses, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "429": ERR},
+        "responses": {**responses, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "429": THROTTLED},
     }
     if security != "public":  # the session's state does not allow it (409); tshark or Docker missing (503)
         out["responses"].setdefault("409", ERR)
@@ -571,9 +601,8 @@ def op(
         out["parameters"] = params
     if security == "public":
         out["security"] = []
-        for c in ("403", "429"):  # 401 stays: a bad Authorization header is refused everywhere
-            if c not in responses:
-                out["responses"].pop(c)
+        if "403" not in responses:  # 401 and 429 stay: an Authorization header is checked everywhere
+            out["responses"].pop("403")
     if tags:
         out["tags"] = tags
     return out
@@ -628,8 +657,10 @@ def document() -> dict:
     paths = {
         "/api/login": {
             "post": op(
-                "Log in; returns a bearer token (sets no cookie); 429 after 10 failures in 5 min",
-                {**ok("Token"), "429": ERR},
+                "Log in; returns a bearer token (sets no cookie). Session and team names are case-insensitive, "
+                "spaces around the password are ignored; 429 (with Retry-After) after 5 failed logins as one "
+                "account, or 20 from one address, within 5 min",
+                {**ok("Token"), "429": THROTTLED},
                 "Login",
                 security="public",
                 tags=["auth"],
@@ -815,7 +846,15 @@ def document() -> dict:
             "parameters": st,
             "get": op(
                 "The team's incident reports (marks only once the session has ended)",
-                ok(obj({"reports": arr(ref("IncidentReport")), "revealed": BOOL})),
+                ok(
+                    obj(
+                        {
+                            "reports": arr(ref("IncidentReport")),
+                            "revealed": BOOL,
+                            "open": {**BOOL, "description": "reports can still be filed, edited and withdrawn"},
+                        }
+                    )
+                ),
                 tags=["reports"],
             ),
             "post": op(
@@ -828,6 +867,19 @@ def document() -> dict:
         T + "/reports/{pk}": {
             "parameters": path_params("name", "team", "pk"),
             "get": op("One of the team's reports", ok("IncidentReport"), tags=["reports"]),
+            "put": op(
+                "Edit one of the team's reports while the session is open: the whole report, checked as when "
+                "it is filed; it is then marked as of this edit (audited)",
+                ok("IncidentReport"),
+                "ReportInput",
+                tags=["reports"],
+            ),
+            "delete": op(
+                "Withdraw one of the team's reports while the session is open: it no longer shows, counts or "
+                "exports (audited)",
+                ok(obj({"pk": INT, "withdrawn": BOOL})),
+                tags=["reports"],
+            ),
         },
         T + "/indicators": {
             "parameters": st,
@@ -889,8 +941,9 @@ def document() -> dict:
         "/api/sessions/{name}/reports/{pk}/mark": {
             "parameters": path_params("name", "pk"),
             "post": op(
-                "Override a report's mark with a reason, or clear the override (instructor; audited)",
-                ok("IncidentReport"),
+                "Override a report's mark with a reason, or clear the override (instructor; audited); the "
+                "message says whether the mark counts (only the best report per step does)",
+                ok("OverrideResult"),
                 "Override",
                 tags=["reports"],
             ),

@@ -6,10 +6,12 @@ from range.csirt.filing import (
            MAX_COMMENT,
            MAX_REPORTS,
            comment,
+           edit_report,
            file_report,
            override,
            report,
            reports,
+           withdraw_report,
 )
 from range.csirt.hub import indicator_rule, indicators, publish, visible_indicators
 from range.csirt.marks import adjustments, session_share_marks, team_marks
@@ -22,10 +24,12 @@ __all__ = [
     "MAX_COMMENT",
     "MAX_REPORTS",
     "comment",
+    "edit_report",
     "file_report",
     "override",
     "report",
     "reports",
+    "withdraw_report",
     "indicator_rule",
     "indicators",
     "publish",

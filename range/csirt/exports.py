@@ -11,7 +11,9 @@ and the ``tlp_2_0`` property extension). Reports carry TLP:AMBER (they name the 
 
 MISP: one event per report (tags ``tlp:amber``, the ``rsit:`` machine tag, the ATT&CK
 galaxy cluster; attributes for addresses, indicators, the description and the actions) and one
-event for the team's shared indicators, each attribute tagged with its own TLP.
+event for the team's shared indicators, each attribute tagged with its own TLP. An address has
+one attribute and one role in an event: an attacker's is ``ip-src``, an affected host's
+``ip-dst``, and an IPv4 indicator (right only when it is an attacker's address) an ``ip-src``.
 
 Identifiers are UUIDv5 of the session, team and number: exporting twice gives the same objects.
 """
@@ -182,11 +184,30 @@ def _summary(r: dict) -> str:
 
 
 def _misp_attr(event, kind: str, value: str, comment: str = "", to_ids: bool = True, tags=()):
-    mtype = "ip-dst" if kind == "ipv4" else HASH_MISP[len(value)] if kind == "hash" else MISP_TYPE[kind]
+    mtype = "ip-src" if kind == "ipv4" else HASH_MISP[len(value)] if kind == "hash" else MISP_TYPE[kind]
     a = event.add_attribute(mtype, value, comment=comment, to_ids=to_ids)
     for t in tags:
         a.add_tag(t)
     return a
+
+
+def _misp_addresses(e, r: dict) -> None:
+    """A report's addresses, each once with one role: an attacker's ``ip-src``, an affected host's
+    ``ip-dst`` (an address named as both is the attacker's), an IPv4 indicator an attacker's
+    ``ip-src`` unless the report already names it (it then only adds to that attribute)."""
+    roles: dict[str, list] = {}
+    for a in r["attackers"]:  # an address or a CIDR network
+        roles.setdefault(a, ["ip-src", "attacker", True])
+    for a in r["affected"]:
+        roles.setdefault(a, ["ip-dst", "affected host", False])
+    for ind in r["indicators"]:
+        if ind["type"] == "ipv4":
+            role = roles.setdefault(ind["value"], ["ip-src", "", True])
+            role[1], role[2] = (role[1] + ", " if role[1] else "") + "indicator from the report", True
+    for a, (mtype, note, ids) in roles.items():
+        attr = e.add_attribute(mtype, a, comment=note, to_ids=ids)
+        if mtype == "ip-src" and r.get("first_seen") is not None:
+            attr.first_seen = dt.datetime.fromtimestamp(r["first_seen"], dt.timezone.utc)
 
 
 def misp_events(session: str, team: str, reports: list[dict], indicators: list[dict]) -> str:
@@ -209,14 +230,10 @@ def misp_events(session: str, team: str, reports: list[dict], indicators: list[d
             e.add_tag(
                 f'misp-galaxy:mitre-attack-pattern="{name} - {r["attack"]}"' if name else f"mitre-attack:{r['attack']}"
             )
-        for a in r["attackers"]:
-            attr = e.add_attribute("ip-src", a, comment="attacker", to_ids=True)  # an address or a CIDR network
-            if r.get("first_seen") is not None:
-                attr.first_seen = dt.datetime.fromtimestamp(r["first_seen"], dt.timezone.utc)
-        for a in r["affected"]:
-            e.add_attribute("ip-dst", a, comment="affected host", to_ids=False)
+        _misp_addresses(e, r)
         for ind in r["indicators"]:
-            _misp_attr(e, ind["type"], ind["value"], comment="indicator from the report")
+            if ind["type"] != "ipv4":
+                _misp_attr(e, ind["type"], ind["value"], comment="indicator from the report")
         if r["description"]:
             e.add_attribute("text", r["description"], comment="description", to_ids=False)
         if r["actions"]:

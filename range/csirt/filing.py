@@ -1,7 +1,9 @@
-"""Incident reports as the state store keeps them: filed by teams, commented and overridden by the
-instructor. Every change checks its input, writes one transaction and leaves a line in the audit
-table; access control is the web app's job. The marks are computed, never stored
-(:mod:`range.csirt.marks`), so a mark always follows the ground truth and the latest override.
+"""Incident reports as the state store keeps them: filed, edited and withdrawn by teams while the
+session is open, commented and overridden by the instructor. Every change checks its input, writes
+one transaction and leaves a line in the audit table; access control is the web app's job. A
+withdrawn report stays in the store (and the audit) but no longer shows, counts or exports. The
+marks are computed, never stored (:mod:`range.csirt.marks`), so a mark always follows the ground
+truth, the report's last edit and the latest override.
 """
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ OPEN = ("ready", "running", "paused")
 
 
 
-def open_for(store: StateStore, session: str, team: str, what: str):
+def open_for(store: StateStore, session: str, team: str, what: str, done: str = "filed"):
     row = store.session(session)
     if team not in store.teams(session):
         raise NotFound(f"session {session} has no team {team!r}")
     if row["status"] not in OPEN:
-        raise InputError(f"session {session} is {row['status']}: {what} can no longer be filed")
+        raise InputError(f"session {session} is {row['status']}: {what} can no longer be {done}")
     return row
 
 
@@ -52,7 +54,8 @@ def _cited_events(store: StateStore, session: str, team: str, evidence: list[str
                     row = None
             if row is None:
                 raise InputError(f"'evidence[{i}]' ({ref}) names none of your alerts or events: give an alert id "
-                                 f"or an event reference such as conn:42 (table:rowid from the event explorer)")
+                                 f"or an event reference such as conn:42 (table:row: the table and the number "
+                                 f"in the 'row' column of the Events tab)")
             out.append(dict(zip([c[0] for c in cur.description], row), _path=table, _ref=ref))
     except sqlite3.Error as e:
         raise InputError(f"'evidence': this team's events cannot be read yet ({e})") from None
@@ -70,7 +73,8 @@ def file_report(store: StateStore, session: str, team: str, data: Any, actor: st
     with store.tx() as db:
         n = db.execute("SELECT count(*) FROM reports WHERE session = ? AND team = ?", (session, team)).fetchone()[0]
         if n >= MAX_REPORTS:
-            raise InputError(f"team {team} has filed {MAX_REPORTS} reports: that is the most a session keeps")
+            raise InputError(f"team {team} has filed {MAX_REPORTS} reports (withdrawn ones included): that is "
+                             f"the most a session keeps")
         pk = db.execute("INSERT INTO reports (session, team, filed_at, filed_wall, actor, body, evidence_events) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (session, team, at, time.time(), actor or team,
                                                          json.dumps(body), json.dumps(cited))).lastrowid
@@ -78,10 +82,48 @@ def file_report(store: StateStore, session: str, team: str, data: Any, actor: st
     return report(store, session, pk)
 
 
+def edit_report(store: StateStore, session: str, team: str, pk: int, data: Any, actor: str | None = None) -> dict:
+    """Replace a report's content (the whole report, checked as when it is filed); it is then
+    marked as it stands, as of now (:mod:`range.csirt.incidents`)."""
+    row = open_for(store, session, team, "reports", "edited")
+    old = report(store, session, pk, team)
+    body = rp.validate(data)
+    cited = _cited_events(store, session, team, body["evidence"])
+    now = rp.public(body)
+    changed = sorted(k for k in body if now[k] != old[k])
+    if not changed:
+        return old  # nothing to write: it keeps its time
+    with store.tx() as db:
+        _still(db.execute("UPDATE reports SET body = ?, evidence_events = ?, edited_at = ? WHERE pk = ? "
+                          "AND withdrawn_at IS NULL", (json.dumps(body), json.dumps(cited), store.clock(row).now(),
+                                                       pk)), team, pk)
+        store.audit(db, session, actor or team, "report_edited", {"team": team, "report": pk, "title": body["title"],
+                                                                  "changed": changed})
+    return report(store, session, pk)
+
+
+def _still(cur: sqlite3.Cursor, team: str, pk: int) -> None:
+    """A report withdrawn meanwhile (another request of the team's) is not changed."""
+    if cur.rowcount != 1:
+        raise NotFound(f"team {team} has no report {pk} (it was just withdrawn)")
+
+
+def withdraw_report(store: StateStore, session: str, team: str, pk: int, actor: str | None = None) -> dict:
+    """Withdraw a report: it no longer shows, counts or exports (the store and the audit keep it)."""
+    row = open_for(store, session, team, "reports", "withdrawn")
+    old = report(store, session, pk, team)
+    with store.tx() as db:
+        _still(db.execute("UPDATE reports SET withdrawn_at = ? WHERE pk = ? AND withdrawn_at IS NULL",
+                          (store.clock(row).now(), pk)), team, pk)
+        store.audit(db, session, actor or team, "report_withdrawn", {"team": team, "report": pk,
+                                                                     "title": old["title"]})
+    return {"pk": pk, "withdrawn": True}
+
+
 def _report_row(r: sqlite3.Row, comments: list[dict]) -> dict:
     body = json.loads(r["body"])
     out = {"pk": r["pk"], "session": r["session"], "team": r["team"], "filed_at": r["filed_at"],
-           "filed_wall": r["filed_wall"], **rp.public(body), "comments": comments,
+           "filed_wall": r["filed_wall"], "edited_at": r["edited_at"], **rp.public(body), "comments": comments,
            "override": None}
     if r["override_points"] is not None:
         out["override"] = {"points": r["override_points"], "reason": r["override_reason"], "at": r["override_at"]}
@@ -90,7 +132,8 @@ def _report_row(r: sqlite3.Row, comments: list[dict]) -> dict:
 
 def reports(store: StateStore, session: str, team: str | None = None) -> list[dict]:
     args: tuple = (session,) if team is None else (session, team)
-    rows = store.q("SELECT * FROM reports WHERE session = ?" + (" AND team = ?" if team else "") + " ORDER BY pk", args)
+    rows = store.q("SELECT * FROM reports WHERE session = ? AND withdrawn_at IS NULL"
+                   + (" AND team = ?" if team else "") + " ORDER BY pk", args)
     comments: dict[int, list[dict]] = {}
     for c in store.q("SELECT * FROM report_comments WHERE session = ? ORDER BY pk", (session,)):
         comments.setdefault(c["report"], []).append({"pk": c["pk"], "author": c["author"], "text": c["text"],
@@ -99,7 +142,7 @@ def reports(store: StateStore, session: str, team: str | None = None) -> list[di
 
 
 def report(store: StateStore, session: str, pk: int, team: str | None = None) -> dict:
-    r = store.one("SELECT * FROM reports WHERE pk = ? AND session = ?", (pk, session))
+    r = store.one("SELECT * FROM reports WHERE pk = ? AND session = ? AND withdrawn_at IS NULL", (pk, session))
     if r is None or (team is not None and r["team"] != team):
         raise NotFound(f"{'team ' + team if team else 'session ' + session} has no report {pk}")
     comments = [{"pk": c["pk"], "author": c["author"], "text": c["text"], "at": c["at"]}

@@ -19,8 +19,11 @@ The mark (:func:`mark_all`; default points in :data:`POINTS`):
 - Timeliness multiplies the sum: full within ``grace`` seconds of the team's first detection of
   the step, then falling linearly over ``span`` seconds to ``floor``. A step the team never
   detected with an alert is measured from its start: the report is then the detection.
-- One report per step counts: the best; the others on the same step earn nothing.
+- One report per step counts: the best (the first of equals); the others on the same step earn
+  nothing, and their reason names the report that counts instead.
 - An instructor's override replaces a report's points; the reason is kept and shown.
+- A report the team edited is marked as it stands, as of its last edit (matching and timeliness):
+  a placeholder filed early and completed later earns no early-report bonus.
 """
 from __future__ import annotations
 
@@ -54,7 +57,8 @@ def _text(data: dict, key: str, required: bool = False, default: str = "") -> st
     if not isinstance(v, str):
         raise InputError(f"'{key}' must be a string")
     if len(v) > LIMITS[key]:
-        raise InputError(f"'{key}' is longer than {LIMITS[key]} characters")
+        raise InputError(f"'{key}' is longer than {LIMITS[key]} characters (it has {len(v)}): shorten it; "
+                         f"nothing is cut on the way")
     return plain_text(v, key, multiline=key != "title").strip()
 
 
@@ -193,6 +197,10 @@ class Filed:
     body: dict
     evidence_steps: frozenset = frozenset()  # steps whose traffic its evidence cites
     override: dict | None = None  # {"points": float, "reason": str}
+    edited: bool = False  # filed_at is then the time of its last edit: the report as it stands now
+
+    def when(self) -> str:
+        return "last edited" if self.edited else "filed"
 
 
 def _addresses(named: list[str], test) -> tuple[int, int]:
@@ -316,7 +324,7 @@ def mark(r: Filed, key, detected_at: float | None, points: dict | None = None) -
     reason = (
         f"report #{r.pk} '{_short(b['title'])}' on step {key.id} ({key.technique}): "
         + "; ".join(notes)
-        + f": {_fmt(raw)} of {_fmt(best)} x {factor:.2f} (filed {_fmt(delay)} s {since})"
+        + f": {_fmt(raw)} of {_fmt(best)} x {factor:.2f} ({r.when()} {_fmt(delay)} s {since})"
     )
     return {
         "report": r.pk,
@@ -336,6 +344,65 @@ def mark(r: Filed, key, detected_at: float | None, points: dict | None = None) -
 
 def _short(t: str) -> str:
     return t if len(t) <= 60 else t[:57] + "..."
+
+
+CLAIMS = {"evidence": "evidence", "attack": "ATT&CK technique", "attackers": "attacker address",
+          "affected": "affected host", "indicators": "indicator", "first_seen": "first-seen time"}
+
+
+def _listed(words: list[str], last: str) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {last} " + words[-1]
+
+
+def unmatched(r: Filed, keys: dict) -> str:
+    """Why a report matches no attack step: none had begun when it was filed, or nothing in it
+    points at one of those that had (its classification and each claim it makes, or does not)."""
+    head = f"report #{r.pk} '{_short(r.body['title'])}'"
+    begun = sum(1 for k in keys.values() if k.start <= r.filed_at + 0.001)
+    if not begun:
+        return f"{head} matches no attack step: none had begun when it was {r.when()}"
+    b, c, one = r.body, r.body["classification"], begun == 1
+    given = [w for k, w in CLAIMS.items() if b.get(k) not in (None, "", [])]
+    missing = [w for w in CLAIMS.values() if w not in given]
+    label = rsit.label(c["class"], c["type"])
+    why = [f"its classification {label} " + ("does not fit it" if one else "fits none of them")]
+    if given:
+        why.append(f"its {_listed(given, 'and')} " + ("do not point at it" if one else "point at none of them"))
+    if missing:
+        why.append(f"it names no {_listed(missing, 'or')}")
+    steps = "does not match the one attack step" if one else f"matches none of the {begun} attack steps"
+    return f"{head} {steps} that had begun when it was {r.when()}: " + "; ".join(why)
+
+
+def counting(m: dict) -> str:
+    """Whether a report's mark counts, and if not, which report counts instead."""
+    b = m.get("beaten_by")
+    if m["counted"] or b is None:
+        return "it counts" + (f" for step {m['step']}" if m["step"] else "")
+    head = f"it does not count: report #{b['report']} on the same step scores"
+    if b["points"] > m["points"]:
+        return f"{head} higher ({b['points']:g}) and only the best report per step counts"
+    return f"{head} as much ({b['points']:g}) and came first: only the best report per step counts, the first of equals"
+
+
+def override_message(r: dict, displaced: Iterable[int] = ()) -> str:
+    """What an instructor's override (or its clearing) does to a report that carries its mark
+    (``r["mark"]``, None when the session has no ground truth yet) and, when the report now counts,
+    to the reports on the same step it ``displaced``."""
+    m = r.get("mark")
+    if r["override"]:
+        what = f"mark set to {r['override']['points']:g}"
+    else:
+        what = "the computed mark" + (f" ({_fmt(m['computed'])})" if m else "") + " applies again"
+    if m is None:
+        return f"report #{r['pk']}: {what}"
+    out = f"report #{r['pk']}: {what}; {counting(m)}"
+    others = [f"#{pk}" for pk in displaced]
+    if m["counted"] and others:
+        many = len(others) > 1
+        out += (f"; report{'s' if many else ''} {', '.join(others)} on the same step "
+                f"do{'' if many else 'es'} not count now")
+    return out
 
 
 def match(r: Filed, keys: dict) -> Any:
@@ -371,8 +438,7 @@ def mark_all(
                 "delay_seconds": None,
                 "parts": {},
                 "counted": True,
-                "reason": f"report #{r.pk} '{_short(r.body['title'])}' fits no attack step that had begun "
-                f"when it was filed",
+                "reason": unmatched(r, keys),
             }
         else:
             m = mark(r, key, detected_at.get(key.id), points)
@@ -393,11 +459,11 @@ def mark_all(
         if cur is None or m["points"] > cur["points"]:
             best[m["step"]] = m
     for m in out:
-        if m["step"] is not None and best[m["step"]] is not m:
+        b = best.get(m["step"])
+        m["beaten_by"] = None if b is None or b is m else {"report": b["report"], "points": b["points"]}
+        if m["beaten_by"]:
             m["counted"] = False
-            m["reason"] += (
-                f"; report #{best[m['step']]['report']} on the same step scores higher (one report per step counts)"
-            )
+            m["reason"] += "; " + counting(m)
     return out
 
 

@@ -29,7 +29,8 @@ def _evidence_steps(truth, body: dict, cited: list[dict], alerts: dict) -> froze
 
 def team_marks(store: StateStore, session: str, team: str, truth, detection: dict, alerts: list[dict]) -> list[dict]:
     """The marks of a team's reports (see :mod:`range.csirt.incidents`)."""
-    rows = store.q("SELECT * FROM reports WHERE session = ? AND team = ? ORDER BY pk", (session, team))
+    rows = store.q("SELECT * FROM reports WHERE session = ? AND team = ? AND withdrawn_at IS NULL ORDER BY pk",
+                   (session, team))
     if not rows:
         return []
     keys = answer_keys(store.team_dir(session, team), truth)
@@ -41,8 +42,9 @@ def team_marks(store: StateStore, session: str, team: str, truth, detection: dic
         body = json.loads(r["body"])
         ov = {"points": r["override_points"], "reason": r["override_reason"]} \
             if r["override_points"] is not None else None
-        filed.append(rp.Filed(r["pk"], team, r["filed_at"], body,
-                              _evidence_steps(truth, body, json.loads(r["evidence_events"]), by_id), ov))
+        filed.append(rp.Filed(r["pk"], team, r["edited_at"] or r["filed_at"], body,
+                              _evidence_steps(truth, body, json.loads(r["evidence_events"]), by_id), ov,
+                              edited=r["edited_at"] is not None))
     return rp.mark_all(filed, keys, detected)
 
 

@@ -117,9 +117,13 @@ def classes() -> list[dict]:
 
 def check(cls: object, typ: object, field: str = "classification") -> tuple[str, str]:
     """A (class, type) pair by machine value; anything else is an InputError naming the field."""
+    if cls is None or cls == "":
+        raise InputError(f"'{field}.class' is required: choose an RSIT class ({', '.join(TAXONOMY)}), then a type")
     if not isinstance(cls, str) or cls not in TAXONOMY:
         raise InputError(f"'{field}.class' must be an RSIT class: {', '.join(TAXONOMY)} (got {cls!r})")
     types = TAXONOMY[cls][1]
+    if typ is None or typ == "":
+        raise InputError(f"'{field}.type' is required: choose a type of RSIT class {cls!r}: {', '.join(types)}")
     if not isinstance(typ, str) or typ not in types:
         raise InputError(f"'{field}.type' must be a type of RSIT class {cls!r}: {', '.join(types)} (got {typ!r})")
     return cls, typ

@@ -92,7 +92,9 @@ class RuleSet:
 
 
 def _rule_id(r) -> str:
-    return str(r.id) if r.id else (r.name or f"{Path(str(r.source.path)).name if r.source else '?'}:{r.title}")
+    """A rule's id; without one, its name or its title (not its file's name, which differs between a
+    team's dry run and its deployed copy)."""
+    return str(r.id) if r.id else (r.name or r.title or "untitled rule")
 
 
 def _msg(e: Exception) -> str:
@@ -166,6 +168,9 @@ def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WIN
     names: dict[str, str] = {}
     for i, (r, f) in enumerate(parsed):
         key = f"r{i}"
+        if not r.id and not r.name:
+            rs.warnings.append({"file": f, "rule_id": _rule_id(r), "message": "the rule has no id: it is known by "
+                                "its title; give it an `id:` (a UUID) to tell it apart from rules with the same title"})
         for ref in (r.name, str(r.id) if r.id else None):
             if ref:
                 names[ref] = key

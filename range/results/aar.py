@@ -7,6 +7,7 @@ The reference rules are ``detections/rules/*.yml``; a rule catches a technique w
 """
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -53,6 +54,46 @@ def rules_for(attack_id: str, rules: list[dict] | None = None) -> list[dict]:
         return exact
     parent = attack_id.upper().split(".")[0]
     return [r for r in rules if any(a.split(".")[0] == parent for a in r["attack"])]
+
+
+# the after-action report's timeline, as report.html draws it: px from the team names to the axis'
+# end, the label's font size, and the height a row of step labels takes
+TIMELINE = {"width": 760.0, "char": 7.0, "gap": 6.0, "lane": 14}
+
+
+def label_lanes(steps: list[tuple[float, str]], span: float, width: float = TIMELINE["width"]) -> list[int]:
+    """Where each step's label goes on a timeline ``width`` px wide covering ``span`` seconds: lane 0
+    above the step's band, 1 below it, 2 further below... A label starts at its step's start; the
+    first lane where it does not overlap the label before it there takes it ("mitm" at 680 s and
+    "creds" at 700 s of 1200 s are 13 px apart). ``steps``: (start in seconds, label) pairs."""
+    span = max(span, 1.0)
+    ends: list[float] = []  # per lane: the x where its last label (and the gap after it) ends
+    lanes = [0] * len(steps)
+    for i in sorted(range(len(steps)), key=lambda i: steps[i][0]):
+        start, label = steps[i]
+        x = width * max(0.0, min(start, span)) / span
+        lane = next((k for k, end in enumerate(ends) if x >= end), len(ends))
+        if lane == len(ends):
+            ends.append(0.0)
+        ends[lane] = x + TIMELINE["char"] * len(label) + TIMELINE["gap"]
+        lanes[i] = lane
+    return lanes
+
+
+def axis(values: list, top: float = 1.0) -> dict:
+    """A chart's value axis: from the lowest value (0 unless one is negative) to the highest (at least
+    ``top``), widened to round ticks (steps of 1, 2, 2.5 or 5 x 10^k, 0 among them)."""
+    vals = [v for v in values if v is not None]
+    lo, hi = min([0.0, *vals]), max([top, *vals])
+    step = _round_step((hi - lo) / 4 or 1.0)
+    lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    n = round((hi - lo) / step)
+    return {"lo": lo, "hi": hi, "ticks": [round(lo + step * i, 6) for i in range(n + 1)]}
+
+
+def _round_step(raw: float) -> float:
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw - 1e-12)
 
 
 def breakdown(ledger: list[dict]) -> dict:

@@ -141,6 +141,7 @@ def _board(store, row) -> dict:
         if reveal:
             entry.update(steps=r["steps"], recall=r["recall"])
         ranking.append(entry)
+    _mark_ties(ranking)
     teams = {}
     for t in all_facts:
         f = all_facts[t]
@@ -149,6 +150,15 @@ def _board(store, row) -> dict:
             teams[t]["steps"] = steps_of(f, origin)
     return {"revealed": reveal, "ranking": ranking, "teams": teams,
             "attack": matrix(list(have.values())) if reveal else None}
+
+
+def _mark_ties(ranking: list[dict]) -> None:
+    """Teams with the same rank are tied; the leader is the one team ranked first alone (no leader
+    while the top teams are tied, e.g. every team at 0 before the first detection)."""
+    places = [e["rank"] for e in ranking]
+    for e in ranking:
+        e["tied"] = places.count(e["rank"]) > 1
+        e["leader"] = e["rank"] == 1 and not e["tied"] and len(ranking) > 1
 
 
 def marks(f: TeamFacts, origin: float, reveal: bool) -> list[dict]:
@@ -237,4 +247,4 @@ def _mark(m: dict | None) -> dict | None:
     return {"step": m["step"], "points": m["points"], "earned": m["points"] if m["counted"] else 0.0,
             "counted": m["counted"], "accuracy": m["accuracy"], "factor": m["factor"],
             "delay_seconds": m["delay_seconds"], "parts": m["parts"], "reason": m["reason"],
-            "overridden": bool(m.get("overridden")), "computed": m["computed"]}
+            "overridden": bool(m.get("overridden")), "computed": m["computed"], "beaten_by": m.get("beaten_by")}

@@ -64,6 +64,12 @@ def _story(store: StateStore, name: str) -> dict:
             "attack": matrix(all_facts), "generated": iso(time.time())}
 
 
+def _place_labels(steps: list[dict], duration: float) -> None:
+    """Each step's ``lane`` on the timeline chart: labels that would overlap go below the band."""
+    for d, lane in zip(steps, aar.label_lanes([(d["start"], d["id"]) for d in steps], duration)):
+        d["lane"] = lane
+
+
 def after_action(store: StateStore, name: str) -> dict:
     """Everything the after-action report shows, for the instructor."""
     r = _story(store, name)
@@ -87,7 +93,8 @@ def after_action(store: StateStore, name: str) -> dict:
                               "points": m["points"] if m["counted"] else 0.0, "counted": m["counted"],
                               "accuracy": m["accuracy"], "delay": m["delay_seconds"], "reason": m["reason"],
                               "overridden": bool(m.get("overridden")),
-                              "filed": round(by_pk[m["report"]]["filed_at"] - origin, 1),
+                              "filed": round((by_pk[m["report"]]["edited_at"] or by_pk[m["report"]]["filed_at"])
+                                             - origin, 1),  # as marked: an edited report as of its last edit
                               "comments": by_pk[m["report"]]["comments"]} for m in got]
         t["marks"] = sorted(t["marks"] + [{"t": x["filed"], "kind": "report", "step": x["step"], "pk": x["pk"]}
                                           for x in t["report_marks"]], key=lambda m: m["t"])
@@ -97,6 +104,9 @@ def after_action(store: StateStore, name: str) -> dict:
             d["rsit"] = expect.get(d["id"], [])
         for d in t["steps_detail"]:
             d["reports"] = [x for x in t["report_marks"] if x["step"] == d["id"] and x["counted"]]
+        _place_labels(t["steps_detail"], r["session"]["duration"])
+    r["timeline"] = {"row": 40 + aar.TIMELINE["lane"] * max([d["lane"] for t in r["teams"] for d in t["steps_detail"]],
+                                                            default=0)}
     by_pk = {m["pk"]: m for m in share}
     r["indicators"] = [dict(i, mark=by_pk.get(i["pk"]), at=round(i["published_at"] - origin, 1))
                        for i in indicators(store, name)]

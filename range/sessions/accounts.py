@@ -2,7 +2,8 @@
 
 The instructor has one password: ``CYBERRANGE_INSTRUCTOR_PASSWORD`` if set, else a generated one
 stored hashed (PBKDF2) in the secrets table and printed once by ``cyberrange serve``. Each team of
-a session has the password shown when the session was created.
+a session has the password shown when the session was created. Logins ignore the case of session
+and team names (:func:`login_name`) and spaces pasted around a password.
 """
 from __future__ import annotations
 
@@ -57,21 +58,34 @@ def instructor_basis(store: StateStore) -> str:
     return row["value"] if row else ""
 
 
+def login_name(name) -> str:
+    """A session or team name as typed at login, as it is stored: names are created lower case
+    (:func:`range.sessions.state.check_name`), so 'Blue ' is 'blue'."""
+    return name.strip().lower() if isinstance(name, str) else ""
+
+
+def _typed(password: str) -> list[str]:
+    """The password as typed, then without the spaces a paste adds around it (the generated
+    passwords never hold spaces; one set in the environment may, and is tried as it is first)."""
+    bare = password.strip()
+    return [password, bare] if bare and bare != password else [password]
+
+
 def check_instructor(store: StateStore, password: str) -> bool:
     if not isinstance(password, str) or not password:
         return False
     env = os.environ.get(ENV_PASSWORD)
     if env:
-        return hmac.compare_digest(password.encode(), env.encode())
+        return any(hmac.compare_digest(p.encode(), env.encode()) for p in _typed(password))
     row = store.one("SELECT value FROM secrets WHERE name = ?", (SECRET_NAME,))
-    return bool(row) and _check_cached(password, row["value"])
+    return bool(row) and any(_check_cached(p, row["value"]) for p in _typed(password))
 
 
 def check_team(store: StateStore, session: str, team: str, password: str) -> bool:
     if not all(isinstance(x, str) and x for x in (session, team, password)):
         return False
     row = store.one("SELECT secret FROM teams WHERE session = ? AND name = ?", (session, team))
-    return bool(row) and _check_cached(password, row["secret"])
+    return bool(row) and any(_check_cached(p, row["secret"]) for p in _typed(password))
 
 
 def team_exists(store: StateStore, session: str, team: str) -> bool:

@@ -156,7 +156,10 @@ def move_step(store: StateStore, name: str, step: str, at: float | None = None, 
     clock = store.clock(row)
     elapsed = clock.elapsed()
     if row["status"] in ("finished", "failed"):
-        raise InputError(f"session {name} is {row['status']}")
+        raise InputError(f"session {name} is {row['status']}; its steps can no longer move")
+    if at is None and row["status"] not in ("running", "paused"):
+        raise InputError(f"session {name} is {row['status']}; start it before firing a step now, "
+                         "or give the second the step should start at")
     if elapsed >= st.spec.at:
         raise InputError(f"step {step!r} began at {st.spec.at:g}s; the session is at {elapsed:.0f}s")
     new_at = float(elapsed + 2 * row["speed"] + 1 if at is None else at)
@@ -178,6 +181,9 @@ def move_step(store: StateStore, name: str, step: str, at: float | None = None, 
 def release_hint(
     store: StateStore, name: str, step: str, index: int = 0, teams: list[str] | None = None, actor: str = "instructor"
 ) -> dict:
+    row = store.session(name)
+    if row["status"] in ("finished", "failed"):
+        raise InputError(f"session {name} is {row['status']}; hints can no longer be released (its results are final)")
     st = store.scenario(name).step(step)
     if not 0 <= index < len(st.spec.hints):
         raise InputError(f"step {step!r} has {len(st.spec.hints)} hint(s); there is no hint {index + 1}")

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS hints (
 CREATE TABLE IF NOT EXISTS reports (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, filed_at REAL NOT NULL,
   filed_wall REAL NOT NULL, actor TEXT NOT NULL, body TEXT NOT NULL, evidence_events TEXT NOT NULL DEFAULT '[]',
-  override_points REAL, override_reason TEXT, override_at REAL);
+  override_points REAL, override_reason TEXT, override_at REAL, edited_at REAL, withdrawn_at REAL);
 CREATE INDEX IF NOT EXISTS reports_team ON reports (session, team);
 CREATE TABLE IF NOT EXISTS report_comments (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, report INTEGER NOT NULL, session TEXT NOT NULL, author TEXT NOT NULL,
@@ -124,6 +124,10 @@ class StateStore:
         have = {r["name"] for r in self.db().execute("PRAGMA table_info(sessions)")}
         if "options" not in have:  # a session's options (keep_range: leave the live range up at the end)
             self.db().execute("ALTER TABLE sessions ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")
+        have = {r["name"] for r in self.db().execute("PRAGMA table_info(reports)")}
+        for col in ("edited_at", "withdrawn_at"):  # a team edits or withdraws its report (session clock)
+            if col not in have:
+                self.db().execute(f"ALTER TABLE reports ADD COLUMN {col} REAL")
 
     def db(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)

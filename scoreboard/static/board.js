@@ -12,8 +12,10 @@ document.addEventListener("DOMContentLoaded", function () {
     var body = document.querySelector("#ranking tbody");
     body.replaceChildren();
     b.ranking.forEach(function (r) {
-      body.appendChild(h("tr", { "data-testid": "rank-row", dataset: { team: r.team, rank: r.rank } },
-        h("td", { class: "rank" }, r.rank),
+      // only a team ranked first alone leads: tied teams share their rank ("=1") and none is highlighted
+      body.appendChild(h("tr", { "data-testid": "rank-row", class: r.leader ? "leader" : null,
+          dataset: { team: r.team, rank: r.rank, tied: r.tied ? "yes" : "no" } },
+        h("td", { class: "rank", title: r.tied ? "tied" : null }, (r.tied ? "=" : "") + r.rank),
         h("td", { class: "team" }, r.team),
         h("td", { class: "num score", "data-field": "score" }, r.score),
         h("td", { class: "num", "data-field": "steps_detected" }, r.steps_detected + (b.revealed ? " / " + r.steps : "")),

@@ -39,11 +39,14 @@ document.addEventListener("DOMContentLoaded", function () {
       showError("event-error", null);
       var head = document.querySelector("#events-table thead"), body = document.querySelector("#events-table tbody");
       var cols = page.columns;
-      head.replaceChildren(h("tr", {}, cols.map(function (c) { return h("th", {}, c); })));
+      // "row": the event's row id, what a report's evidence cites as table:row (e.g. conn:42)
+      head.replaceChildren(h("tr", {}, h("th", { class: "num", title: "cite it in a report as " + page.table + ":row" }, "row"),
+        cols.map(function (c) { return h("th", {}, c); })));
       body.replaceChildren();
       page.events.forEach(function (ev) {
         body.appendChild(h("tr", { class: "clickable", "data-testid": "event-row", dataset: { rowid: ev._rowid },
           title: "show this connection's packets", onclick: function () { drill(page.table, ev._rowid); } },
+          h("td", { class: "num", "data-testid": "event-rowid", title: page.table + ":" + ev._rowid }, ev._rowid),
           cols.map(function (c) { return h("td", {}, ev[c] === undefined ? "" : ev[c]); })));
       });
       var to = Math.min(page.offset + page.limit, page.total);
@@ -65,6 +68,8 @@ document.addEventListener("DOMContentLoaded", function () {
     loadEvents();
   });
   document.getElementById("event-table").addEventListener("change", function () {
+    // another table has other fields: the previous table's filter would not apply there
+    document.getElementById("event-filters").value = "";
     document.getElementById("event-apply").click();
   });
   document.getElementById("event-newer").addEventListener("click", function () {
@@ -149,6 +154,8 @@ document.addEventListener("DOMContentLoaded", function () {
       out.replaceChildren(h("p", { "data-testid": "dry-run-count" },
         "Would raise " + res.matches + " alert(s) over your events so far (nothing is kept, the score does not change)."));
       if (res.errors.length) out.appendChild(h("p", { class: "error" }, res.errors.map(function (e) { return e.message; }).join("; ")));
+      if (res.warnings && res.warnings.length) out.appendChild(h("p", { class: "warning", "data-testid": "dry-run-warnings" },
+        "Warnings: " + res.warnings.map(function (w) { return w.message; }).join("; ")));
       res.alerts.slice(0, 20).forEach(function (a) { out.appendChild(alertView(a)); });
     }).catch(function (e) { out.replaceChildren(); showError("rule-error", e); });
   });
@@ -209,19 +216,22 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function loadScore() {
     return CR.api("GET", base + "/score").then(function (s) {
-      document.getElementById("score-summary").replaceChildren(h("p", { class: "figures" },
+      // replaceChildren() writes a null argument as the text "null": build the children with h(), which skips it
+      var steps = s.revealed && s.steps ? " / " + s.steps.length : "";
+      document.getElementById("score-summary").replaceChildren(h("div", {}, h("p", { class: "figures" },
         h("span", {}, "Score ", h("strong", {}, s.score)),
-        h("span", {}, "Steps detected ", h("strong", {}, s.steps_detected + (s.revealed ? " / " + s.steps.length : ""))),
+        h("span", {}, "Steps detected ", h("strong", {}, s.steps_detected + steps)),
         h("span", {}, "Precision ", h("strong", {}, CR.pct(s.precision))),
         h("span", {}, "MTTD ", h("strong", {}, CR.dur(s.mttd_seconds))),
         h("span", {}, "False positives ", h("strong", {}, s.false_positives))),
-        s.revealed ? null : h("p", { class: "muted" }, "Which attack step each detection found, and what you missed, shows when the session ends."));
+        s.revealed ? h("p", { class: "muted", "data-testid": "score-final" }, "The session has ended: this is your final score, with every step you detected and missed.")
+          : h("p", { class: "muted" }, "Which attack step each detection found, and what you missed, shows when the session ends.")));
       var body = document.querySelector("#ledger tbody");
       body.replaceChildren();
       s.ledger.forEach(function (e) {
         body.appendChild(h("tr", { "data-testid": "ledger-row" },
           h("td", { class: "num " + (e.points > 0 ? "ok" : e.points < 0 ? "bad" : "") }, (e.points > 0 ? "+" : "") + e.points),
-          h("td", { class: "wrap" }, e.reason), h("td", {}, e.rule_id || ""), h("td", {}, e.alert_id || "")));
+          h("td", { class: "wrap" }, e.reason || ""), h("td", {}, e.rule_id || ""), h("td", {}, e.alert_id || "")));
       });
     }).catch(function () {});
   }

@@ -276,6 +276,7 @@ def test_exercise_in_a_real_browser(browser, server):
     # ready: every team is on the board with 0 points
     for team in ("blue", "red"):
         expect(viewer.locator(f'#ranking tr[data-team="{team}"] [data-field="score"]')).to_have_text("0")
+    expect(viewer.locator("#ranking tr.leader")).to_have_count(0)  # tied at 0: nobody leads
     shot(viewer, "board-ready")
     inst.get_by_test_id("btn-start").click()
     expect(inst.get_by_test_id("session-status")).to_have_text("running")
@@ -299,6 +300,13 @@ def test_exercise_in_a_real_browser(browser, server):
     expect(team.get_by_test_id("event-row").first).to_be_visible()  # the explorer shows delivered events
     expect(team.get_by_test_id("ws-score")).to_have_text("0")
     shot(team, "workspace-events")
+    # another table does not inherit the filter of the last one (its fields are not there)
+    team.get_by_test_id("event-filters").fill("proto=tcp")
+    team.get_by_test_id("event-apply").click()
+    team.get_by_test_id("event-table").select_option("dns")
+    expect(team.get_by_test_id("event-filters")).to_have_value("")
+    expect(team.get_by_test_id("event-error")).to_have_text("")
+    team.get_by_test_id("event-table").select_option("conn")
 
     # the other team's workspace (page and API) is refused
     denied = team.goto(f"/workspace/{SESSION}/red")
@@ -324,6 +332,11 @@ def test_exercise_in_a_real_browser(browser, server):
     editor.fill("title: no detection\nlogsource:\n  category: firewall\n")
     team.get_by_test_id("rule-dry-run").click()
     expect(err).to_contain_text("detection")
+    # a misspelt field: the dry run shows the warning with its count, not only "would raise 0"
+    editor.fill("title: typo\nlogsource:\n  category: dns\ndetection:\n  sel:\n    qurey|contains: x\n"
+                "  condition: sel\n")
+    team.get_by_test_id("rule-dry-run").click()
+    expect(team.get_by_test_id("dry-run-warnings")).to_contain_text("field 'qurey' is not in the dns log")
     assert score_of(viewer, "blue") == "0"
 
     # the port-scan rule: a dry run finds the scan, then it is deployed
@@ -353,6 +366,7 @@ def test_exercise_in_a_real_browser(browser, server):
     )
     assert float(score_of(viewer, "blue")) > 0
     assert score_of(viewer, "red") == "0"
+    expect(viewer.locator("#ranking tr.leader")).to_have_attribute("data-team", "blue")
     first = viewer.locator('#ranking tr[data-testid="rank-row"]').first
     expect(first).to_have_attribute("data-team", "blue")
     expect(first.locator('[data-field="steps_detected"]')).to_have_text("1")
@@ -394,7 +408,7 @@ def test_exercise_in_a_real_browser(browser, server):
     attacker = evidence["events"][0]["id.orig_h"]
     victims = sorted({e["id.resp_h"] for e in evidence["events"]})
     team.get_by_test_id("tab-reports").click()
-    expect(team.get_by_test_id("report-class").locator("option")).to_have_count(11)  # the RSIT classes
+    expect(team.get_by_test_id("report-class").locator("option")).to_have_count(12)  # "choose…", the RSIT classes
     team.get_by_test_id("report-title").fill("SYN scan of the portal")
     team.get_by_test_id("report-class").select_option("information-gathering")
     team.get_by_test_id("report-type").select_option("scanner")
@@ -488,6 +502,13 @@ def test_exercise_in_a_real_browser(browser, server):
     viewer.get_by_test_id("theme-toggle").click()
     expect(viewer.locator("html")).to_have_attribute("data-theme", "dark")
     shot(viewer, "board-finished-dark")
+
+    # the team's Score tab after the end: the final score, no stray "null"
+    team.get_by_test_id("tab-alerts").click()
+    team.get_by_test_id("tab-score").click()
+    expect(team.get_by_test_id("score-final")).to_be_visible()
+    expect(team.get_by_test_id("score-summary")).to_contain_text("Steps detected 1 / 1")
+    expect(team.get_by_test_id("score-summary")).not_to_contain_text("null")
 
     # a team cannot open the report
     r = team.goto(f"/console/{SESSION}/report")

@@ -76,6 +76,10 @@ def test_retro_hunt_restart_and_hints(store):
     assert results(store, "s4")["scores"]["blue"]["recall"] == 0
     with pytest.raises(InputError, match="finished"):
         sessions.deploy_rule(store, "s4", "blue", scan_rule())
+    final = results(store, "s4")
+    with pytest.raises(InputError, match="finished; hints can no longer"):  # a hint must not rewrite final results
+        sessions.release_hint(store, "s4", "recon", 0)
+    assert store.hints("s4") == [] and results(store, "s4") == final
     # a second session: the rule arrives after the scan (retro-hunt), and the driver restarts
     sessions.create_session(store, "s5", "smoke", ["blue"], speed=50)
     sessions.start(store, "s5")
@@ -128,3 +132,6 @@ def test_move_step_offline(store):
     assert after > before
     with pytest.raises(InputError):
         sessions.move_step(store, "s6", "recon", at=119)
+    with pytest.raises(InputError, match="ready; start it before firing"):  # "fire now" means nothing before the start
+        sessions.move_step(store, "s6", "recon", at=None)
+    assert json.loads(store.session("s6")["schedule"]) == {"recon": 80}

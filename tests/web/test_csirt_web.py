@@ -5,8 +5,10 @@ report as a PDF, and the programme view. Real offline sessions of 'smoke', the d
 hand (as in test_web.py)."""
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 
 import pytest
 import stix2
@@ -16,7 +18,7 @@ from pypdf import PdfReader
 from range import sessions
 from range.scoring import Truth
 from tests.conftest import app_over_fresh_state
-from tests.web.common import SCAN_RULE, basic, csrf_of, documented, set_clock
+from tests.web.common import SCAN_RULE, basic, browser, csrf_of, documented, set_clock
 
 
 @pytest.fixture(scope="module")
@@ -370,6 +372,136 @@ def test_console_review_page_comments_and_marks_with_csrf(env):
     assert 'data-testid="open-reports"' in c.get("/console/hub").get_data(as_text=True)
 
 
+def test_override_says_whether_the_mark_counts_and_what_counts_instead(env):
+    """Fault 10: 'mark set to 15' while the report still counted 0, another report on the same step
+    scoring more; the API answer, the console's message and its review page now say so."""
+    fresh(env, "counts", ["albania"])
+    c, h, a = env["app"].test_client(), inst(env), team(env, "counts", "albania")
+    attacker, affected = facts(env, "counts", "albania")
+    set_clock(env, "counts", 60)
+    url = "/api/sessions/counts/teams/albania/reports"
+    best = c.post(url, headers=a, json=right_report(attacker, affected)).json["pk"]
+    other = c.post(url, headers=a, json=right_report(attacker, affected, title="the same scan again")).json["pk"]
+    top = {x["pk"]: x["mark"] for x in c.get("/api/sessions/counts/reports", headers=h).json["reports"]}[best]
+    assert top["counted"] and top["beaten_by"] is None
+    r = c.post(f"/api/sessions/counts/reports/{other}/mark", headers=h, json={"points": 15, "reason": "own work"})
+    assert r.status_code == 200 and r.json["mark"]["points"] == 15 and not r.json["mark"]["counted"]
+    assert r.json["mark"]["beaten_by"] == {"report": best, "points": top["points"]}
+    said = (f"it does not count: report #{best} on the same step scores higher ({top['points']:g}) and only the "
+            f"best report per step counts")
+    assert r.json["message"] == f"report #{other}: mark set to 15; {said}"
+    # the console says the same when the instructor sets the mark there, and the review page shows it
+    b, tok = browser(env)
+    page = b.post(f"/console/counts/reports/{other}/mark", data={"csrf_token": tok, "points": "15", "reason": "again"},
+                  follow_redirects=True).get_data(as_text=True)
+    assert f"report #{other}: mark set to 15; {said}" in html.unescape(page)
+    card = html.unescape(page.split(f'data-pk="{other}"', 1)[1].split('data-testid="review-report"', 1)[0])
+    assert "mark set to 15 by the instructor" in card and said in card
+    # set above the other report: it counts now, and the message says which report stopped counting
+    r = c.post(f"/api/sessions/counts/reports/{other}/mark", headers=h, json={"points": 99, "reason": "the best"})
+    assert r.json["mark"]["counted"] and r.json["message"] == (
+        f"report #{other}: mark set to 99; it counts for step recon; report #{best} on the same step does not "
+        f"count now"
+    )
+    r = c.post(f"/api/sessions/counts/reports/{other}/mark", headers=h, json={"points": None, "reason": "undo"})
+    assert r.json["message"].startswith(f"report #{other}: the computed mark (")
+    assert f"it does not count: report #{best} on the same step scores as much" in r.json["message"]
+
+
+def test_a_report_needs_a_classification_and_long_text_is_refused_whole(env):
+    """Fault 12: a report with only a title was filed as Abusive Content / Spam (the form's first
+    option); fault 14: the description box cut a 24,600-character paste to 8,000 silently."""
+    c, h = env["app"].test_client(), team(env, "hub", "albania")
+    attacker, affected = facts(env, "hub", "albania")
+    url = "/api/sessions/hub/teams/albania/reports"
+    had = len(c.get(url, headers=h).json["reports"])
+    for body, msg in (
+        ({"title": "only a title"}, "'classification' is required"),
+        ({"title": "x", "classification": {"class": "", "type": ""}}, "'classification.class' is required: choose"),
+        ({"title": "x", "classification": {"class": "fraud", "type": ""}}, "'classification.type' is required"),
+        (right_report(attacker, affected, description="y" * 24_600),
+         "'description' is longer than 8000 characters (it has 24600): shorten it; nothing is cut"),
+        (right_report(attacker, affected, actions="y" * 4_001), "'actions' is longer than 4000 characters"),
+    ):
+        r = c.post(url, headers=h, json=body)
+        assert r.status_code == 400 and msg in r.json["error"], (msg, r.json)
+    assert len(c.get(url, headers=h).json["reports"]) == had  # nothing was filed
+    page = c.get("/workspace/hub/albania", headers=h).get_data(as_text=True)
+    assert re.search(r'<select name="class" id="report-class" [^>]*required', page)
+    assert re.search(r'<select name="type" id="report-type" [^>]*required', page)
+    description = re.search(r'<textarea name="description"[^>]*>', page).group(0)
+    assert "maxlength" not in description and 'data-limit="8000"' in description  # counted, never cut
+    assert 'data-testid="report-description-count"' in page
+    # fault 13: the evidence help names the explorer's "row" column, which the event grid now shows
+    assert "“row” column" in page and "table:rowid" not in page
+
+
+def test_teams_edit_and_withdraw_their_reports_while_the_session_runs(env):
+    fresh(env, "edits", ["albania", "serbia"])
+    c, h = env["app"].test_client(), inst(env)
+    a, s = team(env, "edits", "albania"), team(env, "edits", "serbia")
+    attacker, affected = facts(env, "edits", "albania")
+    url = "/api/sessions/edits/teams/albania/reports"
+    set_clock(env, "edits", 60)
+    pk = c.post(url, headers=a, json={"title": "something odd", "classification": {"class": "other",
+                                                                                  "type": "undetermined"}}).json["pk"]
+    gone = c.post(url, headers=a, json=right_report(attacker, affected, title="filed twice")).json["pk"]
+    before = c.get("/api/sessions/edits/reports", headers=h).json["reports"]
+    assert {x["pk"]: x["mark"]["step"] for x in before} == {pk: None, gone: "recon"}
+    # the placeholder completed later is marked as it stands, as of its last edit
+    set_clock(env, "edits", 90)
+    r = c.put(f"{url}/{pk}", headers=a, json=right_report(attacker, affected, title="SYN scan, completed"))
+    assert r.status_code == 200, r.json
+    assert r.json["title"] == "SYN scan, completed" and r.json["edited_at"] > r.json["filed_at"]
+    assert r.json["classification"]["label"] == "Information Gathering / Scanning" and r.json["mark"] is None
+    assert c.get(f"{url}/{pk}", headers=a).json["title"] == "SYN scan, completed"
+    mark = {x["pk"]: x["mark"] for x in c.get("/api/sessions/edits/reports", headers=h).json["reports"]}[pk]
+    assert mark["step"] == "recon" and "last edited" in mark["reason"]
+    [line] = [json.loads(x["detail"]) for x in env["store"].q(
+        "SELECT detail FROM audit WHERE session = 'edits' AND action = 'report_edited'")]
+    assert line == {"team": "albania", "report": pk, "title": "SYN scan, completed",
+                    "changed": ["affected", "attack", "attackers", "classification", "title"]}
+    same = c.put(f"{url}/{pk}", headers=a, json=right_report(attacker, affected, title="SYN scan, completed"))
+    assert same.json["edited_at"] == r.json["edited_at"]  # nothing changed: nothing written, the time kept
+    # strict input, the team's own reports only
+    for who, route, body, code, msg in (
+        (a, f"{url}/{pk}", {"title": "x"}, 400, "'classification' is required"),
+        (a, f"{url}/{pk}", {**right_report(attacker, affected), "owner": "me"}, 400, "unknown field(s) 'owner'"),
+        (a, f"{url}/{pk}", right_report(attacker, affected, evidence=["conn:999999"]), 400, "'evidence[0]'"),
+        (s, f"{url}/{pk}", right_report(attacker, affected), 403, "its own"),
+        (a, f"{url}/999999", right_report(attacker, affected), 404, "no report 999999"),
+    ):
+        r = c.put(route, headers=who, json=body)
+        assert r.status_code == code and msg in r.json["error"], (body, r.json)
+    serbia = c.post("/api/sessions/edits/teams/serbia/reports", headers=s, json=right_report(attacker, affected)).json
+    assert c.put(f"{url}/{serbia['pk']}", headers=a, json=right_report(attacker, affected)).status_code == 404
+    assert c.delete(f"{url}/{serbia['pk']}", headers=a).status_code == 404
+    assert c.delete(f"{url}/{pk}", headers=s).status_code == 403
+    assert c.get(f"{url}/{pk}", headers=a).json["title"] == "SYN scan, completed"  # none of that changed it
+    # withdrawn: gone from every list, mark and export; the audit keeps it
+    r = c.delete(f"{url}/{gone}", headers=a)
+    assert r.status_code == 200 and r.json == {"pk": gone, "withdrawn": True}
+    assert [x["pk"] for x in c.get(url, headers=a).json["reports"]] == [pk]
+    assert gone not in [x["pk"] for x in c.get("/api/sessions/edits/reports", headers=h).json["reports"]]
+    assert c.get(f"{url}/{gone}", headers=a).status_code == 404
+    assert c.delete(f"{url}/{gone}", headers=a).status_code == 404
+    assert c.put(f"{url}/{gone}", headers=a, json=right_report(attacker, affected)).status_code == 404
+    assert "filed twice" not in c.get("/api/sessions/edits/teams/albania/export/misp", headers=a).get_data(as_text=True)
+    assert "filed twice" not in c.get("/console/edits/reports", headers=h).get_data(as_text=True)
+    assert [json.loads(x["detail"]) for x in env["store"].q(
+        "SELECT detail FROM audit WHERE session = 'edits' AND action = 'report_withdrawn'")] == [
+        {"team": "albania", "report": gone, "title": "filed twice"}]
+    # the end locks them, as it locks filing
+    c.post("/api/sessions/edits/stop", headers=h)
+    assert c.get(url, headers=a).json["open"] is False
+    r = c.put(f"{url}/{pk}", headers=a, json=right_report(attacker, affected, title="after the end"))
+    assert r.status_code == 400 and "reports can no longer be edited" in r.json["error"]
+    r = c.delete(f"{url}/{pk}", headers=a)
+    assert r.status_code == 400 and "reports can no longer be withdrawn" in r.json["error"]
+    final = c.get(url, headers=a).json["reports"]
+    assert [(x["pk"], x["title"], x["mark"]["step"]) for x in final] == [(pk, "SYN scan, completed", "recon")]
+
+
 # ---- exports, the after-action report, the programme --------------------------------------------
 
 
@@ -419,6 +551,18 @@ def test_exports_read_back_by_stix2_and_pymisp(env):
             loaded.append(ev)
         assert any('rsit:information-gathering="scanner"' in {t.name for t in ev.tags} for ev in loaded)
         assert any(ev.info.startswith("Indicators shared by albania") for ev in loaded)
+        named = 0
+        for ev in loaded:  # one attribute, one role per address: the attacker never an ip-dst as well
+            roles: dict[str, list[str]] = {}
+            for attr in ev.attributes:
+                if attr.type in ("ip-src", "ip-dst"):
+                    roles.setdefault(attr.value, []).append(attr.type)
+            assert all(len(v) == 1 for v in roles.values()), (ev.info, roles)
+            if attacker in roles:
+                named += 1
+                assert roles[attacker] == ["ip-src"], (ev.info, roles)
+            assert all(roles[a] == ["ip-dst"] for a in affected if a in roles), (ev.info, roles)
+        assert named >= 1
     ws = c.get("/workspace/hub/albania", headers=team(env, "hub", "albania")).get_data(as_text=True)
     for tid in (
         "tab-reports",
@@ -436,6 +580,7 @@ def test_exports_read_back_by_stix2_and_pymisp(env):
     ):
         assert f'data-testid="{tid}"' in ws, tid
     assert c.get("/static/csirt.js").status_code == 200
+    assert "<th>Comment</th>" in ws.split('data-testid="feed-table"', 1)[1]  # fault 11: the feed shows comments
 
 
 def finished_exercise(env, name: str, teams: list[str]) -> None:
@@ -578,6 +723,15 @@ def test_new_answers_match_the_openapi_document(env):
         headers=h,
         json={"points": 10, "reason": "test"},
     )
+    check(
+        "put",
+        f"/api/sessions/hub/teams/albania/reports/{rep.json['pk']}",
+        T + "/reports/{pk}",
+        headers=a,
+        json=right_report(attacker, affected, title="edited for the document"),
+    )
+    spare = c.post("/api/sessions/hub/teams/albania/reports", headers=a, json=right_report(attacker, affected)).json
+    check("delete", f"/api/sessions/hub/teams/albania/reports/{spare['pk']}", T + "/reports/{pk}", headers=a)
     check("get", "/api/programme", "/api/programme", headers=h)
     check("get", "/api/sessions/hub/report", "/api/sessions/{name}/report", headers=h)
     check("get", "/api/sessions/hub/teams/albania/score", T + "/score", headers=a)

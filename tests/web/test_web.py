@@ -8,6 +8,7 @@ import io
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -85,8 +86,8 @@ def test_logins_tokens_basic_and_cookies(env):
     assert c.get("/api/whoami").json == {"role": "instructor", "session": None, "team": None, "via": "cookie"}
     assert c.post("/logout", data={"csrf_token": csrf_of(c)}).status_code == 302
     assert c.get("/api/whoami").json["role"] is None
-    # guessing is throttled per address and user
-    for _ in range(10):
+    # guessing is throttled per account (and per address: test_failed_logins_are_throttled...)
+    for _ in range(5):
         r = c.post("/api/login", json={"role": "team", "session": "main", "team": "ghost", "password": "guess"})
         assert r.status_code == 401
     r = c.post("/api/login", json={"role": "team", "session": "main", "team": "ghost", "password": "guess"})
@@ -498,14 +499,28 @@ def test_html_pages_and_console_forms(env):
                 "export-json", "export-csv", "open-report"):
         assert f'data-testid="{tid}"' in page, tid
     assert 'data-testid="progress-row" data-team="kosovo"' in page
+    # "Move" with an empty box must not fire the step; "Fire now" means nothing before the start
+    r = c.post("/console/form1/move", data={"csrf_token": tok, "step": "recon", "intent": "move", "at": ""},
+               follow_redirects=True)
+    assert "give the second it should start at" in r.get_data(as_text=True)
+    r = c.post("/console/form1/move", data={"csrf_token": tok, "step": "recon", "intent": "fire"},
+               follow_redirects=True)
+    assert "start it before firing" in r.get_data(as_text=True)
+    assert json.loads(env["store"].session("form1")["schedule"]) == {}
     r = c.post("/console/form1/action", data={"csrf_token": tok, "action": "start"})
     assert r.status_code == 303 and env["store"].session("form1")["status"] == "running"
+    r = c.post("/console/form1/move", data={"csrf_token": tok, "step": "recon", "intent": "fire"},
+               follow_redirects=True)
+    assert "fires now" in r.get_data(as_text=True) and json.loads(env["store"].session("form1")["schedule"])
     r = c.post("/console/form1/hint", data={"csrf_token": tok, "step": "recon", "index": "0", "teams": "kosovo"})
     assert r.status_code == 303
     assert [x["team"] for x in env["store"].q("SELECT team FROM hints WHERE session = 'form1'")] == ["kosovo"]
     r = c.post("/console/form1/action", data={"csrf_token": tok, "action": "explode"}, follow_redirects=True)
     assert "unknown action" in r.get_data(as_text=True)
     c.post("/console/form1/action", data={"csrf_token": tok, "action": "stop"})
+    r = c.post("/console/form1/hint", data={"csrf_token": tok, "step": "recon", "index": "0"}, follow_redirects=True)
+    assert "hints can no longer be released" in r.get_data(as_text=True)
+    assert len(env["store"].q("SELECT team FROM hints WHERE session = 'form1'")) == 1
     r = c.post("/console/form1/action", data={"csrf_token": tok, "action": "delete"})
     assert r.status_code == 303 and not env["store"].q("SELECT 1 FROM sessions WHERE name = 'form1'")
     # public and team pages
@@ -640,3 +655,170 @@ def test_streams_are_capped_and_a_refused_viewer_is_told_to_poll(env):
         assert sse.open_streams() == before
     finally:
         app.config["SSE_MAX_STREAMS"] = None
+
+
+# ---- the faults of issue 12: board ties, the icon, logins, the Score tab ----------------------
+
+def test_no_leader_while_the_top_teams_are_tied(env):
+    c = env["app"].test_client()
+    fresh(env, "tie", ("blue", "red", "green"))
+    b = c.get("/api/board/tie").json  # ready: every team at 0
+    assert [(r["rank"], r["tied"], r["leader"]) for r in b["ranking"]] == [(1, True, False)] * 3
+    c.post("/api/sessions/tie/teams/blue/rules", headers=token(env), json={"yaml": SCAN_RULE})
+    set_clock(env, "tie", 70)
+    b = {r["team"]: r for r in c.get("/api/board/tie").json["ranking"]}
+    assert b["blue"]["score"] > 0 and (b["blue"]["rank"], b["blue"]["tied"], b["blue"]["leader"]) == (1, False, True)
+    assert [(b[t]["rank"], b[t]["tied"], b[t]["leader"]) for t in ("green", "red")] == [(2, True, False)] * 2
+    # the page highlights the leader the API names, never simply the first row
+    css = c.get("/static/app.css").get_data(as_text=True)
+    js = c.get("/static/board.js").get_data(as_text=True)
+    assert "table.ranking tbody tr.leader" in css and "tr:first-child" not in css
+    assert 'r.leader ? "leader"' in js
+
+
+def test_favicon(env):
+    c = env["app"].test_client()
+    r = c.get("/favicon.ico", follow_redirects=True)
+    assert r.status_code == 200 and r.mimetype == "image/svg+xml" and b"<svg" in r.data
+    for page in ("/", "/login", "/board/main"):
+        link = re.search(r'<link rel="icon" href="([^"]+)"', c.get(page).get_data(as_text=True))
+        assert link, page
+        assert c.get(link.group(1)).status_code == 200
+
+
+def _login(c, session, team, password):
+    return c.post("/api/login", json={"role": "team", "session": session, "team": team, "password": password})
+
+
+def _client_at(app, address: str):
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = address
+    return c
+
+
+def test_failed_logins_are_throttled_per_account_and_address(env):
+    app = env["app"]
+    pw = fresh(env, "guard", ("blue", "red"))
+    a, b = (_client_at(app, f"10.66.0.{i}") for i in (1, 2))
+    for _ in range(5):
+        r = _login(a, "guard", "blue", "guess")
+        assert r.status_code == 401 and "wrong password for team 'blue' of session 'guard'" in r.json["error"]
+    r = _login(a, "guard", "blue", pw["blue"])  # locked: even the right password waits
+    assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 300
+    assert "too many failed logins as 'guard/blue' from your address" in r.json["error"]
+    assert "try again in" in r.json["error"]
+    assert a.get("/api/whoami", headers=basic("guard/blue", pw["blue"])).status_code == 429
+    # a guesser elsewhere does not lock the team out of its own login
+    assert _login(b, "guard", "blue", pw["blue"]).status_code == 200
+    tok = csrf_of(a)  # the login form says so too, on the form
+    r = a.post("/login", data={"csrf_token": tok, "role": "team", "session": "guard", "team": "blue",
+                               "password": pw["blue"]})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "try again in" in r.get_data(as_text=True) and 'data-testid="team-login"' in r.get_data(as_text=True)
+    assert _login(b, "guard", "red", pw["red"]).status_code == 200  # other accounts are not locked
+    # a success forgets the account's failures
+    for _ in range(4):
+        assert _login(b, "guard", "red", "guess").status_code == 401
+    assert _login(b, "guard", "red", pw["red"]).status_code == 200
+    for _ in range(4):
+        assert _login(b, "guard", "red", "guess").status_code == 401
+    assert _login(b, "guard", "red", pw["red"]).status_code == 200
+    # one address guessing across accounts is throttled too
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    try:
+        d = _client_at(app, "10.66.0.4")
+        for ghost in ("g1", "g2", "g3"):
+            assert _login(d, "guard", ghost, "guess").status_code == 401
+        r = _login(d, "guard", "red", pw["red"])
+        assert r.status_code == 429 and "from your address" in r.json["error"]
+        assert _login(_client_at(app, "10.66.0.5"), "guard", "red", pw["red"]).status_code == 200  # elsewhere: fine
+    finally:
+        app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 20
+    # the lock ends with the window, and memory stays bounded
+    from scoreboard.throttle import Failures
+    failures = app.extensions["cyberrange_logins"]
+    limits = {("account", "guard/blue@10.66.0.1"): 5}
+    assert failures.wait(limits, 300) > 0
+    assert failures.wait(limits, 300, now=time.monotonic() + 301) == 0
+    small = Failures(max_keys=50)
+    for i in range(1000):
+        small.failed({("account", f"s/{i}"): 5, ("address", "10.0.0.1"): 20}, 300)
+    assert len(small) <= 50
+
+
+def test_team_names_ignore_case_and_pasted_passwords_lose_their_spaces(env):
+    c = env["app"].test_client()
+    pw = fresh(env, "casing", ("blue",))["blue"]
+    r = _login(c, "Casing", "Blue", f" {pw}\n")
+    assert r.status_code == 200 and (r.json["session"], r.json["team"]) == ("casing", "blue")
+    who = c.get("/api/whoami", headers=basic("CASING/BLUE", pw + " ")).json
+    assert (who["session"], who["team"], who["via"]) == ("casing", "blue", "basic")
+    r = c.post("/login", data={"csrf_token": csrf_of(c), "role": "team", "session": " casing", "team": "BLUE ",
+                               "password": pw + "\t"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/workspace/casing/blue")
+    assert c.get("/api/whoami").json["team"] == "blue"
+    r = c.post("/api/login", json={"role": "instructor", "password": f"  {env['password']} "})
+    assert r.status_code == 200
+    # a failed login says which part is wrong (sessions and teams are on the public board anyway)
+    assert "session 'casing' has no team 'green'; its teams: blue" in _login(c, "casing", "Green", pw).json["error"]
+    assert "there is no session 'nowhere'" in _login(c, "nowhere", "blue", pw).json["error"]
+    assert "wrong password for team 'blue'" in _login(c, "casing", "blue", pw.upper() + "x").json["error"]
+
+
+def _top_level_args(src: str, start: int) -> str:
+    """The text of a call's arguments from ``start`` (just after its '('), nested brackets and strings blanked."""
+    depth, out, quote, i = 0, [], None, start
+    while i < len(src):
+        ch = src[i]
+        if quote:
+            quote = None if ch == quote and src[i - 1] != "\\" else quote
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return "".join(out)
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def test_score_tab_after_the_end_has_no_null(env):
+    """The Score tab printed a literal 'null' once the session ended: loadScore handed
+    ``s.revealed ? null : note`` to replaceChildren(), which writes null as the text "null"."""
+    c = env["app"].test_client()
+    fresh(env, "ended", ("blue",))
+    c.post("/api/sessions/ended/teams/blue/rules", headers=token(env), json={"yaml": SCAN_RULE})
+    set_clock(env, "ended", 70)
+    assert c.post("/api/sessions/ended/stop", headers=token(env)).status_code == 200
+    s = c.get("/api/sessions/ended/teams/blue/score", headers=_team_header(env, c, "ended", "blue")).json
+    assert s["revealed"] and s["steps_detected"] == 1 and len(s["steps"]) == 1 and s["score"] > 0
+    assert all(e["reason"] and isinstance(e["points"], (int, float)) for e in s["ledger"])
+    for js in ("workspace.js", "board.js", "common.js", "console.js", "report.js", "theme.js"):
+        src = c.get(f"/static/{js}").get_data(as_text=True)
+        for m in re.finditer(r"\.replaceChildren\(", src):
+            args = _top_level_args(src, m.end())
+            assert not re.search(r"\bnull\b", args), f"{js}: replaceChildren({args.strip()[:80]}…) can write 'null'"
+
+
+def test_a_rule_without_id_has_one_name_in_the_dry_run_the_rules_tab_and_the_ledger(env):
+    """Named by its title, not by the temporary file of the dry run ('rule.yml:...') or its stored
+    copy ('2.yml:...'); a warning says how to give it an id of its own."""
+    c = env["app"].test_client()
+    pw = fresh(env, "noid", ("blue",))["blue"]
+    h = {"Authorization": "Bearer " + c.post("/api/login", json={"role": "team", "session": "noid", "team": "blue",
+                                                                   "password": pw}).json["token"]}
+    text = re.sub(r"(?m)^id: .*\n", "", SCAN_RULE)
+    dry = c.post("/api/sessions/noid/teams/blue/dry-run", headers=h, json={"yaml": text}).json
+    title = dry["title"]  # the correlation's, the rule that raises alerts
+    assert title.startswith("Port scan") and dry["rule_id"] == title
+    assert any("has no id" in w["message"] for w in dry["warnings"])
+    dep = c.post("/api/sessions/noid/teams/blue/rules", headers=h, json={"yaml": text}).json
+    assert dep["rule_id"] == title
+    assert [r["rule_id"] for r in c.get("/api/sessions/noid/teams/blue/rules", headers=h).json["rules"]] == [title]
+    set_clock(env, "noid", 100)
+    ledger = c.get("/api/sessions/noid/teams/blue/score", headers=h).json["ledger"]
+    assert {e["rule_id"] for e in ledger if e.get("rule_id")} == {title}

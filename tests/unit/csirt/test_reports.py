@@ -15,7 +15,7 @@ from pymisp import MISPEvent
 from range.core import InputError
 from range.csirt import exports, rsit, sharing
 from range.csirt.answerkey import Benign, step_key
-from range.csirt.incidents import Filed, mark_all, summary, validate
+from range.csirt.incidents import Filed, mark_all, override_message, summary, validate
 from range.detect import run
 from range.scoring import StepTruth
 
@@ -145,7 +145,31 @@ def test_wrong_report_and_a_report_that_fits_nothing():
         m["step"] == "recon" and m["points"] == 0 and "wrong (expected Information Gathering / Scanning)" in m["reason"]
     )
     [m] = mark_all([filed(2, 60, body)], keys(), {"recon": T0 + 15})
-    assert m["step"] is None and m["points"] == 0 and "fits no attack step" in m["reason"]
+    assert m["step"] is None and m["points"] == 0
+    assert "does not match the one attack step that had begun when it was filed" in m["reason"]
+
+
+def test_a_report_that_matches_no_step_says_why_not_that_none_had_begun():
+    """Fault 12: a report with only a title (classified Abusive Content / Spam by the form's first
+    option) was marked 'fits no attack step that had begun' when every step had begun."""
+    body = validate({"title": "only a title", "classification": {"class": "abusive-content", "type": "spam"}})
+    [m] = mark_all([filed(1, 1000, body)], keys(), {})  # every step has begun by then
+    assert m["step"] is None and m["points"] == 0
+    assert "had begun" in m["reason"] and "fits no attack step" not in m["reason"]
+    assert m["reason"] == (
+        "report #1 'only a title' matches none of the 3 attack steps that had begun when it was filed: its "
+        "classification Abusive Content / Spam fits none of them; it names no evidence, ATT&CK technique, attacker "
+        "address, affected host, indicator or first-seen time"
+    )
+    wrong = report(classification={"class": "abusive-content", "type": "spam"}, affected=["10.9.9.9"],
+                   attackers=["192.0.2.1"], attack="T1498")
+    [m] = mark_all([filed(2, 1000, wrong)], keys(), {})
+    assert "its ATT&CK technique, attacker address and affected host point at none of them" in m["reason"]
+    assert "it names no evidence, indicator or first-seen time" in m["reason"]
+    [m] = mark_all([filed(3, 5, body)], keys(), {})  # before the first step: now that is the reason
+    assert m["reason"] == "report #3 'only a title' matches no attack step: none had begun when it was filed"
+    edited = Filed(4, "blue", T0 + 5, body, edited=True)
+    assert "none had begun when it was last edited" in mark_all([edited], keys(), {})[0]["reason"]
 
 
 def test_late_reports_lose_points_down_to_the_floor():
@@ -197,6 +221,34 @@ def test_instructor_override_replaces_the_mark_and_keeps_the_reason():
     assert "the instructor set the mark to 12.5 (was 50): hosts copied from another team" in m["reason"]
 
 
+def test_an_overridden_mark_that_does_not_count_says_which_report_counts():
+    """Fault 10: 'mark set to 15' while the report still counted 0, another one on the step scoring more."""
+    k, det = keys(), {"recon": T0 + 15}
+    weak = {"points": 15, "reason": "better than computed"}
+    best, other = mark_all([filed(1, 60, report()), filed(2, 70, report(title="b"), override=weak)], k, det)
+    assert best["counted"] and best["beaten_by"] is None and not other["counted"]
+    assert other["points"] == 15 and other["beaten_by"] == {"report": 1, "points": 50}
+    said = ("it does not count: report #1 on the same step scores higher (50) and only the best report per step "
+            "counts")
+    assert said in other["reason"]
+    r = {"pk": 2, "override": {"points": 15.0}, "mark": other}
+    assert override_message(r) == "report #2: mark set to 15; " + said
+    # set above the other: it counts now, and the other report no longer does
+    best, other = mark_all([filed(1, 60, report()), filed(2, 70, report(title="b"), override={**weak, "points": 60})],
+                           k, det)
+    assert other["counted"] and best["beaten_by"] == {"report": 2, "points": 60}
+    assert override_message({"pk": 2, "override": {"points": 60}, "mark": other}, [1]) == (
+        "report #2: mark set to 60; it counts for step recon; report #1 on the same step does not count now"
+    )
+    # equal marks: the first filed counts, and says so
+    best, other = mark_all([filed(1, 60, report()), filed(2, 70, report(title="b"), override={**weak, "points": 50})],
+                           k, det)
+    assert "scores as much (50) and came first" in other["reason"]
+    cleared = {"pk": 2, "override": None, "mark": dict(other, computed=50)}
+    assert override_message(cleared).startswith("report #2: the computed mark (50) applies again; it does not count")
+    assert override_message({"pk": 2, "override": None, "mark": None}) == "report #2: the computed mark applies again"
+
+
 # ---- validation ---------------------------------------------------------------------------------------
 
 
@@ -209,6 +261,9 @@ def test_instructor_override_replaces_the_mark_and_keeps_the_reason():
             "'classification.type' must be a type of RSIT class",
         ),
         ({"classification": None}, "'classification' is required"),
+        ({"classification": {"class": "", "type": ""}}, "'classification.class' is required: choose an RSIT class"),
+        ({"classification": {}}, "'classification.class' is required"),
+        ({"classification": {"class": "fraud", "type": ""}}, "'classification.type' is required: choose a type"),
         ({"title": ""}, "'title' is required"),
         ({"title": "x" * 201}, "'title' is longer than 200"),
         ({"affected": ["10.0.0.300"]}, "'affected[0]' is not an IPv4 address"),
@@ -226,6 +281,8 @@ def test_instructor_override_replaces_the_mark_and_keeps_the_reason():
         ({"indicators": [{"type": "ipv4", "value": "1.2.3.4"}] * 51}, "'indicators' holds 51 entries; at most 50"),
         ({"evidence": ["conn:1; DROP TABLE"]}, "'evidence[0]' must be an alert id"),
         ({"description": "x" * 8001}, "'description' is longer than 8000"),
+        ({"description": "x" * 24_600}, "'description' is longer than 8000 characters (it has 24600): shorten it"),
+        ({"actions": "x" * 4001}, "'actions' is longer than 4000 characters (it has 4001)"),
         ({"owner": "me"}, "unknown field(s) 'owner'"),
     ],
 )
@@ -457,6 +514,12 @@ def test_misp_events_load_back_in_pymisp():
         and ("ip-dst", WEB) in types
         and ("md5", "d41d8cd98f00b204e9800998ecf8427e") in types
     )
+    # one attribute and one role per address: the attacker (also an indicator) is never an ip-dst
+    addrs = [(t, v) for t, v in types if t in ("ip-src", "ip-dst")]
+    assert sorted(addrs) == [("ip-dst", "10.0.0.0/24"), ("ip-dst", WEB), ("ip-src", ATTACKER)]
+    [attacker] = [a for a in rep.attributes if a.value == ATTACKER]
+    assert attacker.to_ids and attacker.comment == "attacker, indicator from the report"
+    assert {a.type for a in feed.attributes if a.value == ATTACKER} == {"ip-src"}
     assert ("user-agent", "it's a \\ test") in types and rep.threat_level_id == 2
     tlps = {a.value: [t.name for t in a.tags] for a in feed.attributes}
     assert tlps[ATTACKER] == ["tlp:clear"] and tlps["a" * 40] == ["tlp:red"]
