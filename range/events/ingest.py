@@ -16,7 +16,7 @@ from typing import Callable
 
 from range.core import InputError
 from range.events.assembler import Assembler, quiet_gc
-from range.events.batcher import Batcher
+from range.events.procwriter import ProcessBatcher
 from range.events.store import SCHEMA, EventStore
 from range.events.tshark import run_file
 from range.traffic import check_pcap
@@ -52,11 +52,11 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     tmp = db.with_name(db.name + ".part")
     for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         p.unlink(missing_ok=True)
-    try:
-        store = EventStore(tmp, bulk=True)
+    try:  # its tables, and a clear error before any work; the writer process fills it
+        EventStore(tmp, bulk=True).db.close()
     except sqlite3.Error as e:
         raise InputError(f"cannot write the event store: {e}", file=str(db)) from None
-    batch = Batcher(store)
+    batch = ProcessBatcher(tmp)
     asm = Assembler(batch, checksums=checksums)
     batch.clock = lambda: asm.now
     proc, rows = run_file(pcap)
@@ -69,30 +69,32 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
                     progress(f"{asm.packets:,} packets")
                     next_report += 50_000
             asm.close()
-        batch.close()
         err = proc.stderr.read()
         rc = proc.wait()
     except BaseException:
         proc.kill()
         proc.wait()
-        batch.close()
-        store.close()
+        batch.kill()
         tmp.unlink(missing_ok=True)
         raise
     said = err.replace(str(pcap), "")   # tshark quotes the file name: a name with 'truncated' in it says nothing
     truncated = "cut short" in said or "truncated" in said.lower()
     if rc != 0 and not truncated:
-        store.close()
+        batch.kill()
         tmp.unlink(missing_ok=True)
         msg = err.strip().splitlines()[-1] if err.strip() else f"tshark exited with {rc}"
         raise InputError(f"tshark cannot read this capture: {msg}", file=str(pcap))
-    store.set_meta("capture", str(Path(pcap).resolve()))
-    store.set_meta("packets", str(asm.packets))
-    store.set_meta("truncated", "1" if truncated else "0")
-    store.set_meta("skipped", json.dumps(asm.skipped))
-    store.set_meta("problems", json.dumps(asm.problems))
-    store.set_meta("checksums", asm.policy.mode)
-    store.close()
+    batch.mark("capture", str(Path(pcap).resolve()))
+    batch.mark("packets", str(asm.packets))
+    batch.mark("truncated", "1" if truncated else "0")
+    batch.mark("skipped", json.dumps(asm.skipped))
+    batch.mark("problems", json.dumps(asm.problems))
+    batch.mark("checksums", asm.policy.mode)
+    try:
+        counts = batch.close()
+    except InputError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(e.message, file=str(db)) from None
     os.replace(tmp, db)
     warning = None
     if truncated:
@@ -100,6 +102,6 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
                    f"packets before it were ingested into {db}")
     elif asm.packets == 0:
         warning = f"{pcap}: the capture holds no packets; {db} is an empty event store"
-    records = {t: n for t, n in store.counts.items() if t in SCHEMA}
+    records = {t: n for t, n in counts.items() if t in SCHEMA}
     return IngestResult(asm.packets, records, time.perf_counter() - began, truncated, warning, dict(asm.skipped),
                         list(asm.problems), asm.policy.mode)

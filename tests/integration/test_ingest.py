@@ -153,3 +153,20 @@ def test_a_pcapng_section_of_unknown_link_type_is_counted_and_the_rest_ingested(
     assert "skipped: 1 unknown link type" in r.stdout and "packet 2: tshark cannot read its link layer" in r.stderr
     hosts = {h for (h,) in sqlite3.connect(db).execute('SELECT "id.orig_h" FROM conn')}
     assert hosts == {"10.0.0.1", "10.0.0.3"}
+
+
+def test_the_writer_process_reports_what_went_wrong(tmp_path):
+    """Ingest's records are written by a process of their own: a failure there reaches the caller
+    as a clear error at the end (the half-written store is never renamed into place)."""
+    from range.core import InputError
+    from range.events.procwriter import ProcessBatcher
+
+    good = ProcessBatcher(tmp_path / "good.db")
+    good("dns", {"ts": 1.0, "uid": "C1", "query": "example.org"}, seen=1.0)
+    good.mark("packets", "1")
+    assert good.close()["dns"] == 1
+    assert _rows(tmp_path / "good.db", "SELECT query, _seen FROM dns") == [{"query": "example.org", "_seen": 1.0}]
+    bad = ProcessBatcher(tmp_path / "bad.db")
+    bad("conn", ("not", "enough", "columns"), seen=1.0)
+    with pytest.raises(InputError, match="ProgrammingError|supplied"):
+        bad.close()
