@@ -148,8 +148,27 @@ def events(name: str, team: str):
         since=when(a.get("from"), "from"), until=when(a.get("to"), "to"), text=a.get("q") or None,
         limit=integer(a, "limit", default=50, lo=1, hi=explorer.MAX_LIMIT),
         offset=integer(a, "offset", default=0, lo=0, hi=10**9),
-        after=integer(a, "after", default=None, lo=0))
+        after=integer(a, "after", default=None, lo=0), kql=a.get("query") or None)
     return jsonify(page)
+
+
+@bp.get("/events/histogram")
+@team_required
+def event_histogram(name: str, team: str):
+    a = request.args
+    return jsonify(explorer.histogram(
+        _events_db(name, team), a.get("table", "conn"), since=when(a.get("from"), "from"),
+        until=when(a.get("to"), "to"), kql=a.get("query") or None,
+        buckets=integer(a, "buckets", default=60, lo=1, hi=explorer.MAX_BUCKETS)))
+
+
+@bp.get("/events/facets")
+@team_required
+def event_facets(name: str, team: str):
+    a = request.args
+    return jsonify(explorer.facets(
+        _events_db(name, team), a.get("table", "conn"), a.getlist("field"), since=when(a.get("from"), "from"),
+        until=when(a.get("to"), "to"), kql=a.get("query") or None))
 
 
 def _clock_now(name: str) -> float:

@@ -485,12 +485,33 @@ SCHEMAS = {
     "EventPage": obj(
         {
             "table": STR,
-            "total": INT,
+            "total": {**INT, "description": "hits, counted up to 10,000"},
+            "total_capped": {**BOOL, "description": "more than 10,000 hits, or counting stopped at its time bound"},
+            "total_partial": {**BOOL, "description": "counting stopped at its time bound: at least this many"},
             "offset": INT,
             "limit": INT,
             "latest_rowid": INT,
             "columns": arr(STR),
             "events": arr({"type": "object", "description": "Zeek fields, _path, _rowid, _ts (epoch)"}),
+        }
+    ),
+    "EventHistogram": obj(
+        {
+            "table": STR,
+            "total": INT,
+            "start": nullable(NUM),
+            "end": nullable(NUM),
+            "width": nullable({**NUM, "description": "seconds per bucket"}),
+            "partial": {**BOOL, "description": "the scan stopped at its time bound: only the newest events counted"},
+            "counts": arr(INT),
+        }
+    ),
+    "EventFacets": obj(
+        {
+            "table": STR,
+            "sampled": {**INT, "description": "hits the top values are counted over (the newest, up to sample_limit)"},
+            "sample_limit": INT,
+            "facets": obj({}, extra=arr(obj({"value": {}, "count": INT}))),
         }
     ),
     "PacketList": obj(
@@ -804,9 +825,42 @@ def document() -> dict:
                     q("from", "epoch seconds or ISO-8601: ts at or after"),
                     q("to", "epoch seconds or ISO-8601: ts at or before"),
                     q("q", "free text searched in every text field"),
+                    q("query", "a hunting query as in Kibana's KQL: field:value, wildcards, AND/OR/NOT, "
+                      "parentheses, ranges field:[a TO b], comparisons such as status_code>=400, len(field)>n; "
+                      "a mistake is a 400 naming the character"),
                     q("limit", "rows per page (1-500, default 50)", INT),
                     q("offset", "rows to skip", INT),
                     q("after", "only rows stored after this _rowid (live tail)", INT),
+                ],
+                tags=["team"],
+            ),
+        },
+        T + "/events/histogram": {
+            "parameters": st,
+            "get": op(
+                "Hits of a query per time bucket",
+                ok("EventHistogram"),
+                params=[
+                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+                    q("query", "a hunting query (see GET .../events)"),
+                    q("from", "epoch seconds or ISO-8601: ts at or after"),
+                    q("to", "epoch seconds or ISO-8601: ts at or before"),
+                    q("buckets", "number of buckets (1-200, default 60)", INT),
+                ],
+                tags=["team"],
+            ),
+        },
+        T + "/events/facets": {
+            "parameters": st,
+            "get": op(
+                "The most frequent values of some fields among a query's hits",
+                ok("EventFacets"),
+                params=[
+                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+                    q("field", "a field of the table; repeatable, at most 8", many=True),
+                    q("query", "a hunting query (see GET .../events)"),
+                    q("from", "epoch seconds or ISO-8601: ts at or after"),
+                    q("to", "epoch seconds or ISO-8601: ts at or before"),
                 ],
                 tags=["team"],
             ),

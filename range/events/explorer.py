@@ -9,9 +9,11 @@ whitelist of column names.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from range.core import InputError, NotFound, RangeError
+from range.events.query import compile_query
 from range.events.store import SCHEMA, open_readonly, record
 
 MAX_LIMIT = 500
@@ -65,8 +67,10 @@ def parse_filter(table: str, text: str) -> tuple[str, list]:
 
 
 def query(path: Path, table: str, filters: list[str] = (), since: float | None = None, until: float | None = None,
-          text: str | None = None, limit: int = 50, offset: int = 0, after: int | None = None) -> dict:
-    """One page, newest first. ``after`` (a rowid) returns only rows that arrived after it (live tail)."""
+          text: str | None = None, limit: int = 50, offset: int = 0, after: int | None = None,
+          kql: str | None = None) -> dict:
+    """One page, newest first. ``after`` (a rowid) returns only rows that arrived after it (live tail);
+    ``kql``: a query in the hunting language (:mod:`range.events.query`)."""
     if table not in SCHEMA:
         raise InputError(f"no table {table!r}; tables: {', '.join(SCHEMA)}")
     if not 1 <= limit <= MAX_LIMIT:
@@ -95,13 +99,17 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(" + " OR ".join(f"`{c}` LIKE ? ESCAPE '\\'" for c in tcols) + ")")
         args += [like] * len(tcols)
+    if kql:
+        w, a = compile_query(table, kql)
+        where.append(w)
+        args += a
     if after is not None:
         where.append("rowid > ?")
         args.append(after)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     db = _open(path)
     try:
-        total = db.execute(f"SELECT count(*) FROM {table}{clause}", args).fetchone()[0]
+        total, partial = _count(db, table, where, args)
         rows = db.execute(f"SELECT rowid, * FROM {table}{clause} ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
                           args + [limit, offset]).fetchall()
         latest = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
@@ -113,8 +121,114 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         rec["_rowid"] = r["rowid"]
         rec["_ts"] = r["ts"]
         out.append(rec)
-    return {"table": table, "total": total, "offset": offset, "limit": limit, "latest_rowid": latest,
+    return {"table": table, "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP or partial,
+            "total_partial": partial,
+            "offset": offset, "limit": limit, "latest_rowid": latest,
             "columns": [c for c, _ in SCHEMA[table] if c not in HIDDEN], "events": out}
+
+
+SCAN_BUDGET = 0.2    # seconds a page may spend counting its hits (the histogram 1.5 times that), newest first
+CHUNK = 50_000       # rows per step of a bounded scan
+MAX_BUCKETS = 200
+MAX_FACETS = 8
+FACET_TOP = 5
+FACET_SAMPLE = 500   # facets are the top values of the newest 500 hits, as Kibana Discover's field list
+TOTAL_CAP = 10_000   # a page counts its hits up to 10,000 ("10,000+"), as Elasticsearch's track_total_hits
+
+
+def _chunks(db, table: str):
+    """Rowid ranges of CHUNK rows, newest first (records are appended in time order)."""
+    hi = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+    while hi > 0:
+        lo = max(hi - CHUNK + 1, 1)
+        yield lo, hi
+        hi = lo - 1
+
+
+def _count(db, table: str, where: list[str], args: list) -> tuple[int, bool]:
+    """Hits up to TOTAL_CAP + 1, newest chunks first, within SCAN_BUDGET (True: it stopped there)."""
+    cond = " AND ".join([*where, "rowid BETWEEN ? AND ?"])
+    total, began = 0, time.perf_counter()
+    for lo, hi in _chunks(db, table):
+        total += db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT ?)",
+                            [*args, lo, hi, TOTAL_CAP + 1 - total]).fetchone()[0]
+        if total > TOTAL_CAP:
+            return total, False
+        if time.perf_counter() - began > SCAN_BUDGET and lo > 1:
+            return total, True
+    return total, False
+
+
+def _where(table: str, since, until, kql) -> tuple[str, list]:
+    if table not in SCHEMA:
+        raise InputError(f"no table {table!r}; tables: {', '.join(SCHEMA)}")
+    where, args = [], []
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("ts <= ?")
+        args.append(until)
+    if kql:
+        w, a = compile_query(table, kql)
+        where.append(w)
+        args += a
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+def histogram(path: Path, table: str, since: float | None = None, until: float | None = None,
+              kql: str | None = None, buckets: int = 60) -> dict:
+    """Hits per time bucket over [since, until] (the table's span when open): one scan of the hits."""
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise InputError(f"'buckets' must be between 1 and {MAX_BUCKETS}")
+    clause, args = _where(table, since, until, kql)
+    db = _open(path)
+    try:  # the span is the time range asked for, or the table's (its ts index answers at once)
+        lo, hi = db.execute(f"SELECT min(ts), max(ts) FROM {table}").fetchone()
+        start = since if since is not None else lo
+        end = until if until is not None else hi
+        if start is None or end is None:
+            return {"table": table, "total": 0, "start": start, "end": end, "width": None, "counts": []}
+        width = max((end - start) / buckets, 1e-3)
+        counts = [0] * buckets
+        cond = (clause + " AND " if clause else " WHERE ") + "rowid BETWEEN ? AND ?"
+        partial, began = False, time.perf_counter()
+        for lo, hi in _chunks(db, table):
+            for b, c in db.execute(f"SELECT CAST((ts - ?) / ? AS INTEGER) AS b, count(*) FROM {table}{cond} "
+                                   "GROUP BY b", [start, width, *args, lo, hi]):
+                counts[min(max(int(b), 0), buckets - 1)] += c
+            if time.perf_counter() - began > SCAN_BUDGET * 1.5 and lo > 1:
+                partial = True
+                break
+    finally:
+        db.close()
+    return {"table": table, "total": sum(counts), "partial": partial, "start": start, "end": end, "width": width,
+            "counts": counts}
+
+
+def facets(path: Path, table: str, fields: list[str], since: float | None = None, until: float | None = None,
+           kql: str | None = None, top: int = FACET_TOP) -> dict:
+    """The most frequent values of ``fields`` among the newest FACET_SAMPLE hits."""
+    cols = {c for c, _ in SCHEMA.get(table, ()) if c not in HIDDEN}
+    if len(fields) > MAX_FACETS:
+        raise InputError(f"at most {MAX_FACETS} facet fields")
+    for f in fields:
+        if table in SCHEMA and f not in cols:
+            raise InputError(f"table {table} has no field {f!r}; its fields: {', '.join(sorted(cols))}")
+    clause, args = _where(table, since, until, kql)
+    db = _open(path)
+    try:
+        db.execute(f"CREATE TEMP TABLE hits AS SELECT {', '.join(f'`{f}`' for f in fields) or 'ts'} FROM {table}"
+                   f"{clause} ORDER BY ts DESC LIMIT ?", [*args, FACET_SAMPLE])
+        n = db.execute("SELECT count(*) FROM hits").fetchone()[0]
+        out = {}
+        for f in fields:
+            out[f] = [{"value": v, "count": c} for v, c in db.execute(
+                f"SELECT `{f}`, count(*) AS c FROM hits WHERE `{f}` IS NOT NULL GROUP BY `{f}` "
+                "ORDER BY c DESC, `{f}` LIMIT ?".replace("{f}", f), [top])]
+    finally:
+        db.close()
+    return {"table": table, "sampled": n, "sample_limit": FACET_SAMPLE, "facets": out}
 
 
 def event(path: Path, table: str, rowid: int) -> dict:

@@ -307,6 +307,24 @@ def test_exercise_in_a_real_browser(browser, server):
     expect(team.get_by_test_id("event-filters")).to_have_value("")
     expect(team.get_by_test_id("event-error")).to_have_text("")
     team.get_by_test_id("event-table").select_option("conn")
+    # hunting: a query, the histogram and facets of its hits; the search lives in the address
+    team.get_by_test_id("event-query").fill("proto:tcp AND id.resp_p<1024")
+    team.get_by_test_id("event-apply").click()
+    expect(team.get_by_test_id("histogram-bar")).to_have_count(60)
+    expect(team.get_by_test_id("histogram-span")).to_contain_text("hits")
+    expect(team.locator('[data-testid="facet-value"][data-field="id.resp_p"]').first).to_be_visible()
+    assert "query=proto" in team.url, team.url
+    team.reload()
+    expect(team.get_by_test_id("event-query")).to_have_value("proto:tcp AND id.resp_p<1024")
+    team.locator('[data-testid="facet-value"][data-field="id.resp_p"] [data-testid="facet-in"]').first.click()
+    expect(team.get_by_test_id("event-query")).to_have_value(re.compile(r"AND id\.resp_p:\d+$"))
+    expect(team.get_by_test_id("event-row").first).to_be_visible()
+    team.get_by_test_id("event-query").fill("proto:tcp AND (")
+    team.get_by_test_id("event-apply").click()
+    expect(team.get_by_test_id("event-error")).to_contain_text("character 16")
+    team.get_by_test_id("event-query").fill("")
+    team.get_by_test_id("event-apply").click()
+    shot(team, "workspace-hunt")
 
     # the other team's workspace (page and API) is refused
     denied = team.goto(f"/workspace/{SESSION}/red")

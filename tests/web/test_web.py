@@ -228,7 +228,8 @@ def test_lifecycle_move_hint_delete(env):
 
 # ---- the team's workspace -------------------------------------------------------------------
 
-TEAM_ROUTES = ["", "/rules", "/alerts", "/score", "/hints", "/events", "/events/tables", "/events/conn/1/packets",
+TEAM_ROUTES = ["", "/rules", "/alerts", "/score", "/hints", "/events", "/events/tables", "/events/histogram",
+               "/events/facets", "/events/conn/1/packets",
                "/packets/1", "/pcap", "/stream"]
 
 
@@ -315,6 +316,21 @@ def test_rules_alerts_score_events_packets(env, tmp_path):
         assert r.status_code == 400 and msg in r.json["error"], (qs, r.json)
     tables = c.get(base + "/events/tables", headers=h).json
     assert tables["counts"]["dns"] == page["total"] and "query" in [x["name"] for x in tables["tables"]["dns"]]
+    # the hunting query language, the histogram and the facets of its hits
+    kql = c.get(base + "/events", headers=h, query_string={"table": "dns", "query": f'query:"{q}"'}).json
+    assert kql["total"] == hit["total"]
+    both = c.get(base + "/events", headers=h, query_string={"table": "conn",
+                                                           "query": "id.resp_p:53 AND NOT proto:tcp"}).json
+    assert 1 <= both["total"] <= port["total"] and all(e["proto"] != "tcp" for e in both["events"])
+    hist = c.get(base + "/events/histogram", headers=h, query_string={"table": "dns", "buckets": 12}).json
+    assert len(hist["counts"]) == 12 and sum(hist["counts"]) == hist["total"] == page["total"]
+    fac = c.get(base + "/events/facets", headers=h,
+                query_string={"table": "dns", "field": ["query", "qtype_name"], "query": f'query:"{q}"'}).json
+    assert fac["facets"]["query"][0] == {"value": q, "count": hit["total"]} and fac["sampled"] == hit["total"]
+    r = c.get(base + "/events", headers=h, query_string={"table": "dns", "query": "qurey:x"})
+    assert r.status_code == 400 and "character 1" in r.json["error"] and "its fields: ts" in r.json["error"]
+    r = c.get(base + "/events/facets", headers=h, query_string={"table": "dns", "field": "nope"})
+    assert r.status_code == 400 and "no field 'nope'" in r.json["error"]
     # packets of an event's connection: real frames, none past the clock
     ev = c.get(base + "/events?table=conn&limit=1", headers=h).json["events"][0]
     pk_list = c.get(base + f"/events/conn/{ev['_rowid']}/packets", headers=h).json
