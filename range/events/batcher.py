@@ -10,21 +10,15 @@ from range.events.store import EventStore
 BATCH = 5000
 
 
-class Batcher:
-    """Collect records per table and write them in batches, stamped with the capture time at
-    which they were emitted (``_seen``). A writer thread does the SQLite work (the sqlite3
-    module releases the GIL while SQLite runs), so building events and writing them overlap."""
+class Collector:
+    """Records collected per table, stamped with the capture time at which they were emitted
+    (``_seen``), handed on every BATCH records by :meth:`flush` (a writer thread or process)."""
 
-    def __init__(self, store: EventStore, clock=lambda: None):
-        self.store = store
+    def __init__(self, clock=lambda: None):
         self.clock = clock
         self.pending: dict[str, list] = {}
         self.meta: dict[str, str] = {}  # meta rows written in the same transaction as the next batch
         self.n = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._error: BaseException | None = None
-        self._writer = threading.Thread(target=self._write, name="event-writer", daemon=True)
-        self._writer.start()
 
     def __call__(self, table: str, rec: dict | tuple, seen: float | None = None) -> None:
         """One record; ``seen``: when it was emitted, if not now (the clock)."""
@@ -42,6 +36,22 @@ class Batcher:
     def mark(self, key: str, value: str) -> None:
         """A meta row to commit together with the records pending now (the live sensor's watermark)."""
         self.meta[key] = value
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+class Batcher(Collector):
+    """A writer thread does the SQLite work (the sqlite3 module releases the GIL while SQLite
+    runs), so building events and writing them overlap."""
+
+    def __init__(self, store: EventStore, clock=lambda: None):
+        super().__init__(clock)
+        self.store = store
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write, name="event-writer", daemon=True)
+        self._writer.start()
 
     def flush(self, wait: bool = False) -> None:
         """Hand the pending records to the writer; with ``wait``, return once they are committed."""

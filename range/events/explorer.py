@@ -79,17 +79,11 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         raise InputError("'offset' must not be negative")
     if len(filters) > MAX_FILTERS:
         raise InputError(f"at most {MAX_FILTERS} filters")
-    where, args = [], []
+    where, args = _conditions(table, since, until, kql)
     for f in filters:
         w, a = parse_filter(table, f)
         where.append(w)
         args += a
-    if since is not None:
-        where.append("ts >= ?")
-        args.append(since)
-    if until is not None:
-        where.append("ts <= ?")
-        args.append(until)
     if text:
         if len(text) > 200:
             raise InputError("the search text is longer than 200 characters")
@@ -99,10 +93,6 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(" + " OR ".join(f"`{c}` LIKE ? ESCAPE '\\'" for c in tcols) + ")")
         args += [like] * len(tcols)
-    if kql:
-        w, a = compile_query(table, kql)
-        where.append(w)
-        args += a
     if after is not None:
         where.append("rowid > ?")
         args.append(after)
@@ -159,7 +149,8 @@ def _count(db, table: str, where: list[str], args: list) -> tuple[int, bool]:
     return total, False
 
 
-def _where(table: str, since, until, kql) -> tuple[str, list]:
+def _conditions(table: str, since, until, kql) -> tuple[list[str], list]:
+    """The conditions of a time range and a hunting query, and their parameters."""
     if table not in SCHEMA:
         raise InputError(f"no table {table!r}; tables: {', '.join(SCHEMA)}")
     where, args = [], []
@@ -173,6 +164,11 @@ def _where(table: str, since, until, kql) -> tuple[str, list]:
         w, a = compile_query(table, kql)
         where.append(w)
         args += a
+    return where, args
+
+
+def _where(table: str, since, until, kql) -> tuple[str, list]:
+    where, args = _conditions(table, since, until, kql)
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 

@@ -5,8 +5,9 @@ their own.
 SQLite holds the interpreter lock, so on a capture where nearly every packet makes a record the
 writer takes a fifth of the event builder's time. Ingest (tshark, the builder and the writer on two
 cores) runs the writer in a child process instead: batches go over a pipe (pickled in C), the
-child binds and inserts them on its own. Same interface as ``Batcher``; live stores keep the
-thread (a sensor's watermark must be committed with its batch, and its stores are small per batch).
+child binds and inserts them on its own. Same interface as ``Batcher`` (both are a
+:class:`~range.events.batcher.Collector`); live stores keep the thread (a sensor's watermark must
+be committed with its batch, and its stores are small per batch).
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ import multiprocessing as mp
 from pathlib import Path
 
 from range.core import InputError
+from range.events.batcher import Collector
 from range.events.store import EventStore
-
-BATCH = 5000
 
 
 def _child(path: str, conn) -> None:
@@ -48,35 +48,17 @@ def _child(path: str, conn) -> None:
     conn.send(("done", store.counts))
 
 
-class ProcessBatcher:
-    """Collect records per table (stamped with ``_seen``) and hand them to a writer process."""
+class ProcessBatcher(Collector):
+    """Records handed to a writer process."""
 
     def __init__(self, path: str | Path, clock=lambda: None):
-        self.clock = clock
-        self.pending: dict[str, list] = {}
-        self.meta: dict[str, str] = {}
-        self.n = 0
+        super().__init__(clock)
         self.counts: dict[str, int] = {}
         ctx = mp.get_context("spawn")  # no fork of a process that may run threads (the web app)
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_child, args=(str(path), child), name="event-writer", daemon=True)
         self._proc.start()
         child.close()
-
-    def __call__(self, table: str, rec: dict | tuple, seen: float | None = None) -> None:
-        if seen is None:
-            seen = self.clock()
-        if type(rec) is tuple:
-            rec = rec + (seen,)
-        else:
-            rec["_seen"] = seen
-        self.pending.setdefault(table, []).append(rec)
-        self.n += 1
-        if self.n >= BATCH:
-            self.flush()
-
-    def mark(self, key: str, value: str) -> None:
-        self.meta[key] = value
 
     def flush(self) -> None:
         if self.pending or self.meta:
