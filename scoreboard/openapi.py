@@ -636,6 +636,16 @@ def q(name: str, desc: str, schema: dict | None = None, many: bool = False) -> d
     return p
 
 
+def hunt() -> list[dict]:
+    """The parameters a search of a team's events shares with its histogram and facets."""
+    return [q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+            q("query", "a hunting query as in Kibana's KQL: field:value, wildcards, AND/OR/NOT, parentheses, "
+              "ranges field:[a TO b], comparisons such as status_code>=400, len(field)>n; a mistake is a 400 "
+              "naming the character"),
+            q("from", "epoch seconds or ISO-8601: ts at or after"),
+            q("to", "epoch seconds or ISO-8601: ts at or before")]
+
+
 def path_params(*names: str) -> list[dict]:
     return [
         {"name": n, "in": "path", "required": True, "schema": INT if n in ("pk", "rowid", "frame") else STR}
@@ -820,14 +830,9 @@ def document() -> dict:
                 "A page of the team's events, newest first",
                 ok("EventPage"),
                 params=[
-                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+                    *hunt(),
                     q("filter", "field=value or field!=value ('*' is a wildcard); repeatable", many=True),
-                    q("from", "epoch seconds or ISO-8601: ts at or after"),
-                    q("to", "epoch seconds or ISO-8601: ts at or before"),
                     q("q", "free text searched in every text field"),
-                    q("query", "a hunting query as in Kibana's KQL: field:value, wildcards, AND/OR/NOT, "
-                      "parentheses, ranges field:[a TO b], comparisons such as status_code>=400, len(field)>n; "
-                      "a mistake is a 400 naming the character"),
                     q("limit", "rows per page (1-500, default 50)", INT),
                     q("offset", "rows to skip", INT),
                     q("after", "only rows stored after this _rowid (live tail)", INT),
@@ -841,10 +846,7 @@ def document() -> dict:
                 "Hits of a query per time bucket",
                 ok("EventHistogram"),
                 params=[
-                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
-                    q("query", "a hunting query (see GET .../events)"),
-                    q("from", "epoch seconds or ISO-8601: ts at or after"),
-                    q("to", "epoch seconds or ISO-8601: ts at or before"),
+                    *hunt(),
                     q("buckets", "number of buckets (1-200, default 60)", INT),
                 ],
                 tags=["team"],
@@ -856,11 +858,8 @@ def document() -> dict:
                 "The most frequent values of some fields among a query's hits",
                 ok("EventFacets"),
                 params=[
-                    q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+                    *hunt(),
                     q("field", "a field of the table; repeatable, at most 8", many=True),
-                    q("query", "a hunting query (see GET .../events)"),
-                    q("from", "epoch seconds or ISO-8601: ts at or after"),
-                    q("to", "epoch seconds or ISO-8601: ts at or before"),
                 ],
                 tags=["team"],
             ),

@@ -144,12 +144,7 @@ class Reader:
                 take = data[:self.left]
                 data = data[len(take):]
                 self._body(take)
-                self.left -= len(take)
-                if self.left == 0:
-                    if self.mode == BODY:
-                        self.finish(t)
-                    else:
-                        self.mode = CHUNK_END
+                self._counted(len(take), t)
             elif self.mode == UNTIL_CLOSE:
                 self._body(data)
                 if not self.exact:
@@ -243,17 +238,21 @@ class Reader:
         self.mode = LINE
         self.on_done(self.body_len, self.body_head, t)
 
+    def _counted(self, n: int, t: float) -> None:
+        """``n`` bytes of a body of known length or of a chunk went by: the message or chunk may end."""
+        self.left -= n
+        if self.left == 0:
+            if self.mode == BODY:
+                self.finish(t)
+            else:
+                self.mode = CHUNK_END
+
     def gap(self, n: int, t: float) -> None:
         """Bytes never seen: inside a body of known length they count in it."""
         if self.mode in (BODY, CHUNK):
             take = min(n, self.left)
             self.body_len += take
-            self.left -= take
-            if self.left == 0:
-                if self.mode == BODY:
-                    self.finish(t)
-                else:
-                    self.mode = CHUNK_END
+            self._counted(take, t)
         elif self.mode == UNTIL_CLOSE:
             self.body_len += n
 
