@@ -25,7 +25,7 @@ document.addEventListener("DOMContentLoaded", function () {
     b.addEventListener("click", function () {
       document.querySelectorAll(".tabs [data-tab]").forEach(function (x) { x.classList.toggle("active", x === b); });
       document.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== b.dataset.tab; });
-      ({ rules: loadRules, alerts: loadAlerts, score: loadScore, hints: loadHints }[b.dataset.tab] || function () {})();
+      ({ rules: function () { rules.load(); }, alerts: loadAlerts, score: loadScore, hints: loadHints }[b.dataset.tab] || function () {})();
     });
   });
 
@@ -146,7 +146,7 @@ document.addEventListener("DOMContentLoaded", function () {
       body.replaceChildren();
       page.events.forEach(function (ev) {
         body.appendChild(h("tr", { class: "clickable", "data-testid": "event-row", dataset: { rowid: ev._rowid },
-          title: "show this connection's packets", onclick: function () { drill(page.table, ev._rowid); } },
+          title: "show this connection's packets", onclick: function () { drills.open(page.table, ev._rowid); } },
           h("td", { class: "num", "data-testid": "event-rowid", title: page.table + ":" + ev._rowid }, ev._rowid),
           cols.map(function (c) { return h("td", {}, ev[c] === undefined ? "" : ev[c]); })));
       });
@@ -182,117 +182,6 @@ document.addEventListener("DOMContentLoaded", function () {
   document.getElementById("event-older").addEventListener("click", function () {
     state.offset += state.limit; loadEvents();
   });
-
-  function drill(table, rowid) {
-    var box = document.getElementById("drill");
-    box.hidden = false;
-    var body = document.querySelector("#packets-table tbody");
-    body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "reading the capture…")));
-    document.getElementById("dissection").replaceChildren();
-    CR.api("GET", base + "/events/" + encodeURIComponent(table) + "/" + rowid + "/packets").then(function (res) {
-      document.getElementById("drill-filter").textContent = res.filter;
-      body.replaceChildren();
-      res.packets.forEach(function (p) {
-        body.appendChild(h("tr", { class: "clickable", "data-testid": "packet-row", dataset: { frame: p.frame },
-          onclick: function () { dissect(p.frame); } },
-          h("td", {}, p.frame), h("td", {}, new Date(p.ts * 1000).toISOString()), h("td", {}, p.src), h("td", {}, p.dst),
-          h("td", {}, p.protocol), h("td", { class: "num" }, p.length), h("td", {}, p.info)));
-      });
-      if (!res.packets.length) body.appendChild(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "no packets up to the session clock")));
-      if (res.truncated) body.appendChild(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "only the first packets are listed")));
-    }).catch(function (e) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "error" }, e.message)));
-    });
-  }
-
-  function dissect(frame) {
-    var box = document.getElementById("dissection");
-    box.replaceChildren(h("p", { class: "muted" }, "dissecting frame " + frame + "…"));
-    CR.api("GET", base + "/packets/" + frame).then(function (res) {
-      var hex = hexPane(res.bytes || "");
-      function mark(pos, size) {
-        hex.querySelectorAll(".byte").forEach(function (b) {
-          var i = +b.dataset.i;
-          b.classList.toggle("marked", i >= pos && i < pos + size);
-        });
-      }
-      function node(f) {
-        var label = h("span", { class: "field", tabindex: 0, onclick: function (e) { e.stopPropagation(); mark(f.pos, f.size); },
-          onkeydown: function (e) { if (e.key === "Enter") mark(f.pos, f.size); } }, f.text);
-        if (!f.children || !f.children.length) return h("li", { "data-testid": "field", dataset: { name: f.name } }, label);
-        return h("li", { "data-testid": "field", dataset: { name: f.name } },
-          h("details", {}, h("summary", {}, label), h("ul", {}, f.children.map(node))));
-      }
-      var tree = h("div", { class: "tree" }, res.layers.map(function (layer) {
-        return h("details", { open: layer.layer !== "frame", "data-testid": "layer", dataset: { layer: layer.layer } },
-          h("summary", { onclick: function () { mark(layer.pos, layer.size); } }, layer.title),
-          h("ul", {}, layer.fields.map(node)));
-      }));
-      box.replaceChildren(h("h4", {}, "Frame " + res.frame), h("div", { class: "dissect-panes" }, tree, hex));
-    }).catch(function (e) { box.replaceChildren(h("p", { class: "error" }, e.message)); });
-  }
-
-  function hexPane(bytes) {
-    var rows = [];
-    for (var off = 0; off < bytes.length / 2; off += 16) {
-      var cells = [], text = [];
-      for (var i = off; i < Math.min(off + 16, bytes.length / 2); i++) {
-        var v = parseInt(bytes.substr(i * 2, 2), 16);
-        cells.push(h("span", { class: "byte", dataset: { i: i } }, bytes.substr(i * 2, 2)));
-        text.push(h("span", { class: "byte", dataset: { i: i } }, v >= 32 && v < 127 ? String.fromCharCode(v) : "."));
-      }
-      rows.push(h("div", { class: "hexrow" }, h("span", { class: "off" }, ("000" + off.toString(16)).slice(-4)),
-        h("span", { class: "hex" }, cells), h("span", { class: "ascii" }, text)));
-    }
-    return h("div", { class: "hexpane", "data-testid": "hex" }, rows);
-  }
-
-  // ---- rules -----------------------------------------------------------------------------
-  function ruleText() { return document.getElementById("rule-editor").value; }
-
-  document.getElementById("rule-dry-run").addEventListener("click", function () {
-    var out = document.getElementById("dry-run-result");
-    out.replaceChildren(h("p", { class: "muted" }, "running…"));
-    CR.api("POST", base + "/dry-run", { yaml: ruleText() }).then(function (res) {
-      showError("rule-error", null);
-      out.replaceChildren(h("p", { "data-testid": "dry-run-count" },
-        "Would raise " + res.matches + " alert(s) over your events so far (nothing is kept, the score does not change)."));
-      if (res.errors.length) out.appendChild(h("p", { class: "error" }, res.errors.map(function (e) { return e.message; }).join("; ")));
-      if (res.warnings && res.warnings.length) out.appendChild(h("p", { class: "warning", "data-testid": "dry-run-warnings" },
-        "Warnings: " + res.warnings.map(function (w) { return w.message; }).join("; ")));
-      res.alerts.slice(0, 20).forEach(function (a) { out.appendChild(alertView(a)); });
-    }).catch(function (e) { out.replaceChildren(); showError("rule-error", e); });
-  });
-
-  document.getElementById("rule-deploy").addEventListener("click", function () {
-    CR.api("POST", base + "/rules", { yaml: ruleText() }).then(function (res) {
-      showError("rule-error", null);
-      var msg = "Deployed rule #" + res.pk + " “" + res.title + "”.";
-      if (res.warnings && res.warnings.length) msg += " Warnings: " + res.warnings.map(function (w) { return w.message; }).join("; ");
-      document.getElementById("dry-run-result").replaceChildren(h("p", { class: "ok", "data-testid": "deploy-ok" }, msg));
-      loadRules();
-    }).catch(function (e) { showError("rule-error", e); });
-  });
-
-  function loadRules() {
-    return CR.api("GET", base + "/rules").then(function (res) {
-      var body = document.querySelector("#rules-table tbody");
-      body.replaceChildren();
-      res.rules.slice().reverse().forEach(function (r) {
-        body.appendChild(h("tr", { "data-testid": "rule-row", dataset: { pk: r.pk } },
-          h("td", {}, r.pk), h("td", {}, r.title), h("td", {}, h("code", {}, r.rule_id)),
-          h("td", {}, new Date(r.deployed_at * 1000).toISOString()),
-          h("td", {}, r.active ? (r.problem ? h("span", { class: "error" }, "broken: " + r.problem) : "active") : "withdrawn"),
-          h("td", {},
-            h("button", { type: "button", onclick: function () { document.getElementById("rule-editor").value = r.yaml; } }, "Edit copy"),
-            r.active ? h("button", { type: "button", "data-testid": "rule-withdraw", onclick: function () { withdraw(r.pk); } }, "Withdraw") : null)));
-      });
-    }).catch(function (e) { showError("rule-error", e); });
-  }
-
-  function withdraw(pk) {
-    CR.api("DELETE", base + "/rules/" + pk).then(loadRules).catch(function (e) { showError("rule-error", e); });
-  }
 
   // ---- alerts, score, hints --------------------------------------------------------------
   function alertView(a) {
@@ -391,9 +280,11 @@ document.addEventListener("DOMContentLoaded", function () {
     var sc = JSON.stringify(o.score);
     if (sc !== seen.score) { seen.score = sc; if (active.tab === "score") loadScore(); }
     if (o.hints.length !== seen.hints) { seen.hints = o.hints.length; if (active.tab === "hints") loadHints(); }
-    if (o.rules_deployed !== seen.rules) { seen.rules = o.rules_deployed; if (active.tab === "rules") loadRules(); }
+    if (o.rules_deployed !== seen.rules) { seen.rules = o.rules_deployed; if (active.tab === "rules") rules.load(); }
   }
 
+  var drills = WS.drill(base);
+  var rules = WS.rules(base, alertView, showError);
   restoreUrl();
   saveUrl();
   loadEvents();

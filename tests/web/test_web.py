@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from range import sessions
 from range.sessions import accounts
 from tests.conftest import app_over_fresh_state
 from tests.web.common import SCAN_RULE, basic, browser, csrf_of, documented, fresh, set_clock, token
+
+STATIC_JS = sorted(p.name for p in (Path(__file__).parents[2] / "scoreboard" / "static").glob("*.js"))
 
 
 @pytest.fixture(scope="module")
@@ -556,7 +559,7 @@ def test_html_pages_and_console_forms(env):
                 "pcap-form", "ledger"):
         assert f'data-testid="{tid}"' in ws, tid
     assert anon.get("/workspace/main/blue").status_code == 302
-    for f in ("app.css", "common.js", "board.js", "workspace.js", "console.js", "theme.js", "report.js"):
+    for f in ["app.css", *STATIC_JS]:
         assert anon.get(f"/static/{f}").status_code == 200
 
 
@@ -813,7 +816,7 @@ def test_score_tab_after_the_end_has_no_null(env):
     s = c.get("/api/sessions/ended/teams/blue/score", headers=_team_header(env, c, "ended", "blue")).json
     assert s["revealed"] and s["steps_detected"] == 1 and len(s["steps"]) == 1 and s["score"] > 0
     assert all(e["reason"] and isinstance(e["points"], (int, float)) for e in s["ledger"])
-    for js in ("workspace.js", "board.js", "common.js", "console.js", "report.js", "theme.js"):
+    for js in STATIC_JS:
         src = c.get(f"/static/{js}").get_data(as_text=True)
         for m in re.finditer(r"\.replaceChildren\(", src):
             args = _top_level_args(src, m.end())
