@@ -70,6 +70,17 @@ window.CR = (function () {
     return (m < 10 ? "0" : "") + m + ":" + (sec < 10 ? "0" : "") + sec;
   }
 
+  // One time format everywhere (workspace, console, board, report): the time of day in UTC, the
+  // events' own clock, "14:39:05" (".123" with ms); the full ISO time goes in a title attribute.
+  function tod(ts, ms) {
+    if (ts === null || ts === undefined || ts === "") return "–";
+    var d = new Date(ts * 1000).toISOString();
+    return d.slice(11, ms ? 23 : 19);
+  }
+  function isoOf(ts) { return ts === null || ts === undefined ? "" : new Date(ts * 1000).toISOString(); }
+  // a time cell: "14:39:05" with the full date and time on hover
+  function when(ts, ms) { return h("time", { datetime: isoOf(ts), title: isoOf(ts) + " (UTC)" }, tod(ts, ms)); }
+
   function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
 
   // A clock that runs between snapshots: elapsed + speed x wall time since the snapshot.
@@ -133,5 +144,5 @@ window.CR = (function () {
     if (b && b.dataset.confirm && !window.confirm(b.dataset.confirm)) e.preventDefault();
   });
 
-  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, Clock: Clock, follow: follow, csrf: csrf };
+  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, tod: tod, iso: isoOf, when: when, Clock: Clock, follow: follow, csrf: csrf };
 })();
