@@ -68,9 +68,10 @@ def parse_filter(table: str, text: str) -> tuple[str, list]:
 
 def query(path: Path, table: str, filters: list[str] = (), since: float | None = None, until: float | None = None,
           text: str | None = None, limit: int = 50, offset: int = 0, after: int | None = None,
-          kql: str | None = None) -> dict:
+          kql: str | None = None, sort: str | None = None, order: str = "desc") -> dict:
     """One page, newest first. ``after`` (a rowid) returns only rows that arrived after it (live tail);
-    ``kql``: a query in the hunting language (:mod:`range.events.query`)."""
+    ``kql``: a query in the hunting language (:mod:`range.events.query`); ``sort``/``order``: a column
+    to sort by (``ts`` over every hit, any other column over the newest SORT_WINDOW hits)."""
     if table not in SCHEMA:
         raise InputError(f"no table {table!r}; tables: {', '.join(SCHEMA)}")
     if not 1 <= limit <= MAX_LIMIT:
@@ -97,11 +98,11 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
         where.append("rowid > ?")
         args.append(after)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
+    page_sql, windowed = _page_sql(table, clause, sort, order)
     db = _open(path)
     try:
         total, partial = _count(db, table, where, args)
-        rows = db.execute(f"SELECT rowid, * FROM {table}{clause} ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
-                          args + [limit, offset]).fetchall()
+        rows = db.execute(page_sql, args + [limit, offset]).fetchall()
         latest = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
     finally:
         db.close()
@@ -114,9 +115,27 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
     return {"table": table, "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP or partial,
             "total_partial": partial,
             "offset": offset, "limit": limit, "latest_rowid": latest,
+            "sort": sort or "ts", "order": order, "sort_window": SORT_WINDOW if windowed else None,
             "columns": [c for c, _ in SCHEMA[table] if c not in HIDDEN], "events": out}
 
 
+def _page_sql(table: str, clause: str, sort: str | None, order: str) -> tuple[str, bool]:
+    """A page's SELECT (its last two parameters: limit, offset) and whether it sorts a window of hits.
+    Sorting by time walks the ts index either way; any other column sorts the newest SORT_WINDOW
+    hits, so a sort costs the same on a store of a million events as on a small one."""
+    if order not in ("asc", "desc"):
+        raise InputError("'order' must be asc or desc")
+    cols = [c for c, _ in SCHEMA[table] if c not in HIDDEN]
+    if sort not in (None, "", "ts") and sort not in cols:
+        raise InputError(f"cannot sort by {sort!r}: table {table} has no such field; its fields: {', '.join(cols)}")
+    d = order.upper()
+    if sort in (None, "", "ts"):
+        return f"SELECT rowid, * FROM {table}{clause} ORDER BY ts {d}, rowid {d} LIMIT ? OFFSET ?", False
+    return (f"SELECT * FROM (SELECT rowid AS rowid, * FROM {table}{clause} ORDER BY ts DESC, rowid DESC "
+            f"LIMIT {SORT_WINDOW}) ORDER BY `{sort}` {d} NULLS LAST, ts DESC, rowid DESC LIMIT ? OFFSET ?"), True
+
+
+SORT_WINDOW = 10_000  # sorting by a column other than ts sorts the newest 10,000 hits (as TOTAL_CAP counts)
 SCAN_BUDGET = 0.2    # seconds a page may spend counting its hits (the histogram 1.5 times that), newest first
 CHUNK = 50_000       # rows per step of a bounded scan
 MAX_BUCKETS = 200
