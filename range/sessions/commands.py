@@ -141,7 +141,8 @@ def delete_session(store: StateStore, name: str, actor: str = "instructor") -> N
     if row["status"] in ("running", "paused"):
         raise InputError(f"session {name} is {row['status']}; stop it before deleting it")
     with store.tx() as db:
-        for t in ("alerts", "rules", "hints", "teams", "reports", "report_comments", "indicators"):
+        for t in ("alerts", "rules", "hints", "teams", "reports", "report_comments", "indicators",
+                  "saved_searches"):
             db.execute(f"DELETE FROM {t} WHERE session = ?", (name,))
         db.execute("DELETE FROM sessions WHERE name = ?", (name,))
         store.audit(db, name, actor, "delete")

@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS indicators (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, kind TEXT NOT NULL,
   value TEXT NOT NULL, tlp TEXT NOT NULL, published_at REAL NOT NULL, published_wall REAL NOT NULL,
   comment TEXT NOT NULL DEFAULT '', report INTEGER, UNIQUE (session, team, kind, value));
+CREATE TABLE IF NOT EXISTS saved_searches (
+  pk INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, team TEXT NOT NULL, name TEXT NOT NULL,
+  folded TEXT NOT NULL, tbl TEXT NOT NULL, query TEXT NOT NULL, from_text TEXT, to_text TEXT, columns TEXT,
+  created_at REAL NOT NULL, created_wall REAL NOT NULL, created_by TEXT NOT NULL,
+  UNIQUE (session, team, folded));
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (ts REAL NOT NULL, session TEXT, actor TEXT, action TEXT, detail TEXT);
 """
@@ -117,7 +122,8 @@ class StateStore:
             raise StoreError(f"cannot open the state store {self.path}: {e}") from None
 
     def _migrate(self) -> None:
-        """Columns added since a store was created (its data kept)."""
+        """Columns added since a store was created (its data kept). Tables added since (saved_searches)
+        come from SCHEMA's CREATE TABLE IF NOT EXISTS."""
         have = {r["name"] for r in self.db().execute("PRAGMA table_info(rules)")}
         if "deployed_wall" not in have:  # the wall time of a deployment: a live retro-hunt raises from it
             self.db().execute("ALTER TABLE rules ADD COLUMN deployed_wall REAL")
