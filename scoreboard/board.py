@@ -1,7 +1,7 @@
 """The public pages: the landing page, each session's scoreboard (no login) and the site's icon."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 
 from scoreboard.appstate import current_range
 
@@ -18,8 +18,12 @@ def index():
 
 @bp.get("/board/<name>")
 def board(name: str):
+    """A session's scoreboard; ``?projector=1``: the projector mode (no site header, the whole board
+    fitted to the window, 1280x720 and up). Its link, and the way back, keep the session and ``?theme=``."""
     row = current_range().store.session(name)
-    return render_template("board.html", name=name, scenario=row["scenario"])
+    projector = request.args.get("projector", "").lower() in ("1", "true", "yes", "on")
+    keep = {"theme": request.args["theme"]} if request.args.get("theme") in ("dark", "light") else {}
+    return render_template("board.html", name=name, scenario=row["scenario"], projector=projector, keep=keep)
 
 
 @bp.get("/favicon.ico")

@@ -22,6 +22,6 @@ from range.core.tools import require_tool
 from range.core.yamlfile import Lines, load, loads, loads_all, read_text
 
 __all__ = ["paths", "iso", "parse_iso", "parse_when", "WHEN_FORMS", "InputError", "NotFound", "RangeError",
-           "RuntimeFault", "StoreError", "ToolMissing", "ValidationErrors", "read_json", "write_json", "Registry", "Seconds", "Strict",
-           "parse_duration", "validate", "derive", "rng", "team_seed", "TeamDir", "require_tool", "Lines", "load",
-           "loads", "loads_all", "read_text"]
+           "RuntimeFault", "StoreError", "ToolMissing", "ValidationErrors", "read_json", "write_json", "Registry",
+           "Seconds", "Strict", "parse_duration", "validate", "derive", "rng", "team_seed", "TeamDir",
+           "require_tool", "Lines", "load", "loads", "loads_all", "read_text"]

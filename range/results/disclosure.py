@@ -1,9 +1,10 @@
 """What each audience may see of a session, and when.
 
 Ground truth (step names, times and techniques, the steps hints belong to, what was missed)
-reaches teams and the public only once a session has ended; before that they see scores,
-counts and the times of their own detections. The marks of incident reports and shared
-indicators wait for the end too. The instructor sees everything at any time.
+reaches teams and the public only once a session has ended; before that they see scores (and
+where their points come from: detection, false positives, hints), counts and the times of their
+own detections. The marks of incident reports and shared indicators wait for the end too (they
+count 0 until then). The instructor sees everything at any time.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 
 from range.core import iso, parse_iso
 from range.csirt import session_share_marks, team_marks
+from range.results.aar import breakdown
 from range.results.standings import TeamFacts, team_facts
 from range.scoring import rank
 
@@ -132,12 +134,14 @@ def _board(store, row) -> dict:
     name, reveal, origin = row["name"], ended(row), row["scenario_start"]
     all_facts = {t: team_facts(store, name, t) for t in store.teams(name)}
     have = {t: f for t, f in all_facts.items() if f}
+    shown = {t: f.score if reveal else held(f.score) for t, f in have.items()}
     ranking = []
-    for r in rank([f.score if reveal else held(f.score) for f in have.values()]):
+    for r in rank(list(shown.values())):
         f = have[r["team"]]
         entry = {"rank": r["rank"], "team": r["team"], "score": r["score"], "steps_detected": r["steps_detected"],
                  "precision": r["precision"], "mttd_seconds": r["mttd_seconds"],
-                 "false_positives": r["false_positives"], "alerts": f.score["alerts"]}
+                 "false_positives": r["false_positives"], "alerts": f.score["alerts"],
+                 "breakdown": breakdown(shown[r["team"]]["ledger"])}
         if reveal:
             entry.update(steps=r["steps"], recall=r["recall"])
         ranking.append(entry)
