@@ -1,12 +1,15 @@
 """Packet drill-down (range.events.packets): one frame's dissection as Wireshark shows it, a tree of
-fields in Wireshark's order with the bytes each covers, DNS and HTTP whole; nothing past the clock."""
+fields in Wireshark's order with the bytes each covers, DNS and HTTP whole; a connection's packets and
+its TCP stream as tshark's own filter and follow give them; nothing past the clock."""
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 
-from range.core import NotFound
+from range.core import InputError, NotFound
 from range.events import packets
-from tests.conftest import tshark_fields
+from tests.conftest import require, tshark_fields
 from tests.helpers import one_step
 
 
@@ -52,9 +55,138 @@ def test_http_request_fields_are_named_by_wireshark_not_by_the_uri(capture):
     assert not any(x.startswith("Layer ") or x.startswith("[") and x.endswith("]'") for x in texts)
 
 
+def _lines(layers) -> list[str]:
+    out = []
+    for layer in layers:
+        out.append(layer["title"])
+        out += [f["text"] for f in _walk(layer["fields"])]
+    return out
+
+
+@pytest.mark.parametrize("flt", ["http.request", "dns.flags.response == 1", "tcp.len > 0 && !http"])
+def test_the_tree_is_what_wireshark_shows_reading_the_whole_capture(capture, flt):
+    """Line for line as ``tshark -V`` prints the frame on the whole capture (Wireshark's [brackets] of
+    generated fields aside): its window's frame numbers and times are the capture's."""
+    n = int(tshark_fields(capture, ["frame.number"], flt)[-1][0])
+    assert n > packets.WINDOW or flt == "dns.flags.response == 1"
+    d = packets.dissect(capture, n, until=1e10)
+    text = subprocess.run([require("tshark"), "-n", "-r", str(capture), "-V", "-Y", f"frame.number == {n}"],
+                          capture_output=True, text=True, check=True).stdout
+    want = [x.strip()[1:-1] if x.strip().startswith("[") and x.strip().endswith("]") else x.strip()
+            for x in text.splitlines() if x.strip()]
+    # tshark -V shows the delta to the previous *displayed* frame (none under -Y); a window cannot
+    # count the streams before it, so their index is left out
+    want = [x for x in want if not x.startswith(("Time delta from previous displayed", "Stream index:"))]
+    got = [x for x in _lines(d["layers"]) if not x.startswith("Time delta from previous displayed")]
+    assert got == want
+    assert got[0].startswith(f"Frame {n}: ")
+
+
 def test_a_frame_past_the_clock_or_the_capture_is_not_found(capture):
     n, t = _frame(capture, "http.request")
     with pytest.raises(NotFound):
         packets.dissect(capture, n, until=t - 1)
     with pytest.raises(NotFound):
         packets.dissect(capture, 9_999_999, until=t + 1e9)
+
+
+# ---- a connection's packets and its TCP stream ----------------------------------------------
+
+def _http_conn(pcap) -> tuple[packets.Ends, int, float, float]:
+    """The first HTTP connection: its ends, tshark's tcp.stream index and its first and last times."""
+    stream, src, sp, dst, dp = tshark_fields(pcap, ["tcp.stream", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport"],
+                                             "http.request")[0][:5]
+    times = [float(r[0]) for r in tshark_fields(pcap, ["frame.time_epoch"], f"tcp.stream == {stream}")]
+    return packets.Ends("tcp", src, dst, int(sp), int(dp)), int(stream), min(times), max(times)
+
+
+def _tshark_follow(pcap, stream: int) -> list[tuple[int, str, bytes]]:
+    """(frame, side, bytes) of every chunk tshark's own Follow TCP Stream shows, on the whole capture."""
+    out = subprocess.run([require("tshark"), "-n", "-r", str(pcap), "-q", "-z", f"follow,tcp,yaml,{stream}"],
+                         capture_output=True, text=True, check=True).stdout
+    items = list(packets._follow_yaml(iter(out.splitlines(True))))
+    assert [k for k, _ in items][:2] == ["peer", "peer"]  # the format this module reads
+    return [(f, "client" if peer == 0 else "server", data) for k, (f, peer, _t, data) in
+            ((k, v) for k, v in items if k == "packet")]
+
+
+@pytest.fixture(scope="module")
+def pcapng(capture, tmp_path_factory):
+    """The same capture as pcapng: no index, tshark reads it whole."""
+    out = tmp_path_factory.mktemp("ng") / "capture.pcapng"
+    subprocess.run([require("editcap"), "-F", "pcapng", str(capture), str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("form", ["pcap", "pcapng"])
+def test_follow_gives_both_sides_in_order_as_tshark_does(capture, pcapng, form):
+    pcap = capture if form == "pcap" else pcapng
+    conn, stream, first, last = _http_conn(capture)
+    got = packets.follow(pcap, conn, first - 1, last + 1)
+    want = _tshark_follow(capture, stream)
+    assert [(c["frame"], c["from"], bytes.fromhex(c["hex"])) for c in got["chunks"]] == want
+    assert got["client"] == f"{conn.orig}:{conn.orig_p}" and got["server"] == f"{conn.resp}:{conn.resp_p}"
+    assert got["chunks"][0]["from"] == "client" and bytes.fromhex(got["chunks"][0]["hex"]).startswith(b"GET ")
+    server = b"".join(bytes.fromhex(c["hex"]) for c in got["chunks"] if c["from"] == "server")
+    assert server.startswith(b"HTTP/1.") and got["bytes"]["server"] == len(server) and not got["truncated"]
+    ts = [c["ts"] for c in got["chunks"]]
+    assert ts == sorted(ts) and first <= ts[0] and ts[-1] <= last
+
+
+def test_follow_stops_at_the_clock_and_at_its_size_bound(capture):
+    conn, _stream, first, last = _http_conn(capture)
+    whole = packets.follow(capture, conn, first - 1, last + 1)["chunks"]
+    assert len(whole) >= 2
+    clock = whole[1]["ts"] - 1e-6  # the session clock is between the request and the response's first bytes
+    cut = packets.follow(capture, conn, first - 1, clock)
+    assert cut["chunks"] == whole[:1] and all(c["ts"] <= clock for c in cut["chunks"])
+    assert packets.follow(capture, conn, first - 1, first - 0.5)["chunks"] == []
+    small = packets.follow(capture, conn, first - 1, last + 1, limit=100)
+    sent = b"".join(bytes.fromhex(c["hex"]) for c in small["chunks"])
+    assert small["truncated"] and len(sent) == 100 and small["limit"] == 100
+    assert sent == b"".join(bytes.fromhex(c["hex"]) for c in whole)[:100]
+
+
+def test_follow_refuses_what_is_not_tcp(capture):
+    src, sp, dst, dp, t = tshark_fields(capture, ["ip.src", "udp.srcport", "ip.dst", "udp.dstport", "frame.time_epoch"],
+                                        "dns.flags.response == 0")[0][:5]
+    udp = packets.Ends("udp", src, dst, int(sp), int(dp))
+    with pytest.raises(InputError, match="TCP connections"):
+        packets.follow(capture, udp, float(t) - 1, float(t) + 1)
+    row = {"ts": float(t), "uid": "C1", "id.orig_h": src, "id.orig_p": int(sp), "id.resp_h": dst,
+           "id.resp_p": int(dp), "proto": "udp"}
+    with pytest.raises(InputError, match="UDP flow"):
+        packets.tcp_ends({"table": "dns", "row": row, "conn": None})
+    arp = {"ts": float(t), "id.orig_h": src, "id.resp_h": dst}
+    with pytest.raises(InputError, match="ARP"):
+        packets.tcp_ends({"table": "arp", "row": arp, "conn": None})
+
+
+@pytest.mark.parametrize("form", ["pcap", "pcapng"])
+def test_a_connections_packets_are_what_tshark_filters_from_the_whole_capture(capture, pcapng, form):
+    pcap = capture if form == "pcap" else pcapng
+    conn, stream, first, last = _http_conn(capture)
+    clock = (first + last) / 2
+    got = packets.list_packets(pcap, conn.filter(), first - 1, clock, only=conn)
+    want = tshark_fields(capture, ["frame.number", "frame.time_epoch"],
+                         f"tcp.stream == {stream} && frame.time_epoch <= {clock:.6f}")
+    assert [(p["frame"], p["ts"]) for p in got["packets"]] == [(int(n), float(t)) for n, t in want]
+    assert {p["src"] for p in got["packets"]} == {conn.orig, conn.resp} and not got["truncated"]
+    assert packets.list_packets(pcap, conn.filter(), first - 1, clock, limit=2, only=conn)["truncated"]
+    # a frame of the list dissects to the same frame, from the index's window or editcap's
+    d = packets.dissect(pcap, got["packets"][-1]["frame"], until=clock)
+    assert d["ts"] == got["packets"][-1]["ts"] and d["layers"][0]["layer"] == "frame"
+
+
+def test_an_events_window_is_its_connections():
+    conn = {"ts": 100.0, "uid": "C1", "id.orig_h": "10.0.0.1", "id.orig_p": 4000, "id.resp_h": "10.0.0.2",
+            "id.resp_p": 80, "proto": "tcp", "duration": 2.5}
+    http = {"ts": 101.0, "uid": "C1", "id.orig_h": "10.0.0.1", "id.orig_p": 4000, "id.resp_h": "10.0.0.2",
+            "id.resp_p": 80}
+    # a conn event is its own connection record; another event has its conn's (or, before the conn
+    # record arrives, 300 s from its own time)
+    assert packets.conversation({"table": "conn", "row": conn, "conn": None})[1:] == (99.0, 103.5)
+    assert packets.conversation({"table": "http", "row": http, "conn": conn})[1:] == (99.0, 103.5)
+    assert packets.conversation({"table": "http", "row": http, "conn": None})[1:] == (100.0, 401.0)
+    assert packets.tcp_ends({"table": "http", "row": http, "conn": None}) == packets.Ends(
+        "tcp", "10.0.0.1", "10.0.0.2", 4000, 80)
