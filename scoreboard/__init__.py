@@ -45,6 +45,14 @@ from scoreboard.throttle import Failures
 
 log = logging.getLogger("cyberrange.web")
 
+def session_time(v) -> str:
+    """A point in session time as every page writes it: ``T+07:05`` (seconds since the start)."""
+    if v is None:
+        return "–"
+    v = max(0, int(v))
+    return f"T+{v // 60:02d}:{v % 60:02d}"
+
+
 def create_app(config: dict | None = None) -> Flask:
     config = dict(config or {})
     app = Flask(__name__)
@@ -99,6 +107,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(auth.load_identity)
     app.before_request(auth.enforce_csrf)
     app.context_processor(auth.template_globals)
+    app.jinja_env.filters["at"] = session_time
 
     @app.after_request
     def headers(resp):

@@ -1,4 +1,4 @@
-"""JSON API of a team's workspace: its rules, alerts, score, hints, events and packets.
+"""JSON API of a team's workspace: its rules, alerts, score, hints, events, packets and saved searches.
 
 Every route is ``/api/sessions/<name>/teams/<team>/...`` and answers the instructor or that very
 team only (:func:`scoreboard.auth.team_required`). Before the session ends a team's score and
@@ -6,10 +6,14 @@ hints leave out the ground truth (:func:`range.results.disclosure.team_view`).
 """
 from __future__ import annotations
 
+import functools
+
+import yaml
 from flask import Blueprint, Response, g, jsonify, request
 
 from range import sessions
 from range.core import InputError, iso
+from range.detect import PIPELINE
 from range.events import explorer, packets
 from range.results import disclosure, team_facts
 from scoreboard.appstate import current_range
@@ -106,6 +110,32 @@ def dry_run(name: str, team: str):
     return jsonify(out)
 
 
+# ---- saved searches --------------------------------------------------------------------------
+# A team's saved searches of the hunting workspace (range.sessions.searches). Saving and deleting
+# stay allowed after the session has ended: a saved search changes no score, and hunting through
+# the finished session's events is what the debrief does.
+
+@bp.get("/searches")
+@team_required
+def searches(name: str, team: str):
+    return jsonify({"searches": sessions.saved_searches(current_range().store, name, team)})
+
+
+@bp.post("/searches")
+@team_required
+def save_search(name: str, team: str):
+    actor = "instructor" if g.who.instructor else team
+    return jsonify(sessions.save_search(current_range().store, name, team, body(), actor=actor)), 201
+
+
+@bp.delete("/searches/<int:id>")
+@team_required
+def delete_search(name: str, team: str, id: int):
+    actor = "instructor" if g.who.instructor else team
+    sessions.delete_search(current_range().store, name, team, id, actor=actor)
+    return jsonify({"id": id, "deleted": True})
+
+
 # ---- alerts, score, hints -------------------------------------------------------------------
 
 @bp.get("/alerts")
@@ -133,22 +163,37 @@ def hints(name: str, team: str):
 
 # ---- events and packets ---------------------------------------------------------------------
 
+@functools.cache
+def _logsources() -> dict[str, list[dict]]:
+    """Each event table's Sigma log sources as detections/pipeline.yml maps them, the usual one first
+    (e.g. dns: ``category: dns``, then ``product: zeek, service: dns``...)."""
+    out: dict[str, list[dict]] = {}
+    for t in yaml.safe_load(PIPELINE.read_text())["transformations"]:
+        if t.get("type") == "set_state" and t.get("key") == "table":
+            out[t["val"]] = [{k: v for k, v in c.items() if k != "type"} for c in t.get("rule_conditions", [])
+                             if c.get("type") == "logsource"]
+    return out
+
+
 @bp.get("/events/tables")
 @team_required
 def event_tables(name: str, team: str):
-    return jsonify({"tables": explorer.tables(), "counts": explorer.counts(_events_db(name, team))})
+    return jsonify({"tables": explorer.tables(), "counts": explorer.counts(_events_db(name, team)),
+                    "logsources": {t: _logsources().get(t, []) for t in explorer.tables()}})
 
 
 @bp.get("/events")
 @team_required
 def events(name: str, team: str):
     a = request.args
+    since, until = _span(name)
     page = explorer.query(
         _events_db(name, team), a.get("table", "conn"), filters=a.getlist("filter"),
-        since=when(a.get("from"), "from"), until=when(a.get("to"), "to"), text=a.get("q") or None,
+        since=since, until=until, text=a.get("q") or None,
         limit=integer(a, "limit", default=50, lo=1, hi=explorer.MAX_LIMIT),
         offset=integer(a, "offset", default=0, lo=0, hi=10**9),
-        after=integer(a, "after", default=None, lo=0), kql=a.get("query") or None)
+        after=integer(a, "after", default=None, lo=0), kql=a.get("query") or None,
+        sort=a.get("sort") or None, order=a.get("order", "desc"))
     return jsonify(page)
 
 
@@ -156,9 +201,9 @@ def events(name: str, team: str):
 @team_required
 def event_histogram(name: str, team: str):
     a = request.args
+    since, until = _span(name)
     return jsonify(explorer.histogram(
-        _events_db(name, team), a.get("table", "conn"), since=when(a.get("from"), "from"),
-        until=when(a.get("to"), "to"), kql=a.get("query") or None,
+        _events_db(name, team), a.get("table", "conn"), since=since, until=until, kql=a.get("query") or None,
         buckets=integer(a, "buckets", default=60, lo=1, hi=explorer.MAX_BUCKETS)))
 
 
@@ -166,14 +211,22 @@ def event_histogram(name: str, team: str):
 @team_required
 def event_facets(name: str, team: str):
     a = request.args
+    since, until = _span(name)
     return jsonify(explorer.facets(
-        _events_db(name, team), a.get("table", "conn"), a.getlist("field"), since=when(a.get("from"), "from"),
-        until=when(a.get("to"), "to"), kql=a.get("query") or None))
+        _events_db(name, team), a.get("table", "conn"), a.getlist("field"), since=since, until=until,
+        kql=a.get("query") or None))
 
 
 def _clock_now(name: str) -> float:
     store = current_range().store
     return disclosure.now(store, store.session(name))
+
+
+def _span(name: str) -> tuple[float | None, float | None]:
+    """The request's from/to: absolute, a time of day, or relative to the session clock ("-5m")."""
+    a = request.args
+    now = _clock_now(name)
+    return when(a.get("from"), "from", now), when(a.get("to"), "to", now)
 
 
 @bp.get("/events/<table>/<int:rowid>/packets")
@@ -182,8 +235,22 @@ def event_packets(name: str, team: str, table: str, rowid: int):
     ev = explorer.event(_events_db(name, team), table, rowid)
     flt, since, until = packets.conversation(ev)
     until = min(until, _clock_now(name))
-    out = packets.list_packets(current_range().store.team_dir(name, team).capture, flt, since, until)
-    return jsonify({"table": table, "rowid": rowid, "filter": flt, "from": since, "to": until, **out})
+    conn = packets.ends(ev)
+    out = packets.list_packets(current_range().store.team_dir(name, team).capture, flt, since, until, only=conn)
+    return jsonify({"table": table, "rowid": rowid, "filter": flt, "proto": conn.proto if conn else "arp",
+                    "from": since, "to": until, "event_ts": ev["row"].get("ts"), **out})
+
+
+@bp.get("/events/<table>/<int:rowid>/stream")
+@team_required
+def event_stream(name: str, team: str, table: str, rowid: int):
+    """Follow TCP stream: the event's connection as each side sent it, up to the session clock."""
+    ev = explorer.event(_events_db(name, team), table, rowid)
+    conn = packets.tcp_ends(ev)
+    _flt, since, until = packets.conversation(ev)
+    until = min(until, _clock_now(name))
+    out = packets.follow(current_range().store.team_dir(name, team).capture, conn, since, until)
+    return jsonify({"table": table, "rowid": rowid, "from": since, "to": until, **out})
 
 
 @bp.get("/packets/<int:frame>")
@@ -199,8 +266,8 @@ def pcap(name: str, team: str):
     row = store.session(name)
     now = disclosure.now(store, row)
     a = request.args
-    since = when(a.get("from"), "from")
-    until = when(a.get("to"), "to")
+    since = when(a.get("from"), "from", now)
+    until = when(a.get("to"), "to", now)
     since = row["scenario_start"] if since is None else since
     until = now if until is None else min(until, now)
     if since > now:

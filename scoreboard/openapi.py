@@ -39,6 +39,7 @@ LEDGER = obj({"points": NUM, "reason": STR, "step": nullable(STR), "rule_id": nu
               "kind": {"type": "string", "enum": ["report", "sharing"],
                        "description": "set on the lines of incident reports and shared indicators"},
               "ref": {**INT, "description": "the report's or indicator's number"}})
+PARTS = ("detection", "false_positives", "hints", "reports", "sharing", "other")  # a score's breakdown
 KINDS = {"type": "string", "enum": ["ipv4", "domain", "url", "user_agent", "hash"]}
 TLP = {"type": "string", "enum": ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]}
 ADDRS = {"oneOf": [arr(STR), {**STR, "description": "addresses separated by commas, spaces or new lines"}],
@@ -186,6 +187,13 @@ SCHEMAS = {
             "tied": {**BOOL, "description": "another team shares this rank (scoreboard only)"},
             "leader": {**BOOL, "description": "the one team ranked first alone; none while the top teams are "
                        "tied (scoreboard only)"},
+            "breakdown": {
+                **obj({k: NUM for k in PARTS}, list(PARTS)),
+                "description": "where the score's points come from, adding up to it (each rounded to 0.01; "
+                "scoreboard only): detected attack steps; false positives and hints taken (negative); incident "
+                "reports and shared indicators (0 until the session ends: their marks wait for the end); other "
+                "adjustments",
+            },
         }
     ),
     "FullScore": obj(
@@ -456,6 +464,35 @@ SCHEMAS = {
             "problem": nullable(STR),
         }
     ),
+    "SavedSearch": obj(
+        {
+            "id": INT,
+            "name": {**STR, "description": "1-80 characters, unique in the team (case-insensitive)"},
+            "table": {**STR, "description": "conn, dns, http, ssh, ftp, telnet or arp"},
+            "query": {**STR, "description": "in the hunting language; empty: every event"},
+            "from": nullable({**STR, "description": "as typed: epoch s, ISO-8601, 14:39 or relative such as -15m"}),
+            "to": nullable({**STR, "description": "as typed, like from; null: up to the session clock"}),
+            "columns": nullable({**arr(STR), "description": "fields of the table, in order; null: the default"}),
+            "created_at": {**NUM, "description": "session clock, epoch s (the last save under this name)"},
+            "created_by": {**STR, "description": "the team, or instructor"},
+        },
+        ["id", "name", "table", "query", "from", "to", "columns", "created_at", "created_by"],
+    ),
+    "SavedSearchInput": obj(
+        {
+            "name": {**STR, "minLength": 1, "maxLength": 80},
+            "table": {"type": "string", "enum": ["conn", "dns", "http", "ssh", "ftp", "telnet", "arp"]},
+            "query": {**STR, "maxLength": 2000, "description": "must compile for the table; a mistake is a 400 "
+                      "naming the character"},
+            "from": nullable({**STR, "maxLength": 64, "description": "epoch s, ISO-8601, 14:39, -15m, now-2h or now"}),
+            "to": nullable({**STR, "maxLength": 64}),
+            "columns": nullable({**arr(STR), "description": "fields of the table (GET .../events/tables)"}),
+            "replace": {**BOOL, "default": False,
+                        "description": "overwrite the team's search of the same name (else 409)"},
+        },
+        ["name", "table"],
+        extra=False,
+    ),
     "RuleText": obj({"yaml": {**STR, "description": "one Sigma rule (YAML), at most 64 KiB"}}, ["yaml"]),
     "Deployed": obj({"pk": INT, "rule_id": STR, "title": STR, "deployed_at": NUM, "warnings": arr({"type": "object"})}),
     "Alert": obj(
@@ -481,7 +518,17 @@ SCHEMAS = {
             "warnings": arr({"type": "object"}),
         }
     ),
-    "EventTables": obj({"tables": obj({}, extra=arr(obj({"name": STR, "type": STR}))), "counts": obj({}, extra=INT)}),
+    "EventTables": obj(
+        {
+            "tables": obj({}, extra=arr(obj({"name": STR, "type": STR}))),
+            "counts": obj({}, extra=INT),
+            "logsources": {
+                **obj({}, extra=arr(obj({}, extra=STR))),
+                "description": "per table, the Sigma log sources that read it (detections/pipeline.yml), the usual "
+                "one first, e.g. dns: [{category: dns}, {product: zeek, service: dns}]",
+            },
+        }
+    ),
     "EventPage": obj(
         {
             "table": STR,
@@ -491,6 +538,10 @@ SCHEMAS = {
             "offset": INT,
             "limit": INT,
             "latest_rowid": INT,
+            "sort": STR,
+            "order": STR,
+            "sort_window": nullable({**INT, "description": "a sort by a field other than ts orders the newest "
+                                     "this many hits"}),
             "columns": arr(STR),
             "events": arr({"type": "object", "description": "Zeek fields, _path, _rowid, _ts (epoch)"}),
         }
@@ -521,10 +572,28 @@ SCHEMAS = {
             "filter": STR,
             "from": NUM,
             "to": NUM,
+            "proto": {**STR, "description": "tcp (its stream can be followed), udp, icmp, arp..."},
+            "event_ts": nullable({**NUM, "description": "the event's own time: its packets start there"}),
             "truncated": BOOL,
             "packets": arr(
                 obj({"frame": INT, "ts": NUM, "src": STR, "dst": STR, "protocol": STR, "length": INT, "info": STR})
             ),
+        }
+    ),
+    "TcpStream": obj(
+        {
+            "table": STR,
+            "rowid": INT,
+            "from": NUM,
+            "to": NUM,
+            "client": {**STR, "description": "address:port of the side that opened the connection"},
+            "server": STR,
+            "chunks": arr(obj({"from": {"type": "string", "enum": ["client", "server"]},
+                               "frame": {**INT, "description": "the frame that carried it"}, "ts": NUM,
+                               "hex": {**STR, "description": "the bytes sent, hexadecimal"}})),
+            "bytes": obj({"client": INT, "server": INT}),
+            "truncated": {**BOOL, "description": "the stream holds more than limit bytes: only the first are given"},
+            "limit": INT,
         }
     ),
     "DissectionField": obj({"name": STR, "text": {**STR, "description": "as Wireshark shows it"}, "pos": INT,
@@ -642,13 +711,14 @@ def hunt() -> list[dict]:
             q("query", "a hunting query as in Kibana's KQL: field:value, wildcards, AND/OR/NOT, parentheses, "
               "ranges field:[a TO b], comparisons such as status_code>=400, len(field)>n; a mistake is a 400 "
               "naming the character"),
-            q("from", "epoch seconds or ISO-8601: ts at or after"),
-            q("to", "epoch seconds or ISO-8601: ts at or before")]
+            q("from", "ts at or after: epoch seconds, ISO-8601, a UTC time of day (14:39, 14:39:05) or relative "
+              "to the session clock (-5m, -90s, now-2h, now)"),
+            q("to", "ts at or before, in the same forms as 'from'")]
 
 
 def path_params(*names: str) -> list[dict]:
     return [
-        {"name": n, "in": "path", "required": True, "schema": INT if n in ("pk", "rowid", "frame") else STR}
+        {"name": n, "in": "path", "required": True, "schema": INT if n in ("pk", "rowid", "frame", "id") else STR}
         for n in names
     ]
 
@@ -804,6 +874,23 @@ def document() -> dict:
                 tags=["team"],
             ),
         },
+        T + "/searches": {
+            "parameters": st,
+            "get": op("The team's saved searches, by name", ok(obj({"searches": arr(ref("SavedSearch"))})),
+                      tags=["team"]),
+            "post": op(
+                "Save a search (also after the session ended: it changes no score); 409 when the name is taken "
+                "and replace is not true; at most 50 per team",
+                ok("SavedSearch", "201", "saved"),
+                "SavedSearchInput",
+                tags=["team"],
+            ),
+        },
+        T + "/searches/{id}": {
+            "parameters": path_params("name", "team", "id"),
+            "delete": op("Delete one of the team's saved searches", ok(obj({"id": INT, "deleted": BOOL})),
+                         tags=["team"]),
+        },
         T + "/alerts": {
             "parameters": st,
             "get": op(
@@ -822,7 +909,7 @@ def document() -> dict:
         },
         T + "/events/tables": {
             "parameters": st,
-            "get": op("Event tables, their fields and row counts", ok("EventTables"), tags=["team"]),
+            "get": op("Event tables, their fields, row counts and Sigma log sources", ok("EventTables"), tags=["team"]),
         },
         T + "/events": {
             "parameters": st,
@@ -836,6 +923,8 @@ def document() -> dict:
                     q("limit", "rows per page (1-500, default 50)", INT),
                     q("offset", "rows to skip", INT),
                     q("after", "only rows stored after this _rowid (live tail)", INT),
+                    q("sort", "a field to sort by (default ts): ts sorts every hit, another field the newest 10,000"),
+                    q("order", "asc or desc (default desc)"),
                 ],
                 tags=["team"],
             ),
@@ -867,6 +956,15 @@ def document() -> dict:
         T + "/events/{table}/{rowid}/packets": {
             "parameters": path_params("name", "team", "table", "rowid"),
             "get": op("The packets of an event's connection, up to the session clock", ok("PacketList"), tags=["team"]),
+        },
+        T + "/events/{table}/{rowid}/stream": {
+            "parameters": path_params("name", "team", "table", "rowid"),
+            "get": op(
+                "Follow TCP stream: what each side of the event's TCP connection sent, in order, up to the session "
+                "clock (400 for an event that is not TCP)",
+                ok("TcpStream"),
+                tags=["team"],
+            ),
         },
         T + "/packets/{frame}": {
             "parameters": path_params("name", "team", "frame"),

@@ -185,11 +185,11 @@ document.addEventListener("DOMContentLoaded", function () {
         if (m.kind === "detect") {
           el.appendChild(s("path", Object.assign(attrs, { d: "M" + p.dx + " " + (cy - hh) + " l" + hw + " " + hh + " l" + (-hw) +
             " " + hh + " l" + (-hw) + " " + (-hh) + " z", class: "mark-detect", "data-testid": "mark-detect" }),
-            s("title", {}, m.step ? "detected " + m.step + " after " + CR.dur(m.ttd) : "detection at " + CR.mmss(m.t))));
+            s("title", {}, m.step ? "detected " + m.step + " after " + CR.dur(m.ttd) : "detection at " + CR.at(m.t))));
         } else {
           el.appendChild(s("path", Object.assign(attrs, { d: "M" + (p.dx - a) + " " + (cy - a) + " l" + 2 * a + " " + 2 * a +
             " m0 " + (-2 * a) + " l" + (-2 * a) + " " + 2 * a, class: "mark-fp", "data-testid": "mark-fp" }),
-            s("title", {}, "false positive (" + m.rule + ") at " + CR.mmss(m.t))));
+            s("title", {}, "false positive (" + m.rule + ") at " + CR.at(m.t))));
         }
       });
       svg.appendChild(el);

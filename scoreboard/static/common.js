@@ -72,14 +72,21 @@ window.CR = (function () {
 
   // One time format everywhere (workspace, console, board, report): the time of day in UTC, the
   // events' own clock, "14:39:05" (".123" with ms); the full ISO time goes in a title attribute.
-  function tod(ts, ms) {
-    if (ts === null || ts === undefined || ts === "") return "–";
-    var d = new Date(ts * 1000).toISOString();
-    return d.slice(11, ms ? 23 : 19);
+  function millis(ts) {  // epoch seconds (a number or its text) or an ISO-8601 time
+    return typeof ts === "number" || isFinite(+ts) ? +ts * 1000 : Date.parse(ts);
   }
-  function isoOf(ts) { return ts === null || ts === undefined ? "" : new Date(ts * 1000).toISOString(); }
+  function tod(ts, ms) {
+    if (ts === null || ts === undefined || ts === "" || isNaN(millis(ts))) return "–";
+    return new Date(millis(ts)).toISOString().slice(11, ms ? 23 : 19);
+  }
+  function isoOf(ts) {
+    return ts === null || ts === undefined || ts === "" || isNaN(millis(ts)) ? "" : new Date(millis(ts)).toISOString();
+  }
   // a time cell: "14:39:05" with the full date and time on hover
   function when(ts, ms) { return h("time", { datetime: isoOf(ts), title: isoOf(ts) + " (UTC)" }, tod(ts, ms)); }
+
+  // a point in session time, as every clock of the range shows it: "T+07:05"
+  function at(v) { return v === null || v === undefined ? "–" : "T+" + mmss(v); }
 
   function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
 
@@ -106,6 +113,13 @@ window.CR = (function () {
   Clock.prototype.draw = function () {
     if (!this.snap || !this.el) return;
     this.el.textContent = mmss(this.elapsed()) + " / " + mmss(this.snap.duration);
+    // the session clock on the events' own axis: the time of day the events carry now
+    if (this.snap.now !== undefined) {
+      var now = this.snap.now + (this.elapsed() - this.snap.elapsed);
+      this.el.title = "session time; the events' clock reads " + tod(now) + " UTC";
+      var t = this.el.nextElementSibling;
+      if (t && t.classList.contains("tod")) t.textContent = tod(now) + " UTC";
+    }
   };
 
   // Follow a server-sent-event stream; fall back to polling the JSON twin if streams fail. A stream
@@ -144,5 +158,5 @@ window.CR = (function () {
     if (b && b.dataset.confirm && !window.confirm(b.dataset.confirm)) e.preventDefault();
   });
 
-  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, tod: tod, iso: isoOf, when: when, Clock: Clock, follow: follow, csrf: csrf };
+  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, tod: tod, iso: isoOf, when: when, at: at, Clock: Clock, follow: follow, csrf: csrf };
 })();

@@ -7,7 +7,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var h = CR.h, taxonomy = null;
 
   function say(id, text) { document.getElementById(id).textContent = text || ""; }
-  function when(t) { return t ? new Date(t * 1000).toISOString().replace(".000Z", "Z") : ""; }
+  function when(t) { return t ? CR.when(t) : ""; }
   function list(v) { return v.split(/[\s,;]+/).filter(Boolean); }
 
   // ---- the RSIT pickers -------------------------------------------------------------------
@@ -59,7 +59,7 @@ document.addEventListener("DOMContentLoaded", function () {
           h("td", {}, r.pk), h("td", { class: "wrap" }, r.title), h("td", {}, r.classification.label),
           h("td", {}, r.severity),
           h("td", {}, when(r.filed_at), r.edited_at ? h("small", { class: "muted", "data-testid": "report-edited" },
-            " (edited " + when(r.edited_at) + ")") : null),
+            " (edited ", when(r.edited_at), ")") : null),
           h("td", {}, mark),
           h("td", { class: "wrap" }, r.comments.map(function (c) { return h("div", { "data-testid": "report-comment" }, c.text); })),
           h("td", {}, res.open ? [

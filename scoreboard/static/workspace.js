@@ -1,4 +1,5 @@
-// The trainee workspace: event explorer with packet drill-down, rule editor, alerts, score, hints, pcap.
+// The trainee workspace: tabs, alerts, score, hints, pcap and the live stream; the explorer (explorer.js),
+// the packet drill-down (drill.js) and the rule editor (rules.js) are its parts.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("workspace");
@@ -6,13 +7,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var h = CR.h;
   var base = root.dataset.api;
   var clock = new CR.Clock(document.getElementById("ws-clock"), document.getElementById("ws-status"));
-  var state = { table: "conn", filters: [], from: "", to: "", q: "", query: "", offset: 0, limit: 50 };
-  var FACETS = { conn: ["id.orig_h", "id.resp_h", "id.resp_p", "service", "conn_state"],
-    dns: ["query", "qtype_name", "rcode_name", "id.orig_h"], http: ["host", "method", "status_code", "user_agent"],
-    ssh: ["client", "server", "id.orig_h"], ftp: ["command", "reply_code", "user"], telnet: ["user", "direction"],
-    arp: ["operation", "id.orig_h", "src_mac"] };
-  var URL_KEYS = ["table", "query", "from", "to", "q"];
-  var seen = { events: null, alerts: -1, rules: -1, hints: -1, score: null };
+  var seen = { alerts: -1, rules: -1, hints: -1, score: null };
 
   function showError(id, err) {
     var e = document.getElementById(id);
@@ -20,168 +15,29 @@ document.addEventListener("DOMContentLoaded", function () {
     if (e.tagName === "PRE") e.hidden = !err;
   }
 
-  // ---- tabs ------------------------------------------------------------------------------
-  document.querySelectorAll(".tabs [data-tab]").forEach(function (b) {
-    b.addEventListener("click", function () {
-      document.querySelectorAll(".tabs [data-tab]").forEach(function (x) { x.classList.toggle("active", x === b); });
-      document.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== b.dataset.tab; });
-      ({ rules: function () { rules.load(); }, alerts: loadAlerts, score: loadScore, hints: loadHints }[b.dataset.tab] || function () {})();
+  // ---- tabs: click, or the arrow keys, Home and End as in any tab list ----------------------
+  var tabs = Array.prototype.slice.call(document.querySelectorAll(".tabs [data-tab]"));
+  function select(b) {
+    tabs.forEach(function (x) {
+      x.classList.toggle("active", x === b);
+      x.setAttribute("aria-selected", x === b ? "true" : "false");
+      x.tabIndex = x === b ? 0 : -1;
+    });
+    document.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== b.dataset.tab; });
+    ({ rules: function () { rules.load(); }, alerts: loadAlerts, score: loadScore, hints: loadHints }[b.dataset.tab] || function () {})();
+  }
+  tabs.forEach(function (b, i) {
+    b.addEventListener("click", function () { select(b); });
+    b.addEventListener("keydown", function (e) {
+      var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (j === undefined) return;
+      var t = tabs[(j + tabs.length) % tabs.length];
+      e.preventDefault();
+      select(t);
+      t.focus();
     });
   });
-
-  // ---- events ----------------------------------------------------------------------------
-  function eventsUrl() {
-    var p = new URLSearchParams({ table: state.table, limit: state.limit, offset: state.offset });
-    state.filters.forEach(function (f) { p.append("filter", f); });
-    if (state.from) p.set("from", state.from);
-    if (state.to) p.set("to", state.to);
-    if (state.q) p.set("q", state.q);
-    if (state.query) p.set("query", state.query);
-    return base + "/events?" + p.toString();
-  }
-
-  // the search lives in the page's address: it survives a reload and can be shared
-  function saveUrl() {
-    var p = new URLSearchParams();
-    URL_KEYS.forEach(function (k) { if (state[k] && !(k === "table" && state[k] === "conn")) p.set(k, state[k]); });
-    history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p.toString() : "") + location.hash);
-  }
-
-  function restoreUrl() {
-    var p = new URLSearchParams(location.search);
-    var ids = { table: "event-table", query: "event-query", from: "event-from", to: "event-to", q: "event-search" };
-    URL_KEYS.forEach(function (k) {
-      if (!p.get(k)) return;
-      state[k] = p.get(k);
-      document.getElementById(ids[k]).value = p.get(k);
-    });
-  }
-
-  function huntParams() {
-    var p = new URLSearchParams({ table: state.table });
-    if (state.query) p.set("query", state.query);
-    if (state.from) p.set("from", state.from);
-    if (state.to) p.set("to", state.to);
-    return p;
-  }
-
-  var lastHunt = 0;
-  function loadHunt() {
-    lastHunt = Date.now();
-    var hp = huntParams();
-    hp.set("buckets", 60);
-    CR.api("GET", base + "/events/histogram?" + hp.toString()).then(drawHistogram).catch(function () {});
-    var fp = huntParams();
-    (FACETS[state.table] || []).forEach(function (f) { fp.append("field", f); });
-    CR.api("GET", base + "/events/facets?" + fp.toString()).then(drawFacets).catch(function () {});
-  }
-
-  function iso(t) { return new Date(t * 1000).toISOString(); }
-
-  function drawHistogram(hg) {
-    var svg = document.getElementById("event-histogram");
-    var top = Math.max.apply(null, hg.counts.concat([1]));
-    var w = 600 / Math.max(hg.counts.length, 1);
-    svg.replaceChildren.apply(svg, hg.counts.map(function (c, i) {
-      var from = hg.start + i * hg.width, to = from + hg.width;
-      var bar = CR.s("rect", { x: i * w + 0.5, width: Math.max(w - 1, 1), y: 60 - 58 * c / top, height: 58 * c / top,
-        "data-testid": "histogram-bar" }, CR.s("title", {}, c + " hits from " + iso(from)));
-      bar.addEventListener("click", function () {  // zoom into this bucket
-        state.from = iso(from); state.to = iso(to);
-        document.getElementById("event-from").value = state.from;
-        document.getElementById("event-to").value = state.to;
-        apply();
-      });
-      return bar;
-    }));
-    document.getElementById("histogram-span").textContent = hg.total
-      ? hg.total + " hits, " + iso(hg.start) + " – " + iso(hg.end) + " (click a bar to zoom in)" +
-        (hg.partial ? "; only the newest events were counted in time: narrow the search" : "") : "no hits";
-  }
-
-  function quoted(v) { return typeof v === "number" ? String(v) : '"' + String(v).replace(/(["\\])/g, "\\$1") + '"'; }
-
-  function refine(field, value, keep) {
-    var term = (keep ? "" : "NOT ") + field + ":" + quoted(value);
-    state.query = state.query ? "(" + state.query + ") AND " + term : term;
-    document.getElementById("event-query").value = state.query;
-    apply();
-  }
-
-  function drawFacets(res) {
-    var box = document.getElementById("event-facets");
-    box.replaceChildren();
-    Object.keys(res.facets).forEach(function (f) {
-      var items = res.facets[f];
-      if (!items.length) return;
-      box.appendChild(h("h4", {}, f));
-      box.appendChild(h("ul", {}, items.map(function (it) {
-        return h("li", { "data-testid": "facet-value", dataset: { field: f } }, String(it.value), " ",
-          h("small", { class: "muted" }, it.count),
-          h("button", { type: "button", title: "only these", "data-testid": "facet-in",
-            onclick: function () { refine(f, it.value, true); } }, "+"),
-          h("button", { type: "button", title: "all but these", "data-testid": "facet-out",
-            onclick: function () { refine(f, it.value, false); } }, "−"));
-      })));
-    });
-    if (res.sampled) box.appendChild(h("p", { class: "muted", "data-testid": "facet-sample" },
-      "top values of the newest " + res.sampled + " hits"));
-  }
-
-  function apply() {
-    state.offset = 0;
-    saveUrl();
-    loadEvents();
-    loadHunt();
-  }
-
-  function loadEvents() {
-    return CR.api("GET", eventsUrl()).then(function (page) {
-      showError("event-error", null);
-      var head = document.querySelector("#events-table thead"), body = document.querySelector("#events-table tbody");
-      var cols = page.columns;
-      // "row": the event's row id, what a report's evidence cites as table:row (e.g. conn:42)
-      head.replaceChildren(h("tr", {}, h("th", { class: "num", title: "cite it in a report as " + page.table + ":row" }, "row"),
-        cols.map(function (c) { return h("th", {}, c); })));
-      body.replaceChildren();
-      page.events.forEach(function (ev) {
-        body.appendChild(h("tr", { class: "clickable", "data-testid": "event-row", dataset: { rowid: ev._rowid },
-          title: "show this connection's packets", onclick: function () { drills.open(page.table, ev._rowid); } },
-          h("td", { class: "num", "data-testid": "event-rowid", title: page.table + ":" + ev._rowid }, ev._rowid),
-          cols.map(function (c) { return h("td", {}, ev[c] === undefined ? "" : ev[c]); })));
-      });
-      var to = Math.min(page.offset + page.limit, page.total);
-      document.getElementById("event-range").textContent =
-        page.total ? (page.offset + 1) + "–" + to + " of " + page.total + (page.total_capped ? "+" : "") +
-          " (newest first)" + (page.total_partial ? "; counting stopped at its time limit: narrow the search" : "")
-          : "no events";
-      document.getElementById("event-newer").disabled = page.offset === 0;
-      document.getElementById("event-older").disabled = to >= page.total;
-    }).catch(function (e) { showError("event-error", e); });
-  }
-
-  document.getElementById("event-filter").addEventListener("submit", function (e) {
-    e.preventDefault();
-    state.table = document.getElementById("event-table").value;
-    state.filters = document.getElementById("event-filters").value.split(";").map(function (x) { return x.trim(); }).filter(Boolean);
-    state.from = document.getElementById("event-from").value.trim();
-    state.to = document.getElementById("event-to").value.trim();
-    state.q = document.getElementById("event-search").value.trim();
-    state.query = document.getElementById("event-query").value.trim();
-    apply();
-  });
-  document.getElementById("event-table").addEventListener("change", function () {
-    // another table has other fields: the previous table's filter would not apply there
-    document.getElementById("event-filters").value = "";
-    document.getElementById("event-query").value = "";
-    document.getElementById("event-apply").click();
-  });
-  document.getElementById("event-newer").addEventListener("click", function () {
-    state.offset = Math.max(0, state.offset - state.limit); loadEvents();
-  });
-  document.getElementById("event-older").addEventListener("click", function () {
-    state.offset += state.limit; loadEvents();
-  });
+  select(tabs[0]);
 
   // ---- alerts, score, hints --------------------------------------------------------------
   function alertView(a) {
@@ -189,7 +45,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var keys = [];
     evs.forEach(function (ev) { Object.keys(ev).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); }); });
     return h("details", { class: "alert", "data-testid": "alert", dataset: { id: a.id } },
-      h("summary", {}, h("strong", {}, a.rule_title || a.rule_id), " · " + (a.level || "") + " · raised " + a.raised_at +
+      h("summary", {}, h("strong", {}, a.rule_title || a.rule_id), " · " + (a.level || "") + " · raised ", CR.when(a.raised_at),
         " · " + evs.length + " event(s)"),
       h("div", { class: "scroll" }, h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, keys.map(function (k) { return h("th", {}, k); }))),
@@ -269,12 +125,7 @@ document.addEventListener("DOMContentLoaded", function () {
     clock.set(o);
     document.getElementById("ws-score").textContent = o.score ? o.score.score : "–";
     document.getElementById("ws-alerts").textContent = o.alerts;
-    var n = o.events ? o.events[state.table] : null;
-    if (document.getElementById("event-tail").checked && state.offset === 0 && n !== seen.events) {
-      seen.events = n;
-      loadEvents();
-      if (Date.now() - lastHunt > 5000) loadHunt();  // the histogram and facets follow, at most every 5 s
-    }
+    explorer.onCount(o.events ? o.events[explorer.table()] : null);
     var active = (document.querySelector(".tabs .active") || {}).dataset || {};
     if (o.alerts !== seen.alerts) { seen.alerts = o.alerts; if (active.tab === "alerts") loadAlerts(); }
     var sc = JSON.stringify(o.score);
@@ -285,9 +136,7 @@ document.addEventListener("DOMContentLoaded", function () {
 
   var drills = WS.drill(base);
   var rules = WS.rules(base, alertView, showError);
-  restoreUrl();
-  saveUrl();
-  loadEvents();
-  loadHunt();
+  var explorer = WS.explorer(base, drills, rules, showError);
+  WS.saved(document.getElementById("saved-searches").dataset.url, explorer);
   CR.follow(root.dataset.stream, base, update, null);
 });

@@ -150,15 +150,16 @@ def browser():
 class Shots:
     """Numbered full-page screenshots of each stage."""
 
-    def __init__(self):
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTIFACTS.glob("*.png"):
+    def __init__(self, folder: str = ""):
+        self.dir = ARTIFACTS / folder
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for old in self.dir.glob("*.png"):
             old.unlink()
         self.n = 0
 
     def __call__(self, page, name: str) -> Path:
         self.n += 1
-        path = ARTIFACTS / f"{self.n:02d}-{name}.png"
+        path = self.dir / f"{self.n:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 

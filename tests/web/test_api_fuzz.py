@@ -69,10 +69,13 @@ def api(tmp_path_factory):
     assert r.status_code == 201, r.json
     r = c.post("/api/sessions/fuzz/teams/blue/indicators", headers=blue, json={"type": "ipv4", "value": "10.0.0.9"})
     assert r.status_code == 201, r.json
+    r = c.post("/api/sessions/fuzz/teams/blue/searches", headers=blue, json={"name": "ssh", "table": "conn",
+                                                                              "query": "id.resp_p:22", "from": "-5m"})
+    assert r.status_code == 201, r.json
     page = c.get("/api/sessions/fuzz/teams/blue/events?table=conn&limit=1", headers=blue).json
     assert page["events"] and store.alerts("fuzz", "blue")
     real = {"name": ["fuzz"], "team": ["blue", "red"], "pk": [1], "rowid": [page["events"][0]["_rowid"]],
-            "frame": [1, 2], "table": ["conn", "dns"], "step": ["recon"]}
+            "frame": [1, 2], "table": ["conn", "dns"], "step": ["recon"], "id": [r.json["id"]]}
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     yield {"app": app, "schema": schema, "store": store, "headers": {"instructor": inst, "team": blue, "anonymous": {}},
            "real": real}

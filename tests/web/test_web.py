@@ -232,8 +232,8 @@ def test_lifecycle_move_hint_delete(env):
 # ---- the team's workspace -------------------------------------------------------------------
 
 TEAM_ROUTES = ["", "/rules", "/alerts", "/score", "/hints", "/events", "/events/tables", "/events/histogram",
-               "/events/facets", "/events/conn/1/packets",
-               "/packets/1", "/pcap", "/stream"]
+               "/events/facets", "/events/conn/1/packets", "/events/conn/1/stream",
+               "/packets/1", "/pcap", "/stream", "/searches"]
 
 
 def test_team_sees_only_its_own(env):
@@ -247,10 +247,12 @@ def test_team_sees_only_its_own(env):
             assert r.status_code == 403 and "its own" in r.json["error"], url
         assert c.get(f"/api/sessions/main/teams/blue{suffix}").status_code == 401
     for method, suffix, body in (("post", "/rules", {"yaml": SCAN_RULE}), ("delete", "/rules/1", None),
-                                 ("post", "/dry-run", {"yaml": SCAN_RULE})):
+                                 ("post", "/dry-run", {"yaml": SCAN_RULE}),
+                                 ("post", "/searches", {"name": "scan", "table": "conn"}),
+                                 ("delete", "/searches/1", None)):
         r = getattr(c, method)(f"/api/sessions/main/teams/red{suffix}", json=body, headers=blue)
         assert r.status_code == 403
-    assert env["store"].rules("main", "red") == []
+    assert env["store"].rules("main", "red") == [] and sessions.saved_searches(env["store"], "main", "red") == []
     assert c.get("/workspace/main/red", headers=blue).status_code == 403
     # the instructor sees every team; an unknown team is a 404
     h = token(env)
@@ -334,6 +336,28 @@ def test_rules_alerts_score_events_packets(env, tmp_path):
     assert r.status_code == 400 and "character 1" in r.json["error"] and "its fields: ts" in r.json["error"]
     r = c.get(base + "/events/facets", headers=h, query_string={"table": "dns", "field": "nope"})
     assert r.status_code == 400 and "no field 'nope'" in r.json["error"]
+    # times as a hunter types them: relative to the session clock, a time of day, absolute
+    rel = c.get(base + "/events", headers=h, query_string={"table": "dns", "from": f"-{now - mid:.3f}s"}).json
+    assert rel["total"] == ranged["total"]
+    for bad, msg in (("-5x", "relative to the session clock"), ("25:00", "no time of day"), ("x" * 65, "64")):
+        r = c.get(base + "/events/histogram", headers=h, query_string={"table": "dns", "from": bad})
+        assert r.status_code == 400 and msg in r.json["error"], (bad, r.json)
+    # sorting: by time either way over every hit, by another column over the newest hits
+    asc = c.get(base + "/events", headers=h, query_string={"table": "dns", "sort": "ts", "order": "asc"}).json
+    assert [e["_ts"] for e in asc["events"]] == sorted(e["_ts"] for e in asc["events"])
+    assert asc["events"][0]["_ts"] == min(ts + [e["_ts"] for e in asc["events"]]) and asc["sort_window"] is None
+    by_q = c.get(base + "/events", headers=h, query_string={"table": "dns", "sort": "query", "limit": 500}).json
+    names = [e["query"] for e in by_q["events"] if e["query"] is not None]
+    assert names == sorted(names, reverse=True) and by_q["sort_window"] == 10_000
+    assert len(by_q["events"]) == min(page["total"], 500)
+    first = asc["events"][0]["_ts"]
+    tod = time.strftime("%H:%M:%S", time.gmtime(first + 2))
+    by_tod = c.get(base + "/events", headers=h, query_string={"table": "dns", "from": tod}).json
+    assert 0 < by_tod["total"] < page["total"] and all(e["_ts"] >= int(first + 2) for e in by_tod["events"])
+    r = c.get(base + "/events", headers=h, query_string={"table": "dns", "sort": "nope"})
+    assert r.status_code == 400 and "cannot sort by 'nope'" in r.json["error"] and "query" in r.json["error"]
+    r = c.get(base + "/events", headers=h, query_string={"table": "dns", "order": "sideways"})
+    assert r.status_code == 400 and "asc or desc" in r.json["error"]
     # packets of an event's connection: real frames, none past the clock
     ev = c.get(base + "/events?table=conn&limit=1", headers=h).json["events"][0]
     pk_list = c.get(base + f"/events/conn/{ev['_rowid']}/packets", headers=h).json
@@ -356,6 +380,17 @@ def test_rules_alerts_score_events_packets(env, tmp_path):
     r = c.get(base + f"/packets/{future}", headers=h)
     assert r.status_code == 404 and "not yet" in r.json["error"]
     assert c.get(base + "/packets/0", headers=h).status_code == 400
+    assert pk_list["event_ts"] == ev["_ts"]
+    # Follow TCP stream: a TCP connection's two sides up to the clock; a UDP flow is refused with why
+    tcp = c.get(base + "/events", headers=h, query_string={"table": "conn", "query": "proto:tcp", "limit": 1}).json
+    tcp = tcp["events"][0]
+    st = c.get(base + f"/events/conn/{tcp['_rowid']}/stream", headers=h).json
+    assert st["client"] == f"{tcp['id.orig_h']}:{tcp['id.orig_p']}" and st["to"] <= now and not st["truncated"]
+    assert all(x["ts"] <= now and x["from"] in ("client", "server") for x in st["chunks"])
+    dns = c.get(base + "/events?table=dns&limit=1", headers=h).json["events"][0]
+    r = c.get(base + f"/events/dns/{dns['_rowid']}/stream", headers=h)
+    assert r.status_code == 400 and "TCP connections" in r.json["error"] and "UDP flow" in r.json["error"]
+    assert c.get(base + "/events/conn/999999/stream", headers=h).status_code == 404
     # pcap download: a range and a BPF, cut at the clock
     r = c.get(base + "/pcap", headers=h, query_string={"bpf": "udp port 53"})
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.tcpdump.pcap")
@@ -594,11 +629,24 @@ def test_answers_match_the_openapi_document(env):
         for suffix in ("", "/rules", "/alerts", "/score", "/hints", "/events/tables", "/events?table=conn&limit=3"):
             check("get", "/api/sessions/schema/teams/blue" + suffix, T + suffix.split("?")[0], headers=who)
     check("post", "/api/sessions/schema/teams/blue/dry-run", T + "/dry-run", headers=team_h, json={"yaml": SCAN_RULE})
+    saved = check("post", "/api/sessions/schema/teams/blue/searches", T + "/searches", 201, headers=team_h,
+                  json={"name": "sqlmap", "table": "http", "query": "user_agent:*sqlmap*", "from": "-15m",
+                        "columns": ["ts", "uri"]})
+    check("post", "/api/sessions/schema/teams/blue/searches", T + "/searches", 201, headers=h,
+          json={"name": "all conn", "table": "conn"})
+    for who in (team_h, h):
+        check("get", "/api/sessions/schema/teams/blue/searches", T + "/searches", headers=who)
+    check("delete", f"/api/sessions/schema/teams/blue/searches/{saved.json['id']}", T + "/searches/{id}",
+          headers=team_h)
     page = c.get("/api/sessions/schema/teams/blue/events?table=conn&limit=1", headers=team_h).json
     rowid = page["events"][0]["_rowid"]
     pk = check("get", f"/api/sessions/schema/teams/blue/events/conn/{rowid}/packets",
                T + "/events/{table}/{rowid}/packets", headers=team_h).json["packets"][0]["frame"]
     check("get", f"/api/sessions/schema/teams/blue/packets/{pk}", T + "/packets/{frame}", headers=team_h)
+    tcp = c.get("/api/sessions/schema/teams/blue/events", headers=team_h,
+                query_string={"table": "conn", "query": "proto:tcp", "limit": 1}).json["events"][0]["_rowid"]
+    check("get", f"/api/sessions/schema/teams/blue/events/conn/{tcp}/stream", T + "/events/{table}/{rowid}/stream",
+          headers=team_h)
     check("get", "/api/board", "/api/board")
     check("get", "/api/board/schema", "/api/board/{name}")
     check("delete", f"/api/sessions/schema/teams/blue/rules/{dep.json['pk']}", T + "/rules/{pk}", headers=team_h)
