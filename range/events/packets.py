@@ -179,9 +179,11 @@ class _Index:
     def records(self, mm, first: int, stop: int) -> Iterator[tuple[int, int, float, int]]:
         """(number, offset, time, length) of records ``first`` .. ``stop - 1`` (0-based)."""
         unpack, unit = struct.Struct(self.order + "IIII").unpack_from, self.unit
+        stop = min(stop, self.count)
+        if first >= stop:
+            return
         i = first - first % BLOCK
         off = self.starts[i // BLOCK]
-        stop = min(stop, self.count)
         while i < stop:
             sec, frac, incl, _ = unpack(mm, off)
             if i >= first:
