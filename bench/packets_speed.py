@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from mdsection import write_section  # noqa: E402
 
-from range.events import explorer, packets  # noqa: E402
+from range.events import explorer, packets, pcapindex  # noqa: E402
 from range.events.ingest import ingest  # noqa: E402
 from range.replay import replay  # noqa: E402
 from range.scenario import catalog, load_scenario  # noqa: E402
@@ -99,7 +99,7 @@ def bench(pcap: Path, work: Path, repeat: int, say) -> dict:
 
     # once per server process and capture: the first request indexes the capture's records, and the
     # first drill-down asks tshark for its frame-number fields (for the dissections), in the background
-    packets._INDEXES.clear()
+    pcapindex._INDEXES.clear()
     packets._FRAMENUM = None
     t = time.perf_counter()
     http_frame = event_frame(http)

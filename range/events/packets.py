@@ -9,29 +9,28 @@ with ``editcap -B``.
 tshark dissects every packet it reads (about 50 µs each, after a start of 0.2-0.3 s), so it is
 never given the whole capture: the records of the time range (and of the connection, when there
 is one) are copied into a small classic pcap first, found through an index of the capture's
-records kept per file (:class:`_Index`; records are copied, never dissected, in Python), and
+records kept per file (:mod:`.pcapindex`; records are copied, never dissected, in Python), and
 the frame numbers tshark reports are mapped back to the capture's own.
 """
 from __future__ import annotations
 
 import base64
 import ipaddress
-import mmap
 import os
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
 from range.core import InputError, NotFound, RangeError, require_tool
+from range.events import pcapindex
+from range.events.pcapindex import Ends
 from range.traffic import check_pcap
 
 MAX_PACKETS = 1000
@@ -52,34 +51,6 @@ def _port(v) -> int:
     if not isinstance(v, int) or not 0 <= v <= 65535:
         raise RangeError(f"the event holds no usable port ({v!r})")
     return v
-
-
-class Ends(NamedTuple):
-    """An event's connection: its protocol (tcp, udp, icmp or another IP protocol) and its two ends,
-    the originator first (ports for TCP and UDP only)."""
-    proto: str
-    orig: str
-    resp: str
-    orig_p: int | None = None
-    resp_p: int | None = None
-
-    def filter(self) -> str:
-        """The tshark display filter naming the connection (either direction)."""
-        src, dst = self.orig, self.resp
-        ip = "ipv6" if ":" in src else "ip"
-        if self.proto == "icmp":
-            return f"icmp && {ip}.addr == {src} && {ip}.addr == {dst}"
-        if self.proto in ("tcp", "udp"):
-            p, sp, dp = self.proto, self.orig_p, self.resp_p
-            fwd = f"{ip}.src == {src} && {p}.srcport == {sp} && {ip}.dst == {dst} && {p}.dstport == {dp}"
-            rev = f"{ip}.src == {dst} && {p}.srcport == {dp} && {ip}.dst == {src} && {p}.dstport == {sp}"
-            return f"{p} && (({fwd}) || ({rev}))"
-        return f"{ip}.addr == {src} && {ip}.addr == {dst}"
-
-    def __str__(self) -> str:
-        if self.orig_p is None:
-            return f"{self.proto} {self.orig} → {self.resp}"
-        return f"{self.proto} {self.orig}:{self.orig_p} → {self.resp}:{self.resp_p}"
 
 
 def ends(ev: dict) -> Ends | None:
@@ -120,190 +91,6 @@ def conversation(ev: dict) -> tuple[str, float, float]:
     return f, row["ts"] - 1, row["ts"] + 300  # the connection record has not arrived yet
 
 
-# ---- the capture's records, without dissecting them ------------------------------------------
-
-BLOCK = 512  # records per entry of a capture's index
-_MAGIC = {b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-          b"\xa1\xb2\xc3\xd4": (">", 1e-6), b"\xa1\xb2\x3c\x4d": (">", 1e-9)}
-
-
-@dataclass(eq=False)
-class _Index:
-    """Where every BLOCK-th record of a classic pcap starts, with the earliest and latest time of
-    each block of records: a time range or a frame number is found by walking one block. Kept per
-    file and extended when the file grows (a rewritten file is indexed again)."""
-    ident: tuple
-    head: bytes
-    order: str
-    unit: float
-    starts: list[int] = field(default_factory=list)
-    lo: list[float] = field(default_factory=list)
-    hi: list[float] = field(default_factory=list)
-    count: int = 0
-    end: int = 24
-    last: tuple[int, bytes] = (0, b"")  # the last record's offset and header: tells growth from rewrite
-
-    @property
-    def linktype(self) -> int:
-        return struct.unpack(self.order + "I", self.head[20:24])[0] & 0x03FFFFFF
-
-    def extend(self, mm, size: int) -> None:
-        unpack, unit = struct.Struct(self.order + "IIII").unpack_from, self.unit
-        starts, lo, hi = self.starts, self.lo, self.hi
-        off, n, last = self.end, self.count, self.last[0]
-        while off + 16 <= size:
-            sec, frac, incl, _ = unpack(mm, off)
-            if off + 16 + incl > size:
-                break  # a record still being written
-            t = sec + frac * unit
-            if n % BLOCK == 0:
-                starts.append(off)
-                lo.append(t)
-                hi.append(t)
-            elif t < lo[-1]:
-                lo[-1] = t
-            elif t > hi[-1]:
-                hi[-1] = t
-            last = off
-            off += 16 + incl
-            n += 1
-        if n:
-            self.last = (last, bytes(mm[last:last + 16]))
-        self.count, self.end = n, off
-
-    def stamp(self, mm, off: int) -> int:
-        """The time of the record at ``off``, in nanoseconds (exact, for differences)."""
-        sec, frac = struct.unpack_from(self.order + "II", mm, off)
-        return sec * 10**9 + frac * (1000 if self.unit == 1e-6 else 1)
-
-    def records(self, mm, first: int, stop: int) -> Iterator[tuple[int, int, float, int]]:
-        """(number, offset, time, length) of records ``first`` .. ``stop - 1`` (0-based)."""
-        unpack, unit = struct.Struct(self.order + "IIII").unpack_from, self.unit
-        stop = min(stop, self.count)
-        if first >= stop:
-            return
-        i = first - first % BLOCK
-        off = self.starts[i // BLOCK]
-        while i < stop:
-            sec, frac, incl, _ = unpack(mm, off)
-            if i >= first:
-                yield i, off, sec + frac * unit, incl
-            off += 16 + incl
-            i += 1
-
-    def span(self, since: float, until: float) -> tuple[int, int]:
-        """Records first .. stop - 1 hold every record timed in [since, until] (a few more)."""
-        blocks = [b for b in range(len(self.starts)) if self.hi[b] >= since and self.lo[b] <= until]
-        if not blocks:
-            return 0, 0
-        return blocks[0] * BLOCK, min(self.count, (blocks[-1] + 1) * BLOCK)
-
-
-_INDEXES: dict[str, _Index] = {}
-_INDEX_LOCK = threading.Lock()
-
-
-@contextmanager
-def _mapped(pcap: Path) -> Iterator[tuple[_Index | None, mmap.mmap | None]]:
-    """The capture's index and its bytes; (None, None) unless it is a classic pcap (pcapng)."""
-    with open(pcap, "rb") as f:
-        head = f.read(24)
-        st = os.fstat(f.fileno())
-        if len(head) < 24 or head[:4] not in _MAGIC:
-            yield None, None
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            key, ident = str(pcap.resolve()), (st.st_dev, st.st_ino)
-            with _INDEX_LOCK:
-                ix = _INDEXES.get(key)
-                if (ix is None or ix.ident != ident or ix.head != head or len(mm) < ix.end
-                        or bytes(mm[ix.last[0]:ix.last[0] + 16]) != ix.last[1]):
-                    ix = _Index(ident, head, *_MAGIC[head[:4]])
-                if len(mm) > ix.end:
-                    ix.extend(mm, len(mm))
-                if len(_INDEXES) >= 64 and key not in _INDEXES:
-                    _INDEXES.pop(next(iter(_INDEXES)))
-                _INDEXES[key] = ix
-            yield ix, mm
-
-
-def _ip(d: bytes) -> tuple[bytes, bytes, int, tuple[int, int] | None] | None:
-    """An Ethernet frame's IP source, destination, protocol and (TCP, UDP) ports; None if not IP."""
-    et, o = int.from_bytes(d[12:14], "big"), 14
-    while et in (0x8100, 0x88A8) and len(d) >= o + 4:
-        et, o = int.from_bytes(d[o + 2:o + 4], "big"), o + 4
-    if et == 0x0800 and len(d) >= o + 20:
-        src, dst, p, l4 = d[o + 12:o + 16], d[o + 16:o + 20], d[o + 9], o + (d[o] & 15) * 4
-        frag = int.from_bytes(d[o + 6:o + 8], "big") & 0x1FFF
-    elif et == 0x86DD and len(d) >= o + 40:
-        src, dst, p, l4, frag = d[o + 8:o + 24], d[o + 24:o + 40], d[o + 6], o + 40, 0
-    else:
-        return None
-    ports = None
-    if p in (6, 17) and not frag and len(d) >= l4 + 4:
-        ports = (int.from_bytes(d[l4:l4 + 2], "big"), int.from_bytes(d[l4 + 2:l4 + 4], "big"))
-    return src, dst, p, ports
-
-
-def _ends_of(d: bytes) -> Ends | None:
-    """The connection an Ethernet frame belongs to (its sender as the originator), if it is IP."""
-    got = _ip(d)
-    if got is None or got[2] in (1, 58):
-        return None  # ICMP: its own window, every protocol around it
-    src, dst, p, ports = got
-    a, b = str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst))
-    if ports:
-        return Ends("tcp" if p == 6 else "udp", a, b, *ports)
-    return Ends(f"ip proto {p}", a, b)
-
-
-def _matcher(e: Ends, linktype: int) -> Callable[[bytes], bool] | None:
-    """Whether an Ethernet frame may belong to the connection ``e`` (its two addresses, and its ports
-    when it is TCP or UDP; ICMP to or from either end is kept, it may be about the connection). A
-    pre-filter only: tshark's display filter decides. None when the link is not Ethernet."""
-    if linktype != 1:
-        return None
-    a, b = ipaddress.ip_address(e.orig).packed, ipaddress.ip_address(e.resp).packed
-    proto = {"tcp": 6, "udp": 17}.get(e.proto)
-    fwd_ports, rev_ports = (e.orig_p, e.resp_p), (e.resp_p, e.orig_p)
-
-    def keep(d: bytes) -> bool:
-        got = _ip(d)
-        if got is None:
-            return False
-        src, dst, p, ports = got
-        if p in (1, 58):
-            return src in (a, b) or dst in (a, b)
-        if src == a and dst == b:
-            want = fwd_ports
-        elif src == b and dst == a:
-            want = rev_ports
-        else:
-            return False
-        return proto is None or p != proto or ports is None or ports == want
-    return keep
-
-
-def _slice(pcap: Path, since: float, until: float, work: Path, only: Ends | None = None
-           ) -> tuple[Path, list[int] | None]:
-    """The capture's records timed in [since, until] (and of the connection ``only``) in a classic
-    pcap of their own, and the capture's frame number of each. A capture that is not a classic
-    pcap is given whole, its frames numbered as they are (None)."""
-    with _mapped(pcap) as (ix, mm):
-        if ix is None:
-            return pcap, None
-        keep = _matcher(only, ix.linktype) if only else None
-        first, stop = ix.span(since, until)
-        out, numbers = [ix.head], []
-        for i, off, t, incl in ix.records(mm, first, stop):
-            if since <= t <= until and (keep is None or keep(mm[off + 16:off + 16 + min(incl, 128)])):
-                out.append(mm[off:off + 16 + incl])
-                numbers.append(i + 1)
-    path = work / "slice.pcap"
-    path.write_bytes(b"".join(out))
-    return path, numbers
-
-
 def _tshark_error(err: str, code) -> RangeError:
     msg = [ln for ln in (err or "").splitlines() if ln.strip() and "Running as user" not in ln]
     return RangeError(f"tshark could not read the capture: {msg[-1] if msg else code}")
@@ -320,7 +107,7 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
     _warm()
     work = Path(tempfile.mkdtemp(prefix="cyberrange-packets-"))
     try:
-        part, numbers = _slice(pcap, since, until, work, only)
+        part, numbers = pcapindex.slice(pcap, since, until, work, only)
         if numbers == []:
             return {"packets": [], "truncated": False}
         flt = f"({display_filter}) && frame.time_epoch >= {since:.6f} && frame.time_epoch <= {until:.6f}"
@@ -380,7 +167,7 @@ def _window(pcap: Path, number: int, until: float, work: Path) -> _Window | None
     frame or it is later than ``until``. A classic pcap is copied through its index, any other
     capture by editcap (the WINDOW frames before the frame)."""
     out = work / "window.pcap"
-    with _mapped(pcap) as (ix, mm):
+    with pcapindex.mapped(pcap) as (ix, mm):
         if ix is not None:
             if number > ix.count:
                 return None
@@ -388,8 +175,8 @@ def _window(pcap: Path, number: int, until: float, work: Path) -> _Window | None
             if t > until:
                 return None
             raw = bytes(mm[off + 16:off + 16 + incl])
-            conv = _ends_of(raw) if ix.linktype == 1 else None
-            keep = _matcher(conv, ix.linktype) if conv else None
+            conv = pcapindex.ends_of(raw) if ix.linktype == 1 else None
+            keep = pcapindex.matcher(conv, ix.linktype) if conv else None
             if keep is None:
                 picked = [(i, o, n) for i, o, _t, n in ix.records(mm, max(0, number - 1 - WINDOW), number - 1)]
             else:
@@ -412,7 +199,7 @@ def _window(pcap: Path, number: int, until: float, work: Path) -> _Window | None
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RangeError(f"editcap could not read the capture: {r.stderr.strip() or r.returncode}")
-    return _Window(out, list(range(lo, number + 1)), _frame_bytes(out, number - lo + 1))
+    return _Window(out, list(range(lo, number + 1)), pcapindex.frame_bytes(out, number - lo + 1))
 
 
 _FRAMENUM: set[str] | None = None  # the fields that hold a frame number (FT_FRAMENUM), from tshark -G fields
@@ -494,23 +281,6 @@ def _pdml(xml: str, fix: _Renumber | None = None) -> tuple[list[dict], float | N
         layers.append({"layer": name, "title": title, "pos": int(proto.get("pos") or 0),
                        "size": int(proto.get("size") or 0), "fields": fields})
     return layers, ts
-
-
-def _frame_bytes(pcap: Path, count: int) -> bytes | None:
-    """The raw bytes of record ``count`` of a classic pcap file (the window editcap wrote)."""
-    with open(pcap, "rb") as f:
-        head = f.read(24)
-        if len(head) < 24 or head[:4] not in _MAGIC:
-            return None
-        order = _MAGIC[head[:4]][0]
-        data = None
-        for _ in range(count):
-            rec = f.read(16)
-            if len(rec) < 16:
-                return None
-            incl = struct.unpack(order + "IIII", rec)[2]
-            data = f.read(incl)
-        return data
 
 
 def dissect(pcap: Path, number: int, until: float) -> dict:
@@ -619,7 +389,7 @@ def follow(pcap: Path, conn: Ends, since: float, until: float, limit: int = MAX_
     _warm()
     work = Path(tempfile.mkdtemp(prefix="cyberrange-follow-"))
     try:
-        part, numbers = _slice(pcap, since, until, work, conn)
+        part, numbers = pcapindex.slice(pcap, since, until, work, conn)
         if numbers == []:
             return out
         # the slice holds this connection's records only: its first stream is the connection
