@@ -107,7 +107,7 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
     _warm()
     work = Path(tempfile.mkdtemp(prefix="cyberrange-packets-"))
     try:
-        part, numbers = pcapindex.slice(pcap, since, until, work, only)
+        part, numbers = pcapindex.slice_records(pcap, since, until, work, only)
         if numbers == []:
             return {"packets": [], "truncated": False}
         flt = f"({display_filter}) && frame.time_epoch >= {since:.6f} && frame.time_epoch <= {until:.6f}"
@@ -389,7 +389,7 @@ def follow(pcap: Path, conn: Ends, since: float, until: float, limit: int = MAX_
     _warm()
     work = Path(tempfile.mkdtemp(prefix="cyberrange-follow-"))
     try:
-        part, numbers = pcapindex.slice(pcap, since, until, work, conn)
+        part, numbers = pcapindex.slice_records(pcap, since, until, work, conn)
         if numbers == []:
             return out
         # the slice holds this connection's records only: its first stream is the connection

@@ -208,7 +208,7 @@ def matcher(e: Ends, linktype: int) -> Callable[[bytes], bool] | None:
     return keep
 
 
-def slice(pcap: Path, since: float, until: float, work: Path, only: Ends | None = None
+def slice_records(pcap: Path, since: float, until: float, work: Path, only: Ends | None = None
           ) -> tuple[Path, list[int] | None]:
     """The capture's records timed in [since, until] (and of the connection ``only``) in a classic
     pcap of their own, and the capture's frame number of each. A capture that is not a classic
