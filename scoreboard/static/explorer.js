@@ -59,15 +59,17 @@ WS.explorer = function (base, drills, rules, showError) {
   }
 
   // ---- histogram and facets ---------------------------------------------------------------
+  var hunted = 0;  // as asked: an older histogram or facets answer is dropped
   function huntParams() { return params(["table", "query", "from", "to"]); }
   function loadHunt() {
     lastHunt = Date.now();
     var hp = huntParams();
     hp.set("buckets", 60);
-    CR.api("GET", base + "/events/histogram?" + hp.toString()).then(drawHistogram).catch(function () {});
+    var mine = ++hunted, fresh = function (draw) { return function (r) { if (mine === hunted) draw(r); }; };
+    CR.api("GET", base + "/events/histogram?" + hp.toString()).then(fresh(drawHistogram)).catch(function () {});
     var fp = huntParams();
     (FACETS[state.table] || []).forEach(function (f) { fp.append("field", f); });
-    CR.api("GET", base + "/events/facets?" + fp.toString()).then(drawFacets).catch(function () {});
+    CR.api("GET", base + "/events/facets?" + fp.toString()).then(fresh(drawFacets)).catch(function () {});
   }
   function zoom(from, to) {
     state.from = CR.iso(from); state.to = CR.iso(to);
@@ -196,13 +198,18 @@ WS.explorer = function (base, drills, rules, showError) {
     document.getElementById("event-newer").disabled = page.offset === 0;
     document.getElementById("event-older").disabled = to >= page.total;
   }
+  var asked = 0;  // an older answer arriving after a newer search is dropped
   function loadEvents() {
     banner(0);
+    var mine = ++asked;
+    grid.setAttribute("aria-busy", "true");
     return CR.api("GET", eventsUrl()).then(function (p) {
+      if (mine !== asked) return;
       showError("event-error", null);
       page = p;
       render();
-    }).catch(function (e) { showError("event-error", e); });
+    }).catch(function (e) { if (mine === asked) showError("event-error", e); })
+      .then(function () { if (mine === asked) grid.setAttribute("aria-busy", "false"); });
   }
   function apply(keepDoc) {
     state.offset = 0;

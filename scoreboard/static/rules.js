@@ -1,240 +1,24 @@
-// The workspace's rule editor: a YAML editor (line numbers, highlighting, Ctrl+Enter to dry-run, the
-// lines of errors and warnings marked), the store's log sources and fields one click away, a rule
-// drafted from an event; dry run, deploy, the team's rules, withdraw.
+// The workspace's rule editor: dry run and deploy, log sources and fields, a rule drafted from an event, the team's rules.
 "use strict";
 window.WS = window.WS || {};
 WS.rules = function (base, alertView, showError) {
   var h = CR.h;
-  var ta = document.getElementById("rule-editor");
-  var pre = document.getElementById("rule-highlight");
-  var gutter = document.getElementById("rule-gutter");
   var sources = { tables: null, counts: {}, logsources: {}, current: null };
-  var marks = {};        // line number -> {kind: "error" | "warning", messages: [...]}
-  var lineCount = 0;
-  var escaped = false;   // Esc was pressed: the next Tab leaves the editor
-  var touched = false;   // the trainee has put the cursor somewhere (else fields go under the selection)
   // the fields a rule drafted from an event selects on: what tells that event apart
   var DRAFT_FIELDS = { conn: ["id.resp_h", "id.resp_p", "proto"], dns: ["query", "qtype_name"],
     http: ["method", "uri", "user_agent"], ssh: ["client", "id.resp_h", "id.resp_p"], ftp: ["command", "arg"],
     telnet: ["user", "id.resp_h"], arp: ["operation", "id.orig_h", "src_mac"] };
 
-  // ---- the editor: the textarea over a highlighted <pre>, a gutter of line numbers -----------
+  // the YAML editor itself (ruleeditor.js): Ctrl+Enter dry-runs, the status line says which table the rule reads
+  var ed = WS.codeEditor(document.getElementById("rule-editor"), {
+    highlight: document.getElementById("rule-highlight"), gutter: document.getElementById("rule-gutter"),
+    status: document.getElementById("rule-status"), problems: document.getElementById("rule-problems"),
+    onRun: dryRun, describe: reads });
+  var lineStart = ed.lineStart, lineEnd = ed.lineEnd, indentOf = ed.indentOf, docAt = ed.docAt, block = ed.block;
 
-  // every way the text changes ends here: Playwright, csirt.js ("indicator to rule") and "Edit
-  // copy" set .value, which fires no input event, so the element's own value setter redraws too
-  var proto = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value");
-  Object.defineProperty(ta, "value", {
-    configurable: true,
-    get: function () { return proto.get.call(ta); },
-    set: function (v) { proto.set.call(ta, v); marks = {}; redraw(); }
-  });
+  function ruleText() { return ed.value(); }
 
-  function ruleText() { return ta.value; }
-
-  var COND = /^(and|or|not|of|all|them|any|near|by|count|min|max|avg|sum)$/;
-
-  // A YAML line as [class, text] tokens; ``st`` carries block scalars and condition lists across lines.
-  function tokens(line, st) {
-    var out = [];
-    var lead = /^ */.exec(line)[0].length;
-    if (st.block !== null) {
-      if (!line.trim() || lead > st.block) return [["str", line]];
-      st.block = null;
-    }
-    if (st.cond !== null && line.trim() && lead <= st.cond) st.cond = null;
-    if (/^(---|\.\.\.)\s*$/.test(line)) { st.cond = null; return [["doc", line]]; }
-    if (/^\s*#/.test(line)) return [[null, line.slice(0, lead)], ["comment", line.slice(lead)]];
-    var rest = line.slice(lead), col = lead;
-    out.push([null, line.slice(0, lead)]);
-    var d;
-    while ((d = /^-(\s+|$)/.exec(rest))) {
-      out.push(["dash", "-"], [null, d[1]]);
-      rest = rest.slice(d[0].length); col += d[0].length;
-    }
-    if (st.cond !== null && out.length > 1) return out.concat(condition(rest));
-    var k = /^([^\s:|#'"\[\]{},&*!>%@`][^:|#]*?|"[^"]*"|'[^']*')((?:\|[^:|\s]*)*)(:)(?=\s|$)/.exec(rest);
-    if (!k) return out.concat(value(rest));
-    out.push(["key", k[1]]);
-    if (k[2]) k[2].split(/(?=\|)/).forEach(function (m) { out.push(["op", "|"], ["mod", m.slice(1)]); });
-    out.push(["colon", ":"]);
-    var v = rest.slice(k[0].length);
-    if (k[1].trim() === "condition") {
-      if (!v.trim() || /^\s*#/.test(v)) st.cond = col;
-      return out.concat(condition(v));
-    }
-    if (/^\s*[|>][-+0-9]*\s*(#.*)?$/.test(v)) {  // a block scalar: the lines below, further in, are its text
-      st.block = col;
-      var c = v.indexOf("#");
-      return out.concat([["op", c < 0 ? v : v.slice(0, c)], ["comment", c < 0 ? "" : v.slice(c)]]);
-    }
-    return out.concat(value(v));
-  }
-
-  function value(v) {
-    var out = [], ws = /^\s*/.exec(v)[0], s = v.slice(ws.length), m;
-    out.push([null, ws]);
-    if (!s) return out;
-    if ((m = /^'(?:[^']|'')*'?/.exec(s)) || (m = /^"(?:[^"\\]|\\.)*"?/.exec(s))) {
-      out.push(["str", m[0]]);
-      s = s.slice(m[0].length);
-      return out.concat(trailing(s));
-    }
-    var c = /(^|\s)#/.exec(s);
-    var plain = c ? s.slice(0, c.index) : s, rest = c ? s.slice(c.index) : "";
-    var t = plain.trim();
-    var cls = /^[-+]?(\d[\d_]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(t) || /^0x[0-9a-f]+$/i.test(t) ? "num"
-      : /^(true|false|null|~|yes|no)$/i.test(t) ? "bool" : /^[\[{]/.test(t) ? "flow" : "val";
-    out.push([cls, plain]);
-    return out.concat(trailing(rest));
-  }
-
-  function trailing(s) {
-    var c = s.indexOf("#");
-    return c < 0 ? [[null, s]] : [[null, s.slice(0, c)], ["comment", s.slice(c)]];
-  }
-
-  function condition(v) {
-    var out = [], c = /(^|\s)#/.exec(v);
-    var body = c ? v.slice(0, c.index) : v;
-    body.split(/(\s+|[()|<>=]+)/).forEach(function (w) {
-      if (!w) return;
-      out.push([COND.test(w) || /^\d+$/.test(w) ? "kw" : /^[()|<>=]+$/.test(w) ? "op" : /^\s+$/.test(w) ? null : "ident", w]);
-    });
-    if (c) out.push(["comment", v.slice(c.index)]);
-    return out;
-  }
-
-  function redraw() {
-    var lines = ta.value.split("\n");
-    var st = { block: null, cond: null };
-    var hl = document.createDocumentFragment(), nums = document.createDocumentFragment();
-    lines.forEach(function (line, i) {
-      var n = i + 1, mk = marks[n];
-      var span = h("span", { class: "ln" + (mk ? " mark-" + mk.kind : ""), dataset: { line: n } });
-      tokens(line, st).forEach(function (t) {
-        if (!t[1]) return;
-        span.appendChild(t[0] ? h("span", { class: "t-" + t[0] }, t[1]) : document.createTextNode(t[1]));
-      });
-      hl.appendChild(span);
-      hl.appendChild(document.createTextNode("\n"));
-      nums.appendChild(h("div", { class: mk ? "mark-" + mk.kind : null, dataset: { line: n },
-        title: mk ? mk.messages.join("\n") : null, "data-testid": "rule-line-number" }, n));
-    });
-    hl.appendChild(document.createTextNode(" "));  // a last empty line is a line too
-    pre.replaceChildren(hl);
-    gutter.replaceChildren(nums);
-    lineCount = lines.length;
-    sync();
-    status();
-    problems();
-  }
-
-  function sync() {
-    // the <pre> leaves out the textarea's scroll bars: both scroll over the same width and height
-    var right = (ta.offsetWidth - ta.clientWidth) + "px", bottom = (ta.offsetHeight - ta.clientHeight) + "px";
-    if (pre.style.right !== right) pre.style.right = right;
-    if (pre.style.bottom !== bottom) { pre.style.bottom = bottom; gutter.style.paddingBottom = "calc(var(--code-pad) + 4px + " + bottom + ")"; }
-    pre.scrollTop = ta.scrollTop;
-    pre.scrollLeft = ta.scrollLeft;
-    gutter.scrollTop = ta.scrollTop;
-  }
-
-  ta.addEventListener("input", function () {
-    if (ta.value.split("\n").length !== lineCount) marks = {};  // the marked lines moved
-    redraw();
-  });
-  ta.addEventListener("scroll", sync);
-  if (window.ResizeObserver) new ResizeObserver(sync).observe(ta);
-  ["keyup", "mouseup", "select", "focus"].forEach(function (e) {
-    ta.addEventListener(e, function () { if (e !== "focus") touched = true; status(); });
-  });
-
-  // ---- editing -----------------------------------------------------------------------------
-
-  // Replace [from, to) with text, as typing would (the browser's undo keeps it where it can).
-  function replace(from, to, text) {
-    ta.focus();
-    ta.setSelectionRange(from, to);
-    var done = false;
-    try { done = document.execCommand("insertText", false, text); } catch (e) { done = false; }
-    if (!done || ta.value.slice(from, from + text.length) !== text) {
-      ta.setRangeText(text, from, to, "end");
-      ta.dispatchEvent(new Event("input", { bubbles: true }));
-    }
-    ta.setSelectionRange(from + text.length, from + text.length);
-    touched = true;
-    status();
-  }
-
-  function lineStart(v, pos) { return v.lastIndexOf("\n", pos - 1) + 1; }
-  function lineEnd(v, pos) { var e = v.indexOf("\n", pos); return e < 0 ? v.length : e; }
-  function indentOf(line) { return /^ */.exec(line)[0]; }
-
-  // Tab and Shift+Tab indent and outdent the lines of the selection by two spaces
-  function indent(out) {
-    var v = ta.value, s = ta.selectionStart, e = ta.selectionEnd;
-    if (!out && v.slice(s, e).indexOf("\n") < 0) { replace(s, e, "  "); return; }
-    var from = lineStart(v, s), to = lineEnd(v, e > s && v[e - 1] === "\n" ? e - 1 : e);
-    var first = 0;
-    var changed = v.slice(from, to).split("\n").map(function (l, i) {
-      var d = out ? -Math.min(2, indentOf(l).length) : l ? 2 : 0;
-      if (i === 0) first = d;
-      return d < 0 ? l.slice(-d) : d > 0 ? "  " + l : l;
-    }).join("\n");
-    replace(from, to, changed);
-    var a = s === from && s !== e ? from : Math.max(from, s + first);  // whole lines stay selected whole
-    ta.setSelectionRange(a, s === e ? a : from + changed.length);
-  }
-
-  ta.addEventListener("keydown", function (e) {
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
-      e.preventDefault();
-      dryRun();
-      return;
-    }
-    if (e.key === "Escape") { escaped = true; return; }
-    if (e.key === "Tab" && !e.ctrlKey && !e.metaKey && !e.altKey) {
-      if (escaped) { escaped = false; return; }   // Esc, Tab: the keyboard leaves the editor
-      e.preventDefault();
-      indent(e.shiftKey);
-      return;
-    }
-    escaped = false;
-    if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.isComposing) {  // keep the indentation
-      var v = ta.value, s = ta.selectionStart;
-      var line = v.slice(lineStart(v, s), s);
-      var ind = indentOf(line) + (/:\s*(#.*)?$/.test(line) ? "  " : "");
-      e.preventDefault();
-      replace(s, ta.selectionEnd, "\n" + ind);
-    }
-  });
-
-  // ---- where the caret is, and which table the rule reads ------------------------------------
-
-  // the document (between --- lines) around offset pos: [start, end)
-  function docAt(v, pos) {
-    var re = /^---[ \t]*$/gm, m, start = 0, end = v.length;
-    while ((m = re.exec(v))) {
-      if (m.index + m[0].length < pos) start = Math.min(v.length, m.index + m[0].length + 1);
-      else { end = m.index; break; }
-    }
-    return [start, end];
-  }
-
-  // the top-level block ``key:`` of a document: [start of its line, end of its last line] or null
-  function block(v, from, to, key) {
-    var m = new RegExp("^" + key + ":[ \\t]*(#.*)?$", "m").exec(v.slice(from, to));
-    if (!m) return null;
-    var start = from + m.index, end = lineEnd(v, start);
-    var p = end;
-    while (p < to) {
-      var ne = lineEnd(v, p + 1), line = v.slice(p + 1, ne);
-      if (line.trim() && !/^[ \t]/.test(line)) break;
-      if (line.trim()) end = ne;
-      p = ne;
-    }
-    return [start, end];
-  }
+  // ---- which table the rule reads ------------------------------------------------------------
 
   function ruleLogsource(v, pos) {
     var d = docAt(v, pos);
@@ -262,13 +46,11 @@ WS.rules = function (base, alertView, showError) {
     return found;
   }
 
-  function status() {
-    var v = ta.value, s = ta.selectionStart;
-    var ln = v.slice(0, s).split("\n").length, col = s - lineStart(v, s) + 1;
+  // what the status line says after "Ln, Col": the table the rule at the caret reads
+  function reads(v, s) {
     var ls = ruleLogsource(v, s), t = tableOf(ls);
-    var reads = !ls ? "no log source yet" : !sources.tables ? "" : t ? "reads the " + t + " log" : "this log source is not mapped to any table";
-    document.getElementById("rule-status").textContent = "Ln " + ln + ", Col " + col + (reads ? " · " + reads : "");
     current(t);
+    return !ls ? "no log source yet" : !sources.tables ? "" : t ? "reads the " + t + " log" : "this log source is not mapped to any table";
   }
 
   // the table the rule reads: its section is marked and its fields shown
@@ -282,70 +64,6 @@ WS.rules = function (base, alertView, showError) {
     });
   }
 
-  // ---- error and warning lines -------------------------------------------------------------
-
-  // the line a message is about: "line 7: ..." (YAML), "rule.yml:7", else the first line that
-  // holds a name the message quotes ('qurey', 'selectoin', 'huge'), or the logsource line
-  function lineOf(msg) {
-    var m = /\bline (\d+)\b/.exec(msg) || /\.ya?ml:(\d+)\b/.exec(msg);
-    if (m) return Math.max(1, Math.min(+m[1], ta.value.split("\n").length));
-    var lines = ta.value.split("\n"), names = [], q = /'([^'\n]{1,200})'/g;
-    while ((m = q.exec(msg))) names.push(m[1]);
-    for (var i = 0; i < names.length; i++) {
-      var esc = names[i].replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      var re = new RegExp("(^|[^\\w.-])" + esc + "($|[^\\w.-])");
-      var keyRe = new RegExp("^[\\s-]*['\"]?" + esc + "['\"]?\\s*[|:]");
-      var at = lines.findIndex(function (l) { return keyRe.test(l); });
-      if (at < 0) at = lines.findIndex(function (l) { return !/^\s*#/.test(l) && re.test(l); });
-      if (at >= 0) return at + 1;
-    }
-    if (/log source/.test(msg)) {
-      var ls = lines.findIndex(function (l) { return /^logsource\s*:/.test(l); });
-      if (ls >= 0) return ls + 1;
-    }
-    return null;
-  }
-
-  function mark(errors, warnings) {
-    marks = {};
-    var add = function (kind) {
-      return function (msg) {
-        msg.split(/;\s+(?=\S)/).forEach(function (part) {
-          var n = lineOf(part);
-          if (n === null) return;
-          var mk = marks[n] || (marks[n] = { kind: kind, messages: [] });
-          if (kind === "error") mk.kind = "error";
-          mk.messages.push(part);
-        });
-      };
-    };
-    errors.forEach(add("error"));
-    warnings.forEach(add("warning"));
-    redraw();
-  }
-
-  function problems() {
-    var ul = document.getElementById("rule-problems");
-    ul.replaceChildren.apply(ul, Object.keys(marks).map(Number).sort(function (a, b) { return a - b; }).map(function (n) {
-      var mk = marks[n];
-      return h("li", { class: mk.kind, "data-testid": "rule-problem", dataset: { line: n, kind: mk.kind } },
-        h("button", { type: "button", class: "link", title: "go to the line", onclick: function () { goto(n); } }, "line " + n),
-        " " + mk.kind + ": " + mk.messages.join("; "));
-    }));
-  }
-
-  function goto(n) {
-    var v = ta.value, lines = v.split("\n"), start = 0;
-    for (var i = 0; i < n - 1 && i < lines.length; i++) start += lines[i].length + 1;
-    ta.focus();
-    ta.setSelectionRange(start, start + (lines[n - 1] || "").length);
-    var lh = parseFloat(getComputedStyle(ta).lineHeight) || 20;
-    ta.scrollTop = Math.max(0, (n - 1) * lh - ta.clientHeight / 3);
-    sync();
-    touched = true;
-    status();
-  }
-
   // ---- dry run and deploy ------------------------------------------------------------------
 
   function messages(list) { return (list || []).map(function (w) { return w.message; }); }
@@ -355,14 +73,14 @@ WS.rules = function (base, alertView, showError) {
     out.replaceChildren(h("p", { class: "muted" }, "running…"));
     return CR.api("POST", base + "/dry-run", { yaml: ruleText() }).then(function (res) {
       showError("rule-error", null);
-      mark(messages(res.errors), messages(res.warnings));
+      ed.mark(messages(res.errors), messages(res.warnings));
       out.replaceChildren(h("p", { "data-testid": "dry-run-count" },
         "Would raise " + res.matches + " alert(s) over your events so far (nothing is kept, the score does not change)."));
       if (res.errors.length) out.appendChild(h("p", { class: "error" }, messages(res.errors).join("; ")));
       if (res.warnings && res.warnings.length) out.appendChild(h("p", { class: "warning", "data-testid": "dry-run-warnings" },
         "Warnings: " + messages(res.warnings).join("; ")));
       res.alerts.slice(0, 20).forEach(function (a) { out.appendChild(alertView(a)); });
-    }).catch(function (e) { out.replaceChildren(); showError("rule-error", e); mark([e.message], []); });
+    }).catch(function (e) { out.replaceChildren(); showError("rule-error", e); ed.mark([e.message], []); });
   }
 
   document.getElementById("rule-dry-run").addEventListener("click", dryRun);
@@ -370,12 +88,12 @@ WS.rules = function (base, alertView, showError) {
   document.getElementById("rule-deploy").addEventListener("click", function () {
     CR.api("POST", base + "/rules", { yaml: ruleText() }).then(function (res) {
       showError("rule-error", null);
-      mark([], messages(res.warnings));
+      ed.mark([], messages(res.warnings));
       var msg = "Deployed rule #" + res.pk + " “" + res.title + "”.";
       if (res.warnings && res.warnings.length) msg += " Warnings: " + messages(res.warnings).join("; ");
       document.getElementById("dry-run-result").replaceChildren(h("p", { class: "ok", "data-testid": "deploy-ok" }, msg));
       loadRules();
-    }).catch(function (e) { showError("rule-error", e); mark([e.message], []); });
+    }).catch(function (e) { showError("rule-error", e); ed.mark([e.message], []); });
   });
 
   // ---- log sources and fields, one click away ----------------------------------------------
@@ -402,7 +120,7 @@ WS.rules = function (base, alertView, showError) {
   // at the end of its last line (the draft's and the skeleton's fields go there until the
   // trainee puts the caret somewhere)
   function caretInSelection() {
-    var v = ta.value, d = block(v, 0, v.length, "detection");
+    var v = ed.value(), d = block(v, 0, v.length, "detection");
     if (!d) return;
     var lines = v.slice(d[0], d[1]).split("\n"), at = d[0], own = null, caret = null;
     for (var i = 0; i < lines.length; at += lines[i].length + 1, i++) {
@@ -417,7 +135,7 @@ WS.rules = function (base, alertView, showError) {
       caret = at + l.length;
       if (!l.trim()) break;   // a blank line in the block: the field goes there
     }
-    if (caret !== null) ta.setSelectionRange(caret, caret);
+    if (caret !== null) ed.setCaret(caret);
   }
 
   // how far in a field goes on a new line below the text ``above``: into a "selection:" right above
@@ -438,14 +156,14 @@ WS.rules = function (base, alertView, showError) {
   // logsource block of the document at the caret (or the first), else before its detection; the
   // caret stays where it was in the rule (the next field goes where it went before)
   function useLogsource(table, ls) {
-    var v = ta.value, s0 = ta.selectionStart, was = touched;
+    var v = ed.value(), s0 = ed.selection()[0], was = ed.touched();
     var text = "logsource:\n" + lsLines(ls).join("\n");
     if (!v.trim()) {
-      replace(0, v.length, skeleton(ls, table + " rule", [], null));
-      touched = false;
+      ed.replace(0, v.length, skeleton(ls, table + " rule", [], null));
+      ed.setTouched(false);
       caretInSelection();
-      ta.focus();
-      status();
+      ed.focus();
+      ed.status();
       return;
     }
     var d = docAt(v, s0), b = block(v, d[0], d[1], "logsource") || block(v, 0, v.length, "logsource");
@@ -455,28 +173,28 @@ WS.rules = function (base, alertView, showError) {
       text = (!det && at > 0 && v[at - 1] !== "\n" ? "\n" : "") + text + "\n";
       b = [at, at];
     }
-    replace(b[0], b[1], text);
+    ed.replace(b[0], b[1], text);
     var caret = s0 < b[0] ? s0 : s0 >= b[1] ? s0 + text.length - (b[1] - b[0]) : b[0] + text.length;
-    ta.setSelectionRange(caret, caret);
-    touched = was;
-    ta.focus();
-    status();
+    ed.setCaret(caret);
+    ed.setTouched(was);
+    ed.focus();
+    ed.status();
   }
 
   function useField(name) {
     var mod = document.getElementById("rule-field-as").value;
     var key = (/^[\w.-]+$/.test(name) ? name : scalar(name)) + mod + ": ";
-    if (!touched && ta.value.trim()) caretInSelection();
-    var v = ta.value, s = ta.selectionStart, e = ta.selectionEnd;
+    if (!ed.touched() && ed.value().trim()) caretInSelection();
+    var v = ed.value(), sel = ed.selection(), s = sel[0], e = sel[1];
     var ls = lineStart(v, s), le = lineEnd(v, s), line = v.slice(ls, le);
     if (!line.trim()) {  // a blank line: the field goes there, as far in as the block it is in
-      replace(ls, le, (line.length ? line : fieldIndent(v.slice(0, ls))) + key);
+      ed.replace(ls, le, (line.length ? line : fieldIndent(v.slice(0, ls))) + key);
     } else if (s === e && !v.slice(s, le).trim()) {  // the end of a line: the field goes on the next
-      replace(le, le, "\n" + fieldIndent(v.slice(0, le)) + key);
+      ed.replace(le, le, "\n" + fieldIndent(v.slice(0, le)) + key);
     } else {
-      replace(s, e, key);
+      ed.replace(s, e, key);
     }
-    ta.focus();
+    ed.focus();
   }
 
   function drawSources() {
@@ -499,7 +217,7 @@ WS.rules = function (base, alertView, showError) {
           }))));
     }));
     sources.current = undefined;
-    status();
+    ed.status();
   }
 
   function loadSources() {
@@ -559,14 +277,14 @@ WS.rules = function (base, alertView, showError) {
     var when = event.ts ? " (" + (typeof event.ts === "number" ? CR.iso(event.ts) : event.ts) + ")" : "";
     var text = skeleton(ls, title, sel, "Drafted in the workspace from " + where + when +
       ": widen or narrow the selection before you deploy it.");
-    ta.value = text;
+    ed.setValue(text);
     document.getElementById("tab-rules").click();
-    ta.focus();
-    ta.scrollTop = 0;
-    touched = false;
+    ed.focus();
+    ed.scrollToTop();
+    ed.setTouched(false);
     caretInSelection();
-    sync();
-    status();
+    ed.sync();
+    ed.status();
     return text;
   }
 
@@ -582,7 +300,7 @@ WS.rules = function (base, alertView, showError) {
           h("td", {}, CR.when(r.deployed_at)),
           h("td", {}, r.active ? (r.problem ? h("span", { class: "error" }, "broken: " + r.problem) : "active") : "withdrawn"),
           h("td", {},
-            h("button", { type: "button", onclick: function () { ta.value = r.yaml; ta.focus(); } }, "Edit copy"),
+            h("button", { type: "button", onclick: function () { ed.setValue(r.yaml); ed.focus(); } }, "Edit copy"),
             r.active ? h("button", { type: "button", "data-testid": "rule-withdraw", onclick: function () { withdraw(r.pk); } }, "Withdraw") : null)));
       });
     }).catch(function (e) { showError("rule-error", e); });
@@ -593,12 +311,12 @@ WS.rules = function (base, alertView, showError) {
   }
 
   function load() {
-    redraw();
+    ed.redraw();
     loadSources();
     return loadRules();
   }
 
-  redraw();
+  ed.redraw();
   loadSources();   // a draft takes its table's usual log source from there
   var api = { load: load, draft: draft };
   WS.ruleEditor = api;   // for the other scripts of the page (the explorer's "rule from this event")

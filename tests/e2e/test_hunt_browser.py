@@ -160,6 +160,8 @@ def test_a_trainee_hunts_ministry_breach_in_the_workspace(browser, server):  # n
     # -- a rule drafted from the event, dry-run with Ctrl+Enter, deployed ------------------------------
     page.get_by_test_id("saved-list").select_option(label="sqlmap on the portal · http")
     expect(page.get_by_test_id("event-table")).to_have_value("http")
+    expect(page.get_by_test_id("events-table")).to_have_attribute("aria-busy", "false")
+    expect(page.get_by_test_id("sort-user_agent")).to_be_visible()  # the grid holds http rows again
     rows.first.click()
     page.get_by_test_id("pivot-rule").click()
     expect(page.get_by_test_id("tab-rules")).to_have_attribute("aria-selected", "true")
