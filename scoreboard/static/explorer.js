@@ -84,7 +84,12 @@ WS.explorer = function (base, drills, rules, showError) {
     svg.replaceChildren.apply(svg, hg.counts.map(function (c, i) {
       var from = hg.start + i * hg.width;
       var bar = CR.s("rect", { x: i * w + 0.5, width: Math.max(w - 1, 1), y: 60 - 58 * c / top, height: 58 * c / top,
-        "data-testid": "histogram-bar", "data-i": i }, CR.s("title", {}, c + " hits from " + CR.tod(from, true)));
+        "data-testid": "histogram-bar", "data-i": i, tabindex: c ? 0 : -1, role: "button",
+        "aria-label": c + " hits from " + CR.tod(from) + ": Enter zooms in" },
+      CR.s("title", {}, c + " hits from " + CR.tod(from, true)));
+      bar.addEventListener("keydown", function (e) {  // the keyboard's way to zoom: Enter on a bar
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); zoom(from, from + hg.width); }
+      });
       return bar;
     }));
     // click a bar to zoom into it, or drag across bars to zoom into the span
