@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from range.events import HOST_TABLES, SCHEMA
+
 S = "#/components/schemas/"
+TABLES = list(SCHEMA)   # the event store's tables: Zeek's logs, then the host logs
+TABLE_NAMES = ", ".join(TABLES[:-1]) + " or " + TABLES[-1]
 
 
 def ref(name: str) -> dict:
@@ -468,7 +472,7 @@ SCHEMAS = {
         {
             "id": INT,
             "name": {**STR, "description": "1-80 characters, unique in the team (case-insensitive)"},
-            "table": {**STR, "description": "conn, dns, http, ssh, ftp, telnet or arp"},
+            "table": {**STR, "description": TABLE_NAMES},
             "query": {**STR, "description": "in the hunting language; empty: every event"},
             "from": nullable({**STR, "description": "as typed: epoch s, ISO-8601, 14:39 or relative such as -15m"}),
             "to": nullable({**STR, "description": "as typed, like from; null: up to the session clock"}),
@@ -481,7 +485,7 @@ SCHEMAS = {
     "SavedSearchInput": obj(
         {
             "name": {**STR, "minLength": 1, "maxLength": 80},
-            "table": {"type": "string", "enum": ["conn", "dns", "http", "ssh", "ftp", "telnet", "arp"]},
+            "table": {"type": "string", "enum": TABLES},
             "query": {**STR, "maxLength": 2000, "description": "must compile for the table; a mistake is a 400 "
                       "naming the character"},
             "from": nullable({**STR, "maxLength": 64, "description": "epoch s, ISO-8601, 14:39, -15m, now-2h or now"}),
@@ -707,7 +711,7 @@ def q(name: str, desc: str, schema: dict | None = None, many: bool = False) -> d
 
 def hunt() -> list[dict]:
     """The parameters a search of a team's events shares with its histogram and facets."""
-    return [q("table", "conn, dns, http, ssh, ftp, telnet or arp (default conn)"),
+    return [q("table", f"{TABLE_NAMES} (default conn)"),
             q("query", "a hunting query as in Kibana's KQL: field:value, wildcards, AND/OR/NOT, parentheses, "
               "ranges field:[a TO b], comparisons such as status_code>=400, len(field)>n; a mistake is a 400 "
               "naming the character"),
@@ -955,13 +959,14 @@ def document() -> dict:
         },
         T + "/events/{table}/{rowid}/packets": {
             "parameters": path_params("name", "team", "table", "rowid"),
-            "get": op("The packets of an event's connection, up to the session clock", ok("PacketList"), tags=["team"]),
+            "get": op("The packets of an event's connection, up to the session clock (400 for a host record: "
+                      f"{', '.join(HOST_TABLES)} events have none)", ok("PacketList"), tags=["team"]),
         },
         T + "/events/{table}/{rowid}/stream": {
             "parameters": path_params("name", "team", "table", "rowid"),
             "get": op(
                 "Follow TCP stream: what each side of the event's TCP connection sent, in order, up to the session "
-                "clock (400 for an event that is not TCP)",
+                "clock (400 for an event that is not TCP, or a host record)",
                 ok("TcpStream"),
                 tags=["team"],
             ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 
+from range.events import SCHEMA
 from scoreboard.appstate import current_range
 from scoreboard.auth import team_required
 
@@ -30,4 +31,4 @@ def home(name: str, team: str):
     if row is None:  # pragma: no cover - session() raises NotFound
         abort(404)
     return render_template("workspace.html", name=name, team=team, scenario=row["scenario"],
-                           tables=["conn", "dns", "http", "ssh", "ftp", "telnet", "arp"])
+                           tables=list(SCHEMA))

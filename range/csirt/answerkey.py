@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 from range.core import TeamDir
 from range.csirt.rsit import expected
+from range.events import NETWORK_TABLES
 from range.scoring import SLACK, StepTruth, Truth, event_in_step, event_key
 
-TABLES = ("conn", "dns", "http", "ssh", "ftp", "telnet", "arp")
+TABLES = NETWORK_TABLES  # a step's flows key network records; host records are tied to steps by truth later
 MAX_VALUES = 5000  # addresses or names kept per step (a spoofed flood has tens of thousands)
 
 

@@ -29,6 +29,11 @@ KEYWORD_FIELDS = {
     "ftp": ["id.orig_h", "id.resp_h", "user", "command", "arg", "reply_msg"],
     "telnet": ["id.orig_h", "id.resp_h", "user", "line"],
     "arp": ["operation", "id.orig_h", "id.resp_h", "src_mac", "dst_mac"],
+    "process_creation": ["Image", "CommandLine", "CurrentDirectory", "User", "ParentImage", "ParentCommandLine"],
+    "file_event": ["Image", "TargetFilename", "User"],
+    "network_connection": ["Image", "User", "SourceIp", "DestinationIp", "DestinationHostname"],
+    "auditd": [c for c, ty in SCHEMA["auditd"] if ty == "TEXT" and c != "host"],   # the record's fields
+    "syslog": ["message"],   # the line after ``program[pid]: ``, whole (sudo's USER=... included)
 }
 # Fields computed from stored ones (SQL expressions over the table's columns)
 VIRTUAL = {"http": {"c-uri-extension": "cyberrange_uri_ext(`uri`)"}}

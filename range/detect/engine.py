@@ -23,11 +23,12 @@ from range.core import InputError, iso
 from range.detect import correlate
 from range.detect.backend import register_functions
 from range.detect.rules import Rule, RuleSet
-from range.events import INTERIM, SCHEMA, open_readonly, record
+from range.events import HOST_TABLES, INTERIM, SCHEMA, open_readonly, record
 
 RULE_TIMEOUT = 20.0       # seconds of SQL per rule and poll
 REGEX_TIMEOUT = 0.5       # seconds per regular-expression match
 GROUP_FIELD = "id.orig_h"  # a simple rule's alerts are grouped by the source address
+HOST_GROUP_FIELD = "host"  # ... or, over a host log (HOST_TABLES), by the node that logged them
 TABLES = [*SCHEMA, *INTERIM]  # every table read: the logs, and the open connections of a live store
 
 
@@ -68,9 +69,11 @@ class Detector:
         self.subs: dict[str, list[correlate.Evaluator]] = {}
         for k, r in ruleset.rules.items():
             if r.output:
-                gf = r.column(GROUP_FIELD)
+                gf, gname = r.column(GROUP_FIELD), GROUP_FIELD
+                if gf is None and r.table in HOST_TABLES:
+                    gf = gname = HOST_GROUP_FIELD
                 spec = correlate.Spec("event_count", ruleset.window, [k], {k: [gf] if gf else []},
-                                      [GROUP_FIELD] if gf else [])
+                                      [gname] if gf else [])
                 self._add(correlate.Evaluator(k, spec), r)
         for c in ruleset.correlations:
             ev = correlate.Evaluator(c.key, c.spec)

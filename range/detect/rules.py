@@ -24,8 +24,9 @@ from sigma.correlations import (
     SigmaExtendedCorrelationCondition,
 )
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingPipeline
-from sigma.processing.transformations import FieldMappingTransformation
+from sigma.processing.transformations import FieldMappingTransformation, SetStateTransformation
 from sigma.rule import SigmaRule
 
 from range.core import InputError, loads_all
@@ -164,7 +165,7 @@ def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WIN
                 broken.update(x for x in (r.name, str(r.id) if r.id else None) if x)
             else:
                 parsed.append((r, str(f)))
-    backend, check = RangeBackend(pl), _empty_store()
+    backend, check, services = RangeBackend(pl), _empty_store(), _syslog_services(pl)
     names: dict[str, str] = {}
     for i, (r, f) in enumerate(parsed):
         key = f"r{i}"
@@ -175,7 +176,7 @@ def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WIN
             if ref:
                 names[ref] = key
         if isinstance(r, SigmaRule):
-            _convert_rule(rs, backend, check, r, f, key)
+            _convert_rule(rs, backend, check, r, f, key, services)
         elif not isinstance(r, SigmaCorrelationRule):
             rs.error(f, _rule_id(r), f"{type(r).__name__} (Sigma filters) is not supported by cyberrange detect")
     check.close()
@@ -187,7 +188,8 @@ def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WIN
     return rs
 
 
-def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: str, key: str) -> None:
+def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: str, key: str,
+                  syslog_services: set[str]) -> None:
     backend.missing = set()
     try:
         queries = backend.convert_rule(r)
@@ -196,6 +198,10 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
         table = queries[0][0]
         if table not in SCHEMA or any(t != table for t, _ in queries):
             raise InputError(f"log source maps to {table!r}, which is not a table of the event store")
+        ls = r.logsource
+        if table == "syslog" and ls.product == "linux" and (
+                ls.category is not None or (ls.service is not None and ls.service not in syslog_services)):
+            raise InputError("log source not mapped")   # reached syslog only through the pipeline's catch-all
         where = " OR ".join(f"({q})" for _, q in queries) if len(queries) > 1 else queries[0][1]
         sql = f"SELECT rowid, * FROM {table} WHERE rowid > ? AND rowid <= ? AND ({where}) ORDER BY ts, rowid"
         check.execute("EXPLAIN " + sql, (0, 0)).fetchall()
@@ -217,6 +223,18 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
     for m in sorted(backend.missing):
         rs.warnings.append({"file": f, "rule_id": _rule_id(r), "message":
                             f"field {m!r} is not in the {table} log: treated as absent from every event"})
+
+
+def _syslog_services(pl: ProcessingPipeline) -> set[str]:
+    """The Linux services the pipeline names for the syslog table. Its ``product: linux`` catch-all
+    also matches a linux rule of any category or service: those it does not name are not mapped."""
+    out: set[str] = set()
+    for it in pl.items:
+        t = it.transformation
+        if isinstance(t, SetStateTransformation) and t.key == "table" and t.val == "syslog":
+            conds = it.rule_conditions.values() if isinstance(it.rule_conditions, dict) else it.rule_conditions
+            out |= {c.service for c in conds if isinstance(c, LogsourceCondition) and c.service}
+    return out
 
 
 def _empty_store() -> sqlite3.Connection:

@@ -1,4 +1,5 @@
-"""Events: packets turned into Zeek-shaped records in a team's event store.
+"""Events: packets turned into Zeek-shaped records in a team's event store (and, beside them,
+tables for the nodes' host logs: :data:`HOST_TABLES`).
 
 tshark dissects (:mod:`.tshark`); the assembler tracks connections (:mod:`.conn`,
 :mod:`.assembler`) and hands application data to one analyzer per protocol (:mod:`.apps`:
@@ -11,10 +12,14 @@ from range.events.assembler import Assembler
 from range.events.capture import WATERMARK, LiveSensor, read_status
 from range.events.ingest import IngestResult, ingest
 from range.events.store import (
+           HOST_TABLES,
            INTERIM,
+           NETWORK_TABLES,
            SCHEMA,
            SERVICE_TABLES,
+           TEXT_KEEP,
            EventStore,
+           bound_text,
            columns,
            open_readonly,
            physical,
@@ -23,5 +28,6 @@ from range.events.store import (
 from range.events.tshark import FIELDS, tshark
 
 __all__ = ["explorer", "packets", "Assembler", "WATERMARK", "LiveSensor", "read_status", "IngestResult", "ingest",
-           "INTERIM", "SCHEMA", "SERVICE_TABLES", "EventStore", "columns", "open_readonly", "physical", "record",
+           "HOST_TABLES", "INTERIM", "NETWORK_TABLES", "SCHEMA", "SERVICE_TABLES", "TEXT_KEEP", "EventStore",
+           "bound_text", "columns", "open_readonly", "physical", "record",
            "FIELDS", "tshark"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from range.core import InputError, NotFound, RangeError
 from range.events.query import compile_query
-from range.events.store import SCHEMA, open_readonly, record
+from range.events.store import SCHEMA, SERVICE_TABLES, open_readonly, record
 
 MAX_LIMIT = 500
 MAX_FILTERS = 10
@@ -31,10 +31,16 @@ def _open(path: Path) -> sqlite3.Connection:
     return open_readonly(path)
 
 
+def _present(db: sqlite3.Connection) -> set[str]:
+    """The tables this store has (a store written before the host tables has none of them)."""
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def counts(path: Path) -> dict[str, int]:
     db = _open(path)
     try:
-        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SCHEMA}
+        have = _present(db)
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] if t in have else 0 for t in SCHEMA}
     finally:
         db.close()
 
@@ -101,6 +107,11 @@ def query(path: Path, table: str, filters: list[str] = (), since: float | None =
     page_sql, windowed = _page_sql(table, clause, sort, order)
     db = _open(path)
     try:
+        if table not in _present(db):
+            return {"table": table, "total": 0, "total_capped": False, "total_partial": False, "offset": offset,
+                    "limit": limit, "latest_rowid": 0, "sort": sort or "ts", "order": order,
+                    "sort_window": SORT_WINDOW if windowed else None,
+                    "columns": [c for c, _ in SCHEMA[table] if c not in HIDDEN], "events": []}
         total, partial = _count(db, table, where, args)
         rows = db.execute(page_sql, args + [limit, offset]).fetchall()
         latest = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
@@ -199,10 +210,11 @@ def histogram(path: Path, table: str, since: float | None = None, until: float |
     clause, args = _where(table, since, until, kql)
     db = _open(path)
     try:  # the span is the time range asked for, or the table's (its ts index answers at once)
-        lo, hi = db.execute(f"SELECT min(ts), max(ts) FROM {table}").fetchone()
+        present = table in _present(db)
+        lo, hi = db.execute(f"SELECT min(ts), max(ts) FROM {table}").fetchone() if present else (None, None)
         start = since if since is not None else lo
         end = until if until is not None else hi
-        if start is None or end is None:
+        if start is None or end is None or not present:
             return {"table": table, "total": 0, "start": start, "end": end, "width": None, "counts": []}
         width = max((end - start) / buckets, 1e-3)
         counts = [0] * buckets
@@ -233,6 +245,8 @@ def facets(path: Path, table: str, fields: list[str], since: float | None = None
     clause, args = _where(table, since, until, kql)
     db = _open(path)
     try:
+        if table not in _present(db):
+            return {"table": table, "sampled": 0, "sample_limit": FACET_SAMPLE, "facets": {f: [] for f in fields}}
         db.execute(f"CREATE TEMP TABLE hits AS SELECT {', '.join(f'`{f}`' for f in fields) or 'ts'} FROM {table}"
                    f"{clause} ORDER BY ts DESC LIMIT ?", [*args, FACET_SAMPLE])
         n = db.execute("SELECT count(*) FROM hits").fetchone()[0]
@@ -251,11 +265,13 @@ def event(path: Path, table: str, rowid: int) -> dict:
         raise InputError(f"no table {table!r}; tables: {', '.join(SCHEMA)}")
     db = _open(path)
     try:
-        row = db.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+        row = None
+        if table in _present(db):
+            row = db.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
         if row is None:
             raise NotFound(f"no {table} event {rowid} in this team's events")
-        conn = None
-        if table != "conn" and table != "arp" and row["uid"]:
+        conn = None   # a Zeek log's connection; a host record (HOST_TABLES) belongs to none
+        if table in SERVICE_TABLES and "uid" in row.keys() and row["uid"]:
             conn = db.execute("SELECT rowid, * FROM conn WHERE uid = ?", (row["uid"],)).fetchone()
         return {"table": table, "row": dict(row), "conn": dict(conn) if conn else None}
     finally:

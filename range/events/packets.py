@@ -31,6 +31,7 @@ from typing import Iterator, NamedTuple
 from range.core import InputError, NotFound, RangeError, require_tool
 from range.events import pcapindex
 from range.events.pcapindex import Ends
+from range.events.store import HOST_TABLES
 from range.traffic import check_pcap
 
 MAX_PACKETS = 1000
@@ -54,8 +55,12 @@ def _port(v) -> int:
 
 
 def ends(ev: dict) -> Ends | None:
-    """The connection of an event (None for ARP, which has no IP connection)."""
+    """The connection of an event (None for ARP, which has no IP connection); an InputError for a
+    host record, which is what a node logged, not packets."""
     table, row, conn = ev["table"], ev["row"], ev["conn"]
+    if table in HOST_TABLES:
+        raise InputError(f"this {table} event is a host record (what node {row.get('host') or '?'} logged), not "
+                         "network traffic: it has no connection and no packets in the capture")
     if table == "arp":
         return None
     base = conn or row

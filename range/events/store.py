@@ -1,12 +1,20 @@
-"""The event store: Zeek-shaped records in SQLite, one table per Zeek log (``_path``).
+"""The event store: Zeek-shaped records in SQLite, one table per Zeek log (``_path``), and the
+nodes' own host logs beside them.
 
 Column names are Zeek's own (``id.orig_h``, ``qtype_name``, ``status_code``...), so a Sigma rule
 written for Zeek, or mapped onto Zeek by ``detections/pipeline.yml``, runs unchanged. ``ts`` is
 epoch seconds (REAL); lists (``answers``, ``resp_mime_types``) are stored comma-joined. The
 database runs in WAL mode: the sensor appends while detection and the web app read.
+
+The host tables (:data:`HOST_TABLES`) hold what a node's kernel and services log, with the field
+names of Sigma's Linux log sources (``Image``, ``CommandLine``, ``TargetFilename``, auditd's
+``type``/``a0``/``SYSCALL``, sudo's ``USER``...), so that SigmaHQ's Linux rules run with no
+renames; ``host`` is the node's name. A host record belongs to no connection: no Zeek ``uid``.
+Their text is bounded and escaped as it is stored (:func:`bound_text`).
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Iterable
@@ -40,7 +48,34 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "telnet": [("ts", "REAL"), *ID, ("direction", "TEXT"), ("line", "TEXT"), ("user", "TEXT"), ("password", "TEXT")],
     "arp": [("ts", "REAL"), ("operation", "TEXT"), ("id.orig_h", "TEXT"), ("id.resp_h", "TEXT"), ("src_mac", "TEXT"),
             ("dst_mac", "TEXT"), ("orig_mac", "TEXT"), ("resp_mac", "TEXT")],
+    # ---- host logs: Sigma's Linux log sources (Sysmon for Linux's names for the first three) ----
+    "process_creation": [("ts", "REAL"), ("host", "TEXT"), ("ProcessId", "INTEGER"), ("Image", "TEXT"),
+                         ("CommandLine", "TEXT"), ("CurrentDirectory", "TEXT"), ("User", "TEXT"),
+                         ("LogonId", "INTEGER"), ("ParentProcessId", "INTEGER"), ("ParentImage", "TEXT"),
+                         ("ParentCommandLine", "TEXT"), ("ParentUser", "TEXT")],
+    "file_event": [("ts", "REAL"), ("host", "TEXT"), ("ProcessId", "INTEGER"), ("Image", "TEXT"),
+                   ("TargetFilename", "TEXT"), ("User", "TEXT")],
+    "network_connection": [("ts", "REAL"), ("host", "TEXT"), ("ProcessId", "INTEGER"), ("Image", "TEXT"),
+                           ("User", "TEXT"), ("Protocol", "TEXT"), ("Initiated", "TEXT"), ("SourceIp", "TEXT"),
+                           ("SourcePort", "INTEGER"), ("SourceHostname", "TEXT"), ("DestinationIp", "TEXT"),
+                           ("DestinationPort", "INTEGER"), ("DestinationHostname", "TEXT")],
+    # one row per audit record (EXECVE, SYSCALL, PATH, CWD, PROCTITLE, SERVICE_STOP, USER_AUTH...);
+    # the records of one event share ``serial``; EXECVE's arguments a0..a9 (later ones are not kept)
+    "auditd": [("ts", "REAL"), ("host", "TEXT"), ("serial", "INTEGER"), ("type", "TEXT"), ("key", "TEXT"),
+               ("SYSCALL", "TEXT"), ("success", "TEXT"), ("exit", "INTEGER"), ("pid", "INTEGER"), ("ppid", "INTEGER"),
+               ("auid", "INTEGER"), ("euid", "INTEGER"), ("ses", "INTEGER"), ("tty", "TEXT"), ("comm", "TEXT"),
+               ("exe", "TEXT"), ("cwd", "TEXT"), ("name", "TEXT"), ("nametype", "TEXT"), ("argc", "INTEGER"),
+               *((f"a{i}", "TEXT") for i in range(10)), ("proctitle", "TEXT"), ("unit", "TEXT"), ("acct", "TEXT"),
+               ("res", "TEXT")],
+    # Linux's service logs (Sigma's services auth, sshd, sudo, cron, syslog, vsftpd, clamav, guacamole):
+    # the syslog header's facility, severity and program (``sshd``, ``sudo``, ``CRON``...), the
+    # message, and the fields sudo writes into it (``USER=root ; COMMAND=/bin/sh``)
+    "syslog": [("ts", "REAL"), ("host", "TEXT"), ("facility", "TEXT"), ("severity", "TEXT"), ("program", "TEXT"),
+               ("pid", "INTEGER"), ("message", "TEXT"), ("USER", "TEXT"), ("TTY", "TEXT"), ("PWD", "TEXT"),
+               ("COMMAND", "TEXT")],
 }
+HOST_TABLES = ("process_creation", "file_event", "network_connection", "auditd", "syslog")
+NETWORK_TABLES = tuple(t for t in SCHEMA if t not in HOST_TABLES)   # Zeek's logs, from the packets
 
 # Every table also has ``_seen``: the capture time at which the sensor emitted the record (a
 # connection is emitted when it ends). Offline sessions reveal records by it; live, it measures
@@ -48,7 +83,7 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
 for _cols in SCHEMA.values():
     _cols.append(("_seen", "REAL"))
 
-SERVICE_TABLES = tuple(t for t in SCHEMA if t != "conn")
+SERVICE_TABLES = tuple(t for t in NETWORK_TABLES if t != "conn")
 
 # Tables a live sensor writes besides Zeek's logs: ``conn_open`` holds the line of each connection
 # still open, written again each time it changed (Zeek's long-connection logging, every quarter
@@ -56,6 +91,40 @@ SERVICE_TABLES = tuple(t for t in SCHEMA if t != "conn")
 # goes to ``conn`` when it ends. Detection reads both as conn (range.detect), counting a
 # connection once; everything else reads only the finished lines.
 INTERIM = {"conn_open": "conn"}
+
+
+# Host text is written by the nodes themselves: a command line of a megabyte of arguments, NULs,
+# bytes that are not UTF-8. Each text field of a host record keeps at most TEXT_KEEP characters:
+# its head and its last TEXT_TAIL characters, the number cut said between them (a rule on how a
+# command line starts or ends still sees it); a NUL and a byte that is not UTF-8 are written as
+# Zeek writes them (``\x00``, ``\xNN``). Each cut field is counted in the store's meta table
+# (key ``clipped:<table>``).
+TEXT_KEEP = 16384
+TEXT_TAIL = 4096
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c - 0xdc00:02x}" if 0xdc80 <= c <= 0xdcff else f"\\u{c:04x}"  # surrogateescape'd bytes
+
+
+def bound_text(v):
+    """A host record's text value as stored: ``(value, was it cut)``. Bytes are decoded (UTF-8
+    where they are, ``\\xNN`` for the rest), lone surrogates (undecodable bytes a reader kept with
+    ``surrogateescape``) and NULs escaped, and a value longer than TEXT_KEEP cut in the middle.
+    Anything but text and bytes is returned as it is."""
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        v = bytes(v).decode("utf-8", "backslashreplace")
+    elif not isinstance(v, str):
+        return v, False
+    elif not v.isascii():
+        v = _SURROGATE.sub(_escape_surrogate, v)
+    if "\x00" in v:
+        v = v.replace("\x00", "\\x00")
+    if len(v) <= TEXT_KEEP:
+        return v, False
+    return f"{v[:TEXT_KEEP - TEXT_TAIL]}[...{len(v) - TEXT_KEEP:,} characters cut...]{v[-TEXT_TAIL:]}", True
 
 
 def _q(col: str) -> str:
@@ -103,15 +172,36 @@ class EventStore:
         self._sql = {t: f"INSERT INTO {t} ({', '.join(_q(c) for c in columns(t))}) VALUES "
                         f"({', '.join('?' for _ in columns(t))})" for t in [*SCHEMA, *INTERIM]}
         self.counts = {t: 0 for t in [*SCHEMA, *INTERIM]}
+        self._texts = {t: [i for i, (_, ty) in enumerate(SCHEMA[t]) if ty == "TEXT"] for t in HOST_TABLES}
 
     def add(self, table: str, records: Iterable[dict | tuple]) -> int:
-        """Append records: dicts by field name, or tuples already in the table's column order."""
+        """Append records: dicts by field name, or tuples already in the table's column order.
+        A host table's text is bounded and escaped first (:func:`bound_text`)."""
         cols = columns(table)
         rows = [r if type(r) is tuple else list(map(r.get, cols)) for r in records]
+        if table in self._texts:
+            rows = self._bound(table, rows)
         if rows:
             self.db.executemany(self._sql[table], rows)
             self.counts[table] += len(rows)
         return len(rows)
+
+    def _bound(self, table: str, rows: list) -> list:
+        texts, clipped = self._texts[table], 0
+        for n, row in enumerate(rows):
+            for i in texts:
+                v = row[i]
+                if v is None or (type(v) is str and len(v) <= TEXT_KEEP and v.isascii() and "\x00" not in v):
+                    continue
+                v, cut = bound_text(v)
+                if type(row) is tuple:
+                    row = rows[n] = list(row)
+                row[i] = v
+                clipped += cut
+        if clipped:
+            self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                            "value = CAST(value AS INTEGER) + excluded.value", (f"clipped:{table}", str(clipped)))
+        return rows
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

@@ -20,6 +20,12 @@ def _cursor(db: sqlite3.Connection, table: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _tables(db: sqlite3.Connection, schema: str = "main") -> list[str]:
+    """The store's tables among SCHEMA's (a store written before the host tables lacks them)."""
+    have = {r[0] for r in db.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table'")}
+    return [t for t in SCHEMA if t in have]
+
+
 class OfflineFeed(Feed):
     mode = "offline"
 
@@ -41,9 +47,10 @@ class OfflineFeed(Feed):
         ingest(rep.pcap, nxt.source)
         with sqlite3.connect(d.events) as dst:
             delivered = {t: _cursor(dst, t) for t in SCHEMA}
-            last = max((dst.execute(f"SELECT max(_seen) FROM {t}").fetchone()[0] or 0) for t in SCHEMA)
+            last = max(((dst.execute(f"SELECT max(_seen) FROM {t}").fetchone()[0] or 0) for t in _tables(dst)),
+                       default=0)
             with sqlite3.connect(nxt.source) as src:
-                for t in SCHEMA:  # skip what the new source holds up to the time already delivered
+                for t in _tables(src):  # skip what the new source holds up to the time already delivered
                     n = src.execute(f"SELECT max(rowid) FROM {t} WHERE _seen <= ?", (last,)).fetchone()[0] or 0
                     delivered[t] = n
             for t, n in delivered.items():
@@ -65,7 +72,8 @@ class OfflineFeed(Feed):
             raise RangeError(f"{d.path}: cannot open the team's event stores: {e}") from None
         try:
             with dst:
-                for t in SCHEMA:
+                both = set(_tables(dst, "src"))
+                for t in [t for t in _tables(dst) if t in both]:
                     cur = _cursor(dst, t)
                     cols = ", ".join(f"`{c}`" for c in columns(t))
                     rows = dst.execute(f"SELECT rowid FROM src.{t} WHERE rowid > ? AND _seen <= ? ORDER BY rowid",

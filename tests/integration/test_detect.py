@@ -620,8 +620,17 @@ def test_closing_conditions_value_sum_and_the_live_clock(tmp_path):
         assert c["raised_at"] == "2027-01-15T08:01:01.000000Z"  # the live clock
 
 
-def test_pipeline_works_with_sigma_cli():
+def test_pipeline_works_with_sigma_cli(tmp_path):
     sigma = Path(sys.executable).parent / "sigma"
+    linux = write_rule(tmp_path, "linux.yml", """
+        title: shadow read
+        logsource: {product: linux, category: process_creation}
+        detection: {sel: {CommandLine|contains: /etc/shadow}, condition: sel}
+        ---
+        title: sudo to root
+        logsource: {product: linux, service: sudo}
+        detection: {sel: {USER: root}, condition: sel}
+    """)
     r = subprocess.run(
         [
             str(sigma),
@@ -632,6 +641,7 @@ def test_pipeline_works_with_sigma_cli():
             str(ROOT / "detections" / "pipeline.yml"),
             str(RULES / "http_sqlmap_user_agent.yml"),
             str(RULES / "dns_long_query.yml"),
+            str(linux),
         ],
         capture_output=True,
         text=True,
@@ -639,3 +649,120 @@ def test_pipeline_works_with_sigma_cli():
     assert r.returncode == 0, r.stderr
     assert "SELECT * FROM http WHERE user_agent LIKE '%sqlmap%'" in r.stdout
     assert "SELECT * FROM dns WHERE query REGEXP" in r.stdout
+    assert "SELECT * FROM process_creation WHERE CommandLine LIKE '%/etc/shadow%'" in r.stdout
+    assert "SELECT * FROM syslog WHERE program='sudo' AND USER='root'" in r.stdout
+
+
+# ---- host logs ----------------------------------------------------------------------------------
+
+def test_linux_log_sources_read_the_host_tables(tmp_path):
+    """Sigma's Linux log sources map onto the host tables; a service's rules read its own lines only;
+    keywords search syslog's message; a simple rule's alerts are grouped by the node that logged."""
+    d = tmp_path / "rules"
+    d.mkdir()
+    write_rule(d, "host.yml", """
+        title: www-data runs a shell
+        id: 44444444-0000-4000-8000-000000000001
+        logsource: {product: linux, category: process_creation}
+        detection:
+          sel: {User: www-data, Image|endswith: [/sh, /bash, /dash]}
+          condition: sel
+        ---
+        title: guessed passwords (sshd)
+        id: 44444444-0000-4000-8000-000000000002
+        logsource: {product: linux, service: sshd}
+        detection: {keywords: ['Failed password'], condition: keywords}
+        ---
+        title: guessed passwords (auth)
+        id: 44444444-0000-4000-8000-000000000003
+        logsource: {product: linux, service: auth}
+        detection: {keywords: ['Failed password'], condition: keywords}
+        ---
+        title: sudo to root
+        id: 44444444-0000-4000-8000-000000000004
+        logsource: {product: linux, service: sudo}
+        detection: {sel: {USER: root, COMMAND|contains: /bin/}, condition: sel}
+        ---
+        title: shell history reads
+        id: 44444444-0000-4000-8000-000000000005
+        logsource: {product: linux}
+        detection: {keywords: ['.bash_history'], condition: keywords}
+        ---
+        title: shadow read (auditd)
+        id: 44444444-0000-4000-8000-000000000006
+        logsource: {product: linux, service: auditd}
+        detection:
+          sel: {type: PATH, name: /etc/shadow}
+          condition: sel
+        ---
+        title: cron entry written
+        id: 44444444-0000-4000-8000-000000000007
+        logsource: {product: linux, category: file_event}
+        detection: {sel: {TargetFilename|startswith: /var/spool/cron/}, condition: sel}
+        ---
+        title: outbound to 4444
+        id: 44444444-0000-4000-8000-000000000008
+        logsource: {product: linux, category: network_connection}
+        detection: {sel: {Initiated: 'true', dst_port: 4444}, condition: sel}
+        ---
+        title: a linux category the range does not record
+        id: 44444444-0000-4000-8000-000000000009
+        logsource: {product: linux, category: file_access}
+        detection: {sel: {TargetFilename: /etc/shadow}, condition: sel}
+        ---
+        title: a linux service the range does not record
+        id: 44444444-0000-4000-8000-00000000000a
+        logsource: {product: linux, service: nginx}
+        detection: {keywords: [x], condition: keywords}
+    """)
+    proc = lambda ts, host, image, user="www-data": {  # noqa: E731
+        "ts": ts, "host": host, "Image": image, "CommandLine": image.rsplit("/", 1)[1], "User": user}
+    line = lambda ts, host, program, message, facility="auth", **kw: {  # noqa: E731
+        "ts": ts, "host": host, "facility": facility, "program": program, "message": message, **kw}
+    db = make_store(
+        tmp_path / "e.db",
+        process_creation=[proc(T0, "portal", "/usr/bin/dash"), proc(T0 + 1, "portal", "/usr/bin/bash"),
+                          proc(T0 + 2, "mail", "/usr/bin/dash"), proc(T0 + 3, "files", "/usr/bin/bash", "alice")],
+        syslog=[line(T0, "files", "sshd", "Failed password for root from 203.0.113.9 port 40022 ssh2"),
+                line(T0 + 1, "files", "sshd", "Failed password for admin from 203.0.113.9 port 40024 ssh2",
+                     facility="authpriv"),
+                line(T0 + 2, "files", "login", "FAILED LOGIN (1) on '/dev/tty1' FOR 'root', Failed password"),
+                line(T0 + 3, "files", "cron", "(root) CMD (echo Failed password)", facility="cron"),
+                line(T0 + 4, "files", "sudo", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
+                     facility="authpriv", USER="root", TTY="pts/0", PWD="/home/alice", COMMAND="/bin/bash"),
+                line(T0 + 5, "portal", "bash", "HISTORY: cat ~/.bash_history", facility="user")],
+        auditd=[{"ts": T0, "host": "files", "serial": 7, "type": "SYSCALL", "SYSCALL": "openat", "exe": "/usr/bin/cat"},
+                {"ts": T0, "host": "files", "serial": 7, "type": "PATH", "name": "/etc/shadow", "nametype": "NORMAL"}],
+        file_event=[{"ts": T0, "host": "portal", "Image": "/usr/bin/crontab",
+                     "TargetFilename": "/var/spool/cron/crontabs/www-data"}],
+        network_connection=[{"ts": T0, "host": "portal", "Image": "/usr/bin/bash", "Initiated": "true",
+                             "DestinationIp": "203.0.113.9", "DestinationPort": 4444},
+                            {"ts": T0 + 1, "host": "portal", "Image": "/usr/sbin/nginx", "Initiated": "false",
+                             "DestinationIp": "10.1.1.5", "DestinationPort": 4444}],
+    )
+    rs = load_rules([d])
+    assert {e["rule_id"]: e["message"].split(" is ")[1][:10] for e in rs.errors} == {
+        "44444444-0000-4000-8000-000000000009": "not mapped", "44444444-0000-4000-8000-00000000000a": "not mapped"}
+    assert rs.warnings == []
+    assert {r.title: r.table for r in rs.rules.values()} == {
+        "www-data runs a shell": "process_creation", "guessed passwords (sshd)": "syslog",
+        "guessed passwords (auth)": "syslog", "sudo to root": "syslog", "shell history reads": "syslog",
+        "shadow read (auditd)": "auditd", "cron entry written": "file_event", "outbound to 4444": "network_connection"}
+    alerts, errors = run(rs, db)
+    assert errors == rs.errors
+    got = by_rule(alerts)
+    shells = got["44444444-0000-4000-8000-000000000001"]   # one alert per node, not one for the range
+    assert sorted((a["group"]["host"], len(a["events"])) for a in shells) == [("mail", 1), ("portal", 2)]
+    assert all(e["_path"] == "process_creation" and "uid" not in e for a in shells for e in a["events"])
+    (sshd,) = got["44444444-0000-4000-8000-000000000002"]   # sshd's lines only: not login's, not cron's
+    assert [e["message"][:21] for e in sshd["events"]] == ["Failed password for r", "Failed password for a"]
+    (auth,) = got["44444444-0000-4000-8000-000000000003"]   # the auth facilities: sshd's and login's lines
+    assert [e["program"] for e in auth["events"]] == ["sshd", "sshd", "login"]
+    (sudo,) = got["44444444-0000-4000-8000-000000000004"]
+    assert sudo["events"][0]["COMMAND"] == "/bin/bash"
+    (hist,) = got["44444444-0000-4000-8000-000000000005"]
+    assert hist["group"] == {"host": "portal"}
+    assert [e["name"] for a in got["44444444-0000-4000-8000-000000000006"] for e in a["events"]] == ["/etc/shadow"]
+    assert len(got["44444444-0000-4000-8000-000000000007"]) == 1
+    (out,) = got["44444444-0000-4000-8000-000000000008"]   # dst_port is DestinationPort here
+    assert [e["Image"] for e in out["events"]] == ["/usr/bin/bash"]

