@@ -7,13 +7,19 @@ WS.explorer = function (base, drills, rules, showError) {
   var FACETS = { conn: ["id.orig_h", "id.resp_h", "id.resp_p", "service", "conn_state"],
     dns: ["query", "qtype_name", "rcode_name", "id.orig_h"], http: ["host", "method", "status_code", "user_agent"],
     ssh: ["client", "server", "id.orig_h"], ftp: ["command", "reply_code", "user"], telnet: ["user", "direction"],
-    arp: ["operation", "id.orig_h", "src_mac"] };
+    arp: ["operation", "id.orig_h", "src_mac"],
+    // the host tables (their records have no uid and no packets; host is the node's name)
+    process_creation: ["host", "User", "Image", "ParentImage"], file_event: ["host", "Image", "TargetFilename", "User"],
+    network_connection: ["host", "Image", "DestinationIp", "DestinationPort"], auditd: ["host", "type", "key", "exe"],
+    syslog: ["host", "program", "facility", "severity"] };
+  var HOST_TABLES = WS.HOST_TABLES || [];
+  var tree = WS.proctree ? WS.proctree(base) : null;
   var UID_TABLES = ["conn", "dns", "http", "ssh", "ftp", "telnet"];
   var URL_KEYS = ["table", "query", "from", "to", "q", "sort", "order", "cols"];
   var IDS = { table: "event-table", query: "event-query", from: "event-from", to: "event-to", q: "event-search" };
   var state = { table: "conn", filters: [], from: "", to: "", q: "", query: "", offset: 0, limit: 50,
     sort: "", order: "", cols: "" };
-  var page = null, open = null, hovering = false, lastHunt = 0, seenCount = null, pending = 0;
+  var page = null, open = null, finding = 0, hovering = false, lastHunt = 0, seenCount = null, pending = 0;
   var grid = document.getElementById("events-table");
 
   // ---- the search, in the page's address: it survives a reload and can be shared -----------
@@ -186,7 +192,7 @@ WS.explorer = function (base, drills, rules, showError) {
     var body = grid.tBodies[0];
     body.replaceChildren();
     page.events.forEach(function (ev) {
-      body.appendChild(h("tr", { class: "clickable" + (open && open.ev._rowid === ev._rowid ? " open" : ""),
+      body.appendChild(h("tr", { class: "clickable" + (isOpen(ev) ? " open" : ""),
         tabindex: 0, "data-testid": "event-row", dataset: { rowid: ev._rowid },
         title: "open this event (Enter)", onclick: function () { openDoc(ev); } },
         h("td", { class: "num", "data-testid": "event-rowid", title: page.table + ":" + ev._rowid }, ev._rowid),
@@ -240,7 +246,16 @@ WS.explorer = function (base, drills, rules, showError) {
   function pivot(label, testid, s) {
     return h("button", { type: "button", "data-testid": testid, onclick: function () { setSearch(s); } }, label);
   }
-  function pivots(table, ev) {
+  function isOpen(ev) { return open !== null && page !== null && open.table === page.table && open.ev._rowid === ev._rowid; }
+  function pivots(table, ev, treeBox) {
+    var out = HOST_TABLES.indexOf(table) >= 0 ? hostPivots(table, ev, treeBox) : netPivots(table, ev);
+    var around = { table: table, query: table === state.table ? state.query : "", from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) };
+    out.push(pivot("±1 min around it", "pivot-around", around));
+    if (rules.draft) out.push(h("button", { type: "button", "data-testid": "pivot-rule",
+      onclick: function () { rules.draft(table, ev); } }, "Rule draft from this event"));
+    return out;
+  }
+  function netPivots(table, ev) {  // a Zeek log's record: its connection's packets, its uid, its hosts
     var out = [h("button", { type: "button", "data-testid": "pivot-packets",
       onclick: function () { drills.open(table, ev._rowid, ev._ts); } }, table === "arp" ? "Packets" : "Packets of its connection")];
     if (ev.uid) {
@@ -253,37 +268,121 @@ WS.explorer = function (base, drills, rules, showError) {
       var q = "id.orig_h:" + quoted(ev[f]) + " OR id.resp_h:" + quoted(ev[f]);
       out.push(pivot("conn of host " + ev[f], "pivot-host-" + (f === "id.orig_h" ? "orig" : "resp"), { table: "conn", query: q }));
     });
-    var around = { table: table, query: state.query, from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) };
-    out.push(pivot("±1 min around it", "pivot-around", around));
-    if (rules.draft) out.push(h("button", { type: "button", "data-testid": "pivot-rule",
-      onclick: function () { rules.draft(table, ev); } }, "Rule draft from this event"));
     return out;
   }
-  function openDoc(ev) {
-    open = { ev: ev, table: page.table };
+  // a host record (no uid, no packets of its own): its process, the process's tree, connections and
+  // files, the Zeek connection of a network_connection record, and everything on the host around it
+  function hostPivots(table, ev, treeBox) {
+    var out = [], host = ev.host, pid = WS.hostPid(table, ev);
+    if (host === undefined || host === null || host === "") return out;
+    var on = "host:" + quoted(host);
+    if (table === "process_creation" && tree) {
+      out.push(h("button", { type: "button", "data-testid": "pivot-tree", "aria-controls": "proc-tree",
+        "aria-expanded": "false", title: "its parents up the tree and its children, on " + host,
+        onclick: function (e) { showTree(ev, treeBox, e.currentTarget); } }, "Its process tree"));
+    } else if (pid !== null && tree) {
+      out.push(h("button", { type: "button", "data-testid": "pivot-process", title: "the process_creation record of pid " + pid +
+        " on " + host + " and its tree", onclick: function () { processTree(host, pid, ev._ts); } }, "Its process"));
+    }
+    if ((table === "process_creation" || table === "network_connection") && ev.ProcessId !== undefined && ev.ProcessId !== null) {
+      var mine = on + " AND ProcessId:" + quoted(+ev.ProcessId);
+      var since = table === "process_creation" ? CR.iso(ev._ts) : "";  // not a previous process of the same pid
+      out.push(pivot("Its connections", "pivot-connections", { table: "network_connection", query: mine, from: since }));
+      if (table === "process_creation") out.push(pivot("Its files", "pivot-files", { table: "file_event", query: mine, from: since }));
+    }
+    if (table === "network_connection") {
+      var src = ev.SourceIp, dst = ev.DestinationIp;
+      if (src && dst && ev.SourcePort && ev.DestinationPort) {  // Zeek's record of this very connection, either way round
+        var one = function (a, ap, b, bp) {
+          return "(id.orig_h:" + quoted(a) + " AND id.orig_p:" + +ap + " AND id.resp_h:" + quoted(b) + " AND id.resp_p:" + +bp + ")";
+        };
+        out.push(pivot("conn of this connection", "pivot-netconn-conn", { table: "conn",
+          query: one(src, ev.SourcePort, dst, ev.DestinationPort) + " OR " + one(dst, ev.DestinationPort, src, ev.SourcePort),
+          from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) }));
+      }
+      if (src) out.push(pivot("conn from this host (" + src + ")", "pivot-host-conn", { table: "conn", query: "id.orig_h:" + quoted(src) }));
+    }
+    out.push(pivot("Processes on " + host, "pivot-host-processes", { table: "process_creation", query: on }));
+    HOST_TABLES.forEach(function (t) {
+      out.push(pivot(t + " ±1 min on " + host, "pivot-host-around-" + t,
+        { table: t, query: on, from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) }));
+    });
+    return out;
+  }
+  function showTree(ev, box, button) {
+    if (button && !box.hidden) {  // the button folds it again
+      box.hidden = true; button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    if (button) button.setAttribute("aria-expanded", "true");
+    box.hidden = false;
+    box.replaceChildren(h("p", { class: "muted" }, "Looking up the process tree…"));
+    box.setAttribute("aria-busy", "true");
+    tree.load(ev).then(function (t) {
+      if (!open || open.ev !== ev) return;
+      box.replaceChildren.apply(box, tree.view(t, { search: setSearch,
+        open: function (rec) { openDoc(rec, "process_creation", true); } }));
+    }).catch(function (e) {
+      if (open && open.ev === ev) box.replaceChildren(h("p", { class: "error" }, e.message || String(e)));
+    }).then(function () { box.setAttribute("aria-busy", "false"); });
+  }
+  // From an alert or a host record: the processes on ``host`` around ``at`` (epoch seconds or ISO)
+  // in the grid, and the process ``pid`` had then opened with its tree (or a note that none is recorded).
+  function processTree(host, pid, at) {
+    var t = typeof at === "number" || isFinite(+at) ? +at : Date.parse(at) / 1000;
+    setSearch({ table: "process_creation", query: "host:" + quoted(host), from: CR.iso(t - 60), to: CR.iso(t + 60) });
+    var mine = ++finding;
+    var none = function () {
+      if (mine !== finding || open) return;
+      note("No process_creation record " + (pid === null || pid === undefined ? "names the process" : "of pid " + pid) +
+        " on " + host + " before " + CR.tod(t, true) + " UTC: the processes on " + host + " around then are listed.");
+    };
+    if (!tree || pid === null || pid === undefined) { none(); return Promise.resolve(null); }
+    return tree.find(host, pid, t).then(function (rec) {
+      if (mine !== finding) return null;
+      if (rec) openDoc(rec, "process_creation", true); else none();
+      return rec;
+    }).catch(function (e) { if (mine === finding) showError("event-error", e); });
+  }
+  function note(text) {  // a message where the document view opens
+    var box = document.getElementById("event-doc");
+    box.replaceChildren(h("div", { class: "doc-head" }, h("h3", {}, "Process tree"), h("button", { type: "button",
+      "data-testid": "doc-close", onclick: function () { box.hidden = true; } }, "Close")),
+    h("p", { class: "muted", "data-testid": "tree-note" }, text));
+    box.hidden = false;
+  }
+  function openDoc(ev, table, withTree) {
+    table = table || page.table;
+    finding++;  // a process lookup still under way does not open over this one
+    open = { ev: ev, table: table };
     var box = document.getElementById("event-doc");
     var keys = Object.keys(ev).filter(function (k) { return k.charAt(0) !== "_"; });
+    var treeBox = h("div", { class: "proc-tree", id: "proc-tree", "data-testid": "proc-tree", hidden: true,
+      "aria-live": "polite" });
     box.replaceChildren(
-      h("div", { class: "doc-head" }, h("h3", {}, page.table + ":" + ev._rowid, " ", h("small", { class: "muted" },
+      h("div", { class: "doc-head" }, h("h3", {}, table + ":" + ev._rowid, " ", h("small", { class: "muted" },
         CR.tod(ev._ts, true) + " UTC")), h("button", { type: "button", "data-testid": "doc-close", title: "Escape",
         onclick: closeDoc }, "Close")),
-      h("p", { class: "muted" }, "Cite it in a report's evidence as ", h("code", { "data-testid": "doc-cite" }, page.table + ":" + ev._rowid)),
-      h("div", { class: "toolbar pivots", "data-testid": "doc-pivots" }, pivots(page.table, ev)),
+      h("p", { class: "muted" }, "Cite it in a report's evidence as ", h("code", { "data-testid": "doc-cite" }, table + ":" + ev._rowid)),
+      h("div", { class: "toolbar pivots", "data-testid": "doc-pivots" }, pivots(table, ev, treeBox)),
+      treeBox,
       h("table", { class: "grid compact doc", "data-testid": "doc-fields" }, h("tbody", {}, keys.map(function (k) {
         var v = ev[k];
         return h("tr", { "data-testid": "doc-field", dataset: { field: k } }, h("th", {}, k),
           h("td", { class: "wrap" }, k === "ts" ? CR.when(v, true) : v === null ? h("span", { class: "muted" }, "–") :
             typeof v === "object" ? JSON.stringify(v) : String(v)),
-          h("td", {}, v === null || typeof v === "object" ? null : inOut(k, v)));
+          h("td", {}, v === null || typeof v === "object" || table !== state.table ? null : inOut(k, v)));
       }))));
     box.hidden = false;
+    if (withTree && tree) showTree(ev, treeBox, box.querySelector('[data-testid="pivot-tree"]'));
     render();
   }
   function closeDoc() {
-    if (!open) return;
-    var row = grid.querySelector('tr[data-rowid="' + open.ev._rowid + '"]');
+    var box = document.getElementById("event-doc");
+    if (!open) { box.hidden = true; return; }
+    var row = open.table === (page && page.table) ? grid.querySelector('tr[data-rowid="' + open.ev._rowid + '"]') : null;
     open = null;
-    document.getElementById("event-doc").hidden = true;
+    box.hidden = true;
     render();
     if (row) { var again = grid.querySelector('tr[data-rowid="' + row.dataset.rowid + '"]'); if (again) again.focus(); }
     if (pending) loadEvents();
@@ -337,5 +436,6 @@ WS.explorer = function (base, drills, rules, showError) {
   saveUrl();
   loadEvents();
   loadHunt();
-  return { onCount: onCount, table: function () { return state.table; }, state: state, setSearch: setSearch };
+  return { onCount: onCount, table: function () { return state.table; }, state: state, setSearch: setSearch,
+    processTree: processTree };
 };

@@ -44,14 +44,34 @@ document.addEventListener("DOMContentLoaded", function () {
     var evs = a.events || [];
     var keys = [];
     evs.forEach(function (ev) { Object.keys(ev).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); }); });
+    var trees = processTrees(evs);
     return h("details", { class: "alert", "data-testid": "alert", dataset: { id: a.id } },
       h("summary", {}, h("strong", {}, a.rule_title || a.rule_id), " · " + (a.level || "") + " · raised ", CR.when(a.raised_at),
         " · " + evs.length + " event(s)"),
+      trees.length ? h("div", { class: "toolbar pivots" }, trees) : null,
       h("div", { class: "scroll" }, h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, keys.map(function (k) { return h("th", {}, k); }))),
         h("tbody", {}, evs.map(function (ev) {
           return h("tr", {}, keys.map(function (k) { return h("td", {}, ev[k] === undefined ? "" : ev[k]); }));
         })))));
+  }
+
+  // an alert on host records: one button per node, to its processes around the node's first event
+  // and the tree of that event's process (the explorer, on the Events tab)
+  function processTrees(evs) {
+    var hosts = [];
+    return evs.filter(function (ev) {
+      if ((WS.HOST_TABLES || []).indexOf(ev._path) < 0 || !ev.host || hosts.indexOf(ev.host) >= 0) return false;
+      hosts.push(ev.host);
+      return true;
+    }).map(function (ev) {
+      return h("button", { type: "button", "data-testid": "alert-proctree", dataset: { host: ev.host },
+        title: "the processes on " + ev.host + " around " + CR.tod(ev.ts, true) + " UTC, and the tree of this event's process",
+        onclick: function () {
+          select(document.getElementById("tab-events"));
+          explorer.processTree(ev.host, WS.hostPid(ev._path, ev), ev.ts);
+        } }, "Process tree on " + ev.host);
+    });
   }
 
   function loadAlerts() {
