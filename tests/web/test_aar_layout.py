@@ -104,3 +104,23 @@ def test_programme_chart_draws_a_negative_score_below_zero(env):
     # the axis title sits above the highest tick label (whose glyphs reach ~9 px above its baseline)
     title_y = float(re.search(r'y="([-\d.]+)"[^>]*class="tiny axis-title"', svg).group(1))
     assert title_y + 3 < min(ticks.values()) - 9
+
+
+def test_the_pdf_keeps_short_values_whole(env):
+    """Fitting the page let every table cell break anywhere, and the tables shrank their short
+    columns to a few letters ("GRE|EN", "T+|01:|00", "albani|a", "+10|0.0"); only prose and URL
+    cells (td.wrap, td.text, td.rsit) may break inside a word."""
+    with env["app"].test_request_context("/console/layout/report.pdf"):
+        doc = web_aar.laid_out("layout")
+    broken, cells = [], 0
+    for page in doc.pages:
+        for box in page._page_box.descendants():
+            if type(box).__name__ != "TableCellBox" or box.element_tag != "td":
+                continue
+            if {"wrap", "text", "rsit"} & set((box.element.get("class") or "").split()):
+                continue
+            cells += 1
+            words = set(" ".join(box.element.itertext()).split())
+            lines = [b.text for b in box.descendants() if type(b).__name__ == "TextBox"]
+            broken += [(w, lines) for line in lines for w in line.split() if w not in words]
+    assert cells > 50 and broken == []
