@@ -320,7 +320,9 @@ class Talk:
 
     ``say`` takes payloads (or ``str`` identification lines); each side's payloads go out as
     clear binary packets until that side sends ``NEWKEYS``, then as ciphertext of the real size.
-    Every delay is multiplied by ``pace`` (see :func:`attack_scripts._tcptime.fit`).
+    Every delay is multiplied by ``pace`` (see :func:`attack_scripts._tcptime.fit`). ``marks``
+    note what the server's side did at which message (a login refused or accepted, a command run,
+    the logout), for the lines sshd and the shell log (:mod:`attack_scripts._linux`).
     """
 
     def __init__(self, rng, client: Client, keys: HostKeys, pace: float = 1.0):
@@ -330,6 +332,13 @@ class Talk:
         self.pace = pace
         self.messages: list[tuple[float, str, bytes]] = []
         self.keyed = {"c": False, "s": False}
+        self.marks: list[tuple[int, str, str | None]] = []  # (message index, what, detail)
+
+    def mark(self, what: str, detail: str | None = None) -> None:
+        """What the last message meant on the server: ``failed``, ``accepted`` (detail: the
+        method), ``shell``, ``command`` (detail: the line), ``exec`` (detail: the command),
+        ``exit``."""
+        self.marks.append((len(self.messages) - 1, what, detail))
 
     def wait(self, lo: float, hi: float) -> float:
         return self.r.uniform(lo, hi) * self.pace
@@ -377,12 +386,15 @@ class Talk:
             self.say(self.wait(0.0005, 0.003), "s", pk_ok(key_blob))
             self.say(self.wait(0.001, 0.006), "c", auth_publickey(self.r, user, key_blob, self.keys.ed25519, True))
             self.say(self.wait(0.005, 0.03), "s", auth_success())
+            self.mark("accepted", "publickey")
             return
         if wrong is not None:
             self.say(self.wait(2.0, 6.0), "c", auth_password(user, wrong))
             self.say(self.wait(1.5, 2.5), "s", auth_failure())  # pam_unix's failure delay
+            self.mark("failed", "password")
         self.say(self.wait(2.0, 6.0), "c", auth_password(user, password or ""))
         self.say(self.wait(0.02, 0.15), "s", auth_success())
+        self.mark("accepted", "password")
 
     def shell_open(self, cols: int, rows: int, motd: int) -> None:
         """Session channel with a pty and a login shell, right after ``USERAUTH_SUCCESS``."""
@@ -392,6 +404,7 @@ class Talk:
                  channel_request("env", False, string("LANG") + string("en_US.UTF-8")),
                  channel_request("shell", True))
         self.say(self.wait(0.005, 0.03), "s", window_adjust(2097152), channel_success(), channel_success())
+        self.mark("shell")
         self.say(self.wait(0.02, 0.12), "s", channel_data(motd))
 
     def typed(self, text: str, think: tuple[float, float]) -> None:
@@ -402,6 +415,7 @@ class Talk:
             self.say(self.wait(0.0004, 0.002), "s", channel_data(1))
         self.say(self.wait(0.08, 0.4), "c", channel_data(1))  # Enter
         self.say(self.wait(0.0004, 0.002), "s", channel_data(2))
+        self.mark("command", text)
 
     def output(self, n: int) -> None:
         """``n`` bytes of terminal output, in the chunks a shell writes to its pty."""
@@ -415,6 +429,7 @@ class Talk:
         self.say(self.wait(0.002, 0.01), "s", channel_data(8), exit_status(0), channel_eof(), channel_close())
         self.say(self.wait(0.0003, 0.002), "c", channel_close())
         self.say(self.wait(0.0002, 0.002), "c", disconnect(BY_APPLICATION, self.client.disconnect_text))
+        self.mark("exit")
 
 
 def interactive(rng, client: Client, keys: HostKeys, user: str, password: str | None,
@@ -450,10 +465,12 @@ def run_command(rng, client: Client, keys: HostKeys, user: str, password: str | 
     t.say(t.wait(0.0002, 0.001), "c", channel_request("env", False, string("LANG") + string("en_US.UTF-8")),
           channel_request("exec", True, string(command)))
     t.say(t.wait(0.003, 0.02), "s", window_adjust(2097152), channel_success())
+    t.mark("exec", command)
     t.output(output)
     t.say(t.wait(0.0005, 0.005), "s", exit_status(0), channel_eof(), channel_close())
     t.say(t.wait(0.0003, 0.002), "c", channel_close())
     t.say(t.wait(0.0002, 0.002), "c", disconnect(BY_APPLICATION, client.disconnect_text))
+    t.mark("exit")
     return t
 
 

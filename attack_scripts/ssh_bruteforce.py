@@ -15,6 +15,15 @@ session (``id``, ``cat /etc/passwd``, ``sudo -l`` …).
 
 Wireshark: many ``ssh.protocol == "SSH-2.0-libssh_0.10.6"`` sessions from one source,
 ``ssh.message_code == 20`` both ways, ``ssh.kex.hassh``, and encrypted packets of equal sizes.
+
+On the target (host records, syslog as Debian's sshd and PAM write it, each connection under its
+own sshd's pid): ``Invalid user admin from A port P`` for a login the server lacks (every login
+but root and the one found), PAM's ``authentication failure`` and ``Failed password for [invalid
+user] U from A port P ssh2`` at each refusal, ``maximum authentication attempts exceeded`` and
+``Disconnecting authenticating user ...: Too many authentication failures [preauth]`` at the
+sixth, ``Disconnected from ... [preauth]`` when the tool hangs up, ``Accepted password for U from
+A port P ssh2`` at the find; the intruder's login after it is a session with its shell and
+commands (``sudo -l`` refused: the login is no sudoer).
 """
 from __future__ import annotations
 
@@ -24,9 +33,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from attack_scripts import _ssh
+from attack_scripts import _linux, _ssh
 from attack_scripts._names import human_password, login_name
-from attack_scripts._tcptime import fit, session_end
+from attack_scripts._tcptime import fit, message_times, session_end
 from range.core import Strict
 from range.traffic import StepContext, TcpSession, Technique, ephemeral_port, technique
 
@@ -174,9 +183,61 @@ class SshBruteforce(Technique):
         if p.success_at is not None:  # the live range creates the account the guess will find
             pos = pairs(len(users), p.attempts, p.loop_users)[p.success_at - 1]
             ctx.extra.setdefault("accounts", []).extend((t.name, users[pos[0]], found) for t in ctx.targets)
-        return fit(lambda pace: self._build(ctx, users, found, pace), ctx.rng, ctx.t0, self.duration(p))
+        notes: list[tuple] = []
 
-    def _build(self, ctx: StepContext, users: list[str], found: str, pace: float) -> list[TcpSession]:
+        def build(pace: float) -> list[TcpSession]:
+            notes.clear()  # fit may build more than once: the log is of the sessions it keeps
+            return self._build(ctx, users, found, pace, notes)
+
+        sessions = fit(build, ctx.rng, ctx.t0, self.duration(p))
+        self._log(ctx, p.success_at is not None, notes, (_ssh.LIBSSH if p.tool == "hydra" else _ssh.LIBSSH2))
+        return sessions
+
+    @staticmethod
+    def _log(ctx: StepContext, found: bool, notes: list[tuple], client: _ssh.Client) -> None:
+        """sshd's lines on each target, for the connections as built (see the module docstring)."""
+        existing = {"root"}
+        if found:
+            existing |= {u for _node, u, _pw in ctx.extra.get("accounts", [])}
+        daemons = {t.name: _linux.Sshd(ctx.host, ctx.layout, t) for t in ctx.targets}
+        for target, sess, user, marks, follow_up in sorted(notes, key=lambda n: n[1].t):  # sshd forks in turn
+            sshd = daemons[target.name]
+            if follow_up:  # the intruder's own login with the found password
+                _linux.session_log(sshd, sess, marks, user, sudoer=False)
+                continue
+            times = message_times(sess)
+            pid = sshd.connection()
+            valid = user in existing
+            src, sport = sess.client, sess.sport
+            failures = 0
+            for i, what in marks:
+                t = times[i]
+                if what == "probe" and not valid:
+                    sshd.say(t, pid, f"Invalid user {user} from {src} port {sport}")
+                elif what == "failed":
+                    sshd.failed(t, pid, user, src, sport, valid=valid, first=failures == 0)
+                    failures += 1
+                elif what == "maxauth":
+                    who = f"{'' if valid else 'invalid user '}{user}"
+                    sshd.say(t, pid, f"error: maximum authentication attempts exceeded for {who} from {src} "
+                             f"port {sport} ssh2 [preauth]", severity="err")
+                    sshd.say(t + 0.0002, pid, f"Disconnecting {'authenticating' if valid else 'invalid'} user "
+                             f"{user} {src} port {sport}: Too many authentication failures [preauth]")
+                    if valid and failures > 1:
+                        sshd.say(t + 0.0005, pid, f"PAM {failures - 1} more authentication failures; logname= uid=0 "
+                                 f"euid=0 tty=ssh ruser= rhost={src}  user={user}", severity="notice",
+                                 facility="authpriv")
+                elif what == "accepted":
+                    login = sshd.accepted(t, pid, user, src, sport, "password")
+                    sshd.closed(times[-1], login, client.disconnect_text)
+                elif what == "bye":
+                    sshd.say(t, pid, f"Received disconnect from {src} port {sport}:11: {client.disconnect_text} "
+                             "[preauth]")
+                    sshd.say(t + 0.0002, pid, f"Disconnected from {'authenticating' if valid else 'invalid'} user "
+                             f"{user} {src} port {sport} [preauth]")
+
+    def _build(self, ctx: StepContext, users: list[str], found: str, pace: float,
+               notes: list[tuple]) -> list[TcpSession]:
         p: Params = ctx.params
         r = ctx.rng
         client = _ssh.LIBSSH if p.tool == "hydra" else _ssh.LIBSSH2
@@ -210,9 +271,10 @@ class SshBruteforce(Technique):
                     hit = p.success_at - first_no
                 user = users[group[0][0]]
                 tries = [found if i == hit else password(pw) for i, (_, pw) in enumerate(group)]
-                sess = self._connection(r, client, keys, ctx.source.ip, target.ip, port(), start, rtt, user,
-                                        tries, hit, pace)
+                sess, marks = self._connection(r, client, keys, ctx.source.ip, target.ip, port(), start, rtt, user,
+                                               tries, hit, pace)
                 out.append(sess)
+                notes.append((target, sess, user, marks, False))
                 end = session_end(sess)
                 if hit is not None:
                     success_end = end
@@ -222,28 +284,44 @@ class SshBruteforce(Technique):
                                             pace=pace, think=FOLLOW_THINK, hostname=target.hostname)
                     out.append(TcpSession(t=follow_t, client=ctx.source.ip, server=target.ip, sport=port(), dport=22,
                                           messages=talk.messages, close="client_fin", rtt=rtt))
+                    notes.append((target, out[-1], user, talk.marks, True))
                 heapq.heappush(free, (end + (p.delay + r.uniform(0.0005, 0.02)) * pace, task))
         return out
 
     @staticmethod
     def _connection(r, client: _ssh.Client, keys, src: str, dst: str, sport: int, start: float, rtt: float,
-                    user: str, tries: list[str], hit: int | None, pace: float) -> TcpSession:
+                    user: str, tries: list[str], hit: int | None,
+                    pace: float) -> tuple[TcpSession, list[tuple[int, str]]]:
+        """One connection, and what sshd did at which of its messages (``probe``: the ``none``
+        request answered, ``failed``, ``maxauth``, ``accepted``, ``bye``: the tool hung up)."""
         t = _ssh.Talk(r, client, keys, pace)
+        marks: list[tuple[int, str]] = []
+
+        def mark(what: str) -> None:
+            marks.append((len(t.messages) - 1, what))
+
         t.handshake()
         t.say(t.wait(0.0003, 0.002), "c", _ssh.auth_none(user))
         t.say(t.wait(0.0003, 0.002), "s", _ssh.auth_failure())
+        mark("probe")
         close = "client_fin"
         for i, pw in enumerate(tries):
             t.say(t.wait(*GAP), "c", _ssh.auth_password(user, pw))
             if i == hit:
                 t.say(t.wait(*ACCEPT), "s", _ssh.auth_success())
+                mark("accepted")
                 break
             if i + 1 >= _ssh.MAX_AUTH_TRIES:
                 t.say(t.wait(*FAIL), "s", _ssh.disconnect(_ssh.PROTOCOL_ERROR, "Too many authentication failures"))
+                mark("failed")
+                mark("maxauth")
                 close = "server_fin"
                 break
             t.say(t.wait(*FAIL), "s", _ssh.auth_failure())
+            mark("failed")
         if close == "client_fin":
             t.say(t.wait(0.0003, 0.003), "c", _ssh.disconnect(_ssh.BY_APPLICATION, client.disconnect_text))
+            if hit is None:
+                mark("bye")
         return TcpSession(t=start, client=src, server=dst, sport=sport, dport=22, messages=t.messages,
-                          close=close, rtt=rtt)
+                          close=close, rtt=rtt), marks

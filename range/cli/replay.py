@@ -63,5 +63,6 @@ def cmd_replay(a) -> int:
     scn = catalog().scenario(a.scenario)
     res = replay(scn, a.out, seed=a.seed, team=a.team, progress=progress)
     print(f"{res.pcap}: {res.packets} packets in {res.seconds:.2f}s "
-          f"({res.packets / max(res.seconds, 1e-9):,.0f} packets/s); truth: {res.truth_path}")
+          f"({res.packets / max(res.seconds, 1e-9):,.0f} packets/s); {res.host_records} host records: "
+          f"{res.host_log}; truth: {res.truth_path}")
     return 0

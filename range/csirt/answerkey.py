@@ -27,7 +27,7 @@ from range.csirt.rsit import expected
 from range.events import NETWORK_TABLES
 from range.scoring import SLACK, StepTruth, Truth, event_in_step, event_key
 
-TABLES = NETWORK_TABLES  # a step's flows key network records; host records are tied to steps by truth later
+TABLES = NETWORK_TABLES  # the key is read from a step's network records (its host records: not yet)
 MAX_VALUES = 5000  # addresses or names kept per step (a spoofed flood has tens of thousands)
 
 

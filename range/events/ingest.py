@@ -2,7 +2,9 @@
 
 The store is built under ``DB.part`` and renamed when complete: an interrupted ingest never
 leaves a half-filled store under the final name. A truncated capture keeps every complete
-packet and says where it was cut.
+packet and says where it was cut. The host records the nodes logged meanwhile (``host_log``,
+:mod:`range.events.hostlog`) join the store beside the packets' events, each delivered
+(``_seen``) at its own time.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Callable
 
 from range.core import InputError
 from range.events.assembler import Assembler, quiet_gc
+from range.events.hostlog import read_host_log
 from range.events.procwriter import ProcessBatcher
 from range.events.store import SCHEMA, EventStore
 from range.events.tshark import run_file
@@ -40,10 +43,12 @@ class IngestResult:
 
 
 def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | None = None,
-           checksums: str = "auto") -> IngestResult:
+           checksums: str = "auto", host_log: str | Path | None = None) -> IngestResult:
     """``checksums``: ``auto`` (Zeek's validation, unless the capture looks checksum-offloaded,
-    range.events.checksums), ``validate`` (Zeek's default) or ``ignore`` (Zeek's -C)."""
+    range.events.checksums), ``validate`` (Zeek's default) or ``ignore`` (Zeek's -C).
+    ``host_log``: a file of host records to store too (read, and refused if malformed, first)."""
     check_pcap(pcap)
+    host = read_host_log(host_log) if host_log is not None else []
     began = time.perf_counter()
     db = Path(db)
     if db.is_dir() or not db.parent.is_dir():   # refused before tshark starts, not after the work
@@ -69,6 +74,8 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
                     progress(f"{asm.packets:,} packets")
                     next_report += 50_000
             asm.close()
+            for table, rec in host:
+                batch(table, rec, seen=rec["ts"])
         err = proc.stderr.read()
         rc = proc.wait()
     except BaseException:
@@ -90,6 +97,9 @@ def ingest(pcap: str | Path, db: str | Path, progress: Callable[[str], None] | N
     batch.mark("skipped", json.dumps(asm.skipped))
     batch.mark("problems", json.dumps(asm.problems))
     batch.mark("checksums", asm.policy.mode)
+    if host_log is not None:
+        batch.mark("host_log", str(Path(host_log).resolve()))
+        batch.mark("host_records", str(len(host)))
     try:
         counts = batch.close()
     except InputError as e:

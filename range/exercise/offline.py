@@ -1,10 +1,10 @@
 """An offline exercise in one command: every team's copy of a scenario, detected with that team's
 rules and scored, as fast as the machine goes (no session clock).
 
-Each team gets its own replay (its own seed, addresses, names and timing), its capture
-is ingested into its own event store, its rules run over it, and its alerts are scored against
-its truth. ``DIR/<team>/`` holds capture.pcap, truth.json, events.db, alerts.json, score.json;
-``DIR/results.json`` the ranking.
+Each team gets its own replay (its own seed, addresses, names and timing), its capture and the
+host records its nodes logged are ingested into its own event store, its rules run over it, and
+its alerts are scored against its truth. ``DIR/<team>/`` holds capture.pcap, host.jsonl,
+truth.json, events.db, alerts.json, score.json; ``DIR/results.json`` the ranking.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def run_team(scn: Scenario, team: TeamSpec, out: Path, seed: int, progress: Prog
     s = team_seed(seed, team.name)
     progress(f"[{team.name}] replay (seed {s})")
     rep = replay(scn, d.path, seed=s, team=team.name, progress=lambda m: progress(f"[{team.name}]   {m}"))
-    progress(f"[{team.name}] ingest {rep.packets:,} packets")
-    ing = ingest(rep.pcap, d.events, progress=lambda m: progress(f"[{team.name}]   {m}"))
+    progress(f"[{team.name}] ingest {rep.packets:,} packets and {rep.host_records:,} host records")
+    ing = ingest(rep.pcap, d.events, progress=lambda m: progress(f"[{team.name}]   {m}"), host_log=rep.host_log)
     progress(f"[{team.name}] detect with {', '.join(map(str, team.rules))}")
     alerts, errors = run(load_rules(team.rules), d.events)
     write_json(d.alerts, {"alerts": alerts, "errors": errors})

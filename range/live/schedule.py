@@ -29,7 +29,7 @@ def node_plan(scn: Scenario, lt: LiveTeam, seed: int, origin: float) -> NodePlan
     lay = lt.layout
     default = lay.host(scn.env.spec.benign.clients[0]).name
     benign: dict[str, list] = {}
-    for _kind, actions in benign_actions(scn, lay, seed, lt.team, origin):
+    for _kind, actions, _synthesised in benign_actions(scn, lay, seed, lt.team, origin):  # live: the nodes log
         for node, acts in split_by_node(list(actions), lay, default).items():
             benign.setdefault(node, []).extend(acts)
     steps = []

@@ -14,7 +14,19 @@ from range.scoring.score import (
                                  extend,
                                  score,
 )
-from range.scoring.truth import FlowKey, StepTruth, Truth, compact_flows, flow_matches
+from range.scoring.truth import (
+                                 HOST_ID,
+                                 FlowKey,
+                                 HostKey,
+                                 StepTruth,
+                                 Truth,
+                                 compact_flows,
+                                 compact_host,
+                                 flow_matches,
+                                 host_key,
+                                 host_matches,
+)
 
 __all__ = ["rank", "ranking_table", "SLACK", "Adjustment", "adjustment_line", "decay", "event_in_step", "event_key",
-           "extend", "score", "FlowKey", "StepTruth", "Truth", "compact_flows", "flow_matches"]
+           "extend", "score", "HOST_ID", "FlowKey", "HostKey", "StepTruth", "Truth", "compact_flows", "compact_host",
+           "flow_matches", "host_key", "host_matches"]

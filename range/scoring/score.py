@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from range.core import parse_iso
-from range.scoring.truth import StepTruth, Truth, flow_matches
+from range.scoring.truth import HOST_ID, SLACK, StepTruth, Truth, flow_matches, host_matches
 
 DEFAULTS = {"grace": 60.0, "decay": 600.0, "floor": 0.25, "fp_penalty": 10.0, "fp_window": 300.0}
-SLACK = 0.001  # seconds: timestamps travel through ISO text and tshark's epoch floats
+HOST = "host"  # the protocol slot of a host record's key
 TABLE_PROTO = {"http": "tcp", "ssh": "tcp", "ftp": "tcp", "telnet": "tcp", "arp": "arp"}
 
 
@@ -51,10 +51,13 @@ def extend(result: dict, adjustments: Iterable[Adjustment]) -> dict:
 
 
 def event_key(ev: dict) -> tuple:
-    """(ts, src, dst, proto, sport, dport, src_mac) of a stored event record."""
+    """(ts, src, dst, proto, sport, dport, src_mac) of a stored event record; of a host record,
+    (ts, node, table, ``"host"``, process id, None, None)."""
     path = ev.get("_path", "conn")
     ts = ev.get("ts")
     t = parse_iso(ts) if isinstance(ts, str) else float(ts) if ts is not None else None
+    if path in HOST_ID:
+        return (t, ev.get("host"), path, HOST, ev.get(HOST_ID[path]), None, None)
     proto = ev.get("proto") or TABLE_PROTO.get(path)
     # an ARP frame's flow key names its Ethernet source (what truth reads back as eth.src): the
     # arp log's orig_mac; src_mac, the hardware address inside the message, differs when the frame
@@ -65,6 +68,8 @@ def event_key(ev: dict) -> tuple:
 
 def event_in_step(key: tuple, step: StepTruth) -> bool:
     t, src, dst, proto, sport, dport, mac = key
+    if proto == HOST:
+        return t is not None and any(host_matches(ev, t, src, dst, sport) for ev in step.host)
     if t is None or t < step.start - SLACK or t > step.end + SLACK:
         return False
     if proto in ("icmp", "arp"):
@@ -85,7 +90,7 @@ def _truth_key(truth: Truth) -> tuple:
         truth.scenario,
         truth.team,
         truth.seed,
-        tuple((s.id, s.start, s.end, s.packets, len(s.flows)) for s in truth.steps),
+        tuple((s.id, s.start, s.end, s.packets, len(s.flows), len(s.host)) for s in truth.steps),
     )
 
 
@@ -158,7 +163,7 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
                 {
                     "points": 0.0,
                     "reason": f"missed step {s.id} ({s.technique}, {s.attack}): no alert's "
-                    f"evidence includes its traffic",
+                    f"evidence includes its traffic" + (" or host records" if s.host else ""),
                     "step": s.id,
                     "rule_id": None,
                     "alert_id": None,
@@ -194,7 +199,7 @@ def score(truth: Truth, alerts: Iterable[dict], adjustments: Iterable[Adjustment
             {
                 "points": -p["fp_penalty"],
                 "reason": f"false positive: rule '{a.get('rule_title') or rule_id}' "
-                f"alerted on benign traffic (window {w + 1} of {_fmt(p['fp_window'])} s)",
+                f"alerted on benign activity (window {w + 1} of {_fmt(p['fp_window'])} s)",
                 "step": None,
                 "rule_id": rule_id,
                 "alert_id": a["id"],

@@ -1,10 +1,16 @@
-"""Ground truth: which packets each attack step made, as ``truth.json``.
+"""Ground truth: which packets and host records each attack step made, as ``truth.json``.
 
 A step's ``start``/``end`` bound exactly its packets; its ``flows`` name them. Flows are as
 coarse as they can be without naming a packet of anything else inside the step's window: a
 port scan becomes one flow per target, a flood from a botnet one flow per source prefix, while a
 DNS tunnel from a workstation that also resolves names for its user keeps its source ports.
 Scoring uses :func:`flow_matches` to decide whether an event belongs to a step.
+
+A step's ``host`` evidence names the records its nodes logged (a web shell's processes, sshd's
+lines): per node and host table, the time window and the process ids (:data:`HOST_ID`: the
+record's ``ProcessId``, or auditd's and syslog's ``pid``) of the step's records, split finer
+where a record of something else on that node falls in the window with one of those ids
+(:func:`compact_host`). Scoring uses :func:`host_matches`.
 """
 from __future__ import annotations
 
@@ -19,7 +25,13 @@ from typing import Any, Iterable, Iterator
 from range.core import InputError, iso, parse_iso, read_json, write_json
 
 FlowKey = tuple  # (src, dst, proto, sport, dport, src_mac)
+HostKey = tuple  # (ts, node, table, process id)
 MAX_SOURCES = 16
+SLACK = 0.001  # seconds: timestamps travel through ISO text and tshark's epoch floats
+
+# the field of each host table that names the process that logged it (range.events.HOST_TABLES)
+HOST_ID = {"process_creation": "ProcessId", "file_event": "ProcessId", "network_connection": "ProcessId",
+           "auditd": "pid", "syslog": "pid"}
 
 
 @lru_cache(maxsize=65536)
@@ -122,6 +134,57 @@ def compact_flows(keys: Iterable[FlowKey], foreign: list[FlowKey]) -> list[dict]
     return out
 
 
+def host_key(table: str, rec: dict) -> HostKey:
+    """(ts, node, table, process id) of a host record (``ts`` in epoch seconds)."""
+    return (rec["ts"], rec.get("host"), table, rec.get(HOST_ID[table]))
+
+
+def host_matches(ev: dict, t: float, node: str | None, table: str, pid) -> bool:
+    """Does a host record (its key's parts) fall in host evidence ``ev`` of a step?"""
+    return (ev["table"] == table and ev["host"] == node and pid in ev["pids"]
+            and ev["start"] - SLACK <= t <= ev["end"] + SLACK)
+
+
+def _evidence(node: str, table: str, keys: list[HostKey]) -> dict:
+    ts = [k[0] for k in keys]
+    return {"host": node, "table": table, "start": min(ts), "end": max(ts),
+            "pids": sorted({k[3] for k in keys}, key=lambda p: (p is None, p or 0))}
+
+
+def compact_host(keys: Iterable[HostKey], foreign: Iterable[HostKey]) -> list[dict]:
+    """A step's host evidence: per node and table, the window and process ids of ``keys``; where
+    a ``foreign`` record (benign activity, another step) would fall in it, per process id, and
+    where that still names one, per record."""
+    groups: dict[tuple, list[HostKey]] = defaultdict(list)
+    for k in keys:
+        groups[(k[1], k[2])].append(k)
+    others: dict[tuple, list[HostKey]] = defaultdict(list)
+    for k in foreign:
+        if (k[1], k[2]) in groups:
+            others[(k[1], k[2])].append(k)
+    out: list[dict] = []
+
+    def clean(ev: dict, near: list[HostKey]) -> bool:
+        return not any(host_matches(ev, f[0], f[1], f[2], f[3]) for f in near)
+
+    for (node, table), ks in sorted(groups.items(), key=lambda g: (str(g[0][0]), g[0][1])):
+        whole = _evidence(node, table, ks)
+        near = [f for f in others.get((node, table), []) if whole["start"] - SLACK <= f[0] <= whole["end"] + SLACK]
+        if clean(whole, near):
+            out.append(whole)
+            continue
+        by_pid: dict = defaultdict(list)
+        for k in ks:
+            by_pid[k[3]].append(k)
+        for pid in sorted(by_pid, key=lambda p: (p is None, p or 0)):
+            ev = _evidence(node, table, by_pid[pid])
+            if clean(ev, near):
+                out.append(ev)
+            else:  # the same process id in the same window: one record at a time
+                out.extend(_evidence(node, table, [k]) for k in sorted(set(by_pid[pid]), key=str))
+    return out
+
+
 @dataclass
 class StepTruth:
     id: str
@@ -134,11 +197,14 @@ class StepTruth:
     packets: int
     flows: list[dict]
     briefing: str = ""
+    host: list[dict] = field(default_factory=list)  # host evidence: {host, table, start, end, pids}
+    host_records: int = 0
 
     def to_json(self) -> dict:
         return {"id": self.id, "technique": self.technique, "attack": self.attack, "tactic": self.tactic,
                 "points": self.points, "start": iso(self.start), "end": iso(self.end), "packets": self.packets,
-                "briefing": self.briefing, "flows": self.flows}
+                "briefing": self.briefing, "flows": self.flows, "host_records": self.host_records,
+                "host": [{**e, "start": iso(e["start"]), "end": iso(e["end"])} for e in self.host]}
 
 
 @dataclass
@@ -165,7 +231,10 @@ class Truth:
         try:
             steps = [StepTruth(s["id"], s["technique"], s["attack"], s.get("tactic", ""), float(s["points"]),
                                parse_iso(s["start"]), parse_iso(s["end"]), int(s.get("packets", 0)),
-                               list(s["flows"]), s.get("briefing", "")) for s in data["steps"]]
+                               list(s["flows"]), s.get("briefing", ""),
+                               [{"host": e["host"], "table": e["table"], "start": parse_iso(e["start"]),
+                                 "end": parse_iso(e["end"]), "pids": list(e["pids"])} for e in s.get("host", [])],
+                               int(s.get("host_records", 0))) for s in data["steps"]]
             return cls(data["scenario"], int(data["seed"]), data["team"], steps,
                        parse_iso(data["start"]) if "start" in data else min((s.start for s in steps), default=0),
                        parse_iso(data["end"]) if "end" in data else max((s.end for s in steps), default=0),

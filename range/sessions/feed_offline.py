@@ -1,7 +1,8 @@
-"""The ``offline`` feed: each team's capture is synthesised and ingested into ``source.db`` when
-the session is prepared; as the session clock passes the capture time at which the sensor would
-have emitted a record (``_seen``), the record is copied into the team's ``events.db``, so
-detection, the explorer and scoring see exactly what a live sensor would have delivered by then.
+"""The ``offline`` feed: each team's capture and host records are synthesised and ingested into
+``source.db`` when the session is prepared; as the session clock passes the time at which the
+sensor would have emitted a record (``_seen``; a host record's is its own time), the record is
+copied into the team's ``events.db``, so detection, the explorer and scoring see exactly what a
+live sensor and the nodes' logs would have delivered by then.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ class OfflineFeed(Feed):
         for team, d in self.teams.items():
             progress(f"[{team}] synthesising traffic")
             rep = replay(scn.with_overrides(start=start), d.path, seed=seed_of(team), team=team)
-            progress(f"[{team}] ingesting {rep.packets:,} packets")
-            ingest(rep.pcap, d.source)
+            progress(f"[{team}] ingesting {rep.packets:,} packets and {rep.host_records:,} host records")
+            ingest(rep.pcap, d.source, host_log=rep.host_log)
             for p in (d.events, Path(f"{d.events}-wal"), Path(f"{d.events}-shm")):
                 p.unlink(missing_ok=True)
             EventStore(d.events).close()
@@ -44,7 +45,7 @@ class OfflineFeed(Feed):
         d = self.teams[team]
         nxt = d.next
         rep = replay(scn.with_overrides(start=start), nxt.path, seed=seed, team=team)
-        ingest(rep.pcap, nxt.source)
+        ingest(rep.pcap, nxt.source, host_log=rep.host_log)
         with sqlite3.connect(d.events) as dst:
             delivered = {t: _cursor(dst, t) for t in SCHEMA}
             last = max(((dst.execute(f"SELECT max(_seen) FROM {t}").fetchone()[0] or 0) for t in _tables(dst)),
@@ -55,7 +56,8 @@ class OfflineFeed(Feed):
                     delivered[t] = n
             for t, n in delivered.items():
                 dst.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"fed:{t}", str(n)))
-        for old, new in ((d.capture, nxt.capture), (d.truth, nxt.truth), (d.source, nxt.source)):
+        for old, new in ((d.capture, nxt.capture), (d.host_log, nxt.host_log), (d.truth, nxt.truth),
+                         (d.source, nxt.source)):
             new.replace(old)
 
     def advance(self, now: float) -> int:

@@ -1,5 +1,6 @@
 """Traffic as data: the actions a script asks for, their synthesis into frames, the wire formats,
-pcap files, and the technique contract that ``attack_scripts/`` implements.
+pcap files, the technique contract that ``attack_scripts/`` implements, and the host records a
+script writes beside its traffic (:mod:`.hostlog`).
 
 An attack technique or a benign traffic kind is a class registered with :func:`technique` or
 :func:`benign`; it generates :mod:`actions <range.traffic.actions>` for one team's layout.
@@ -15,6 +16,7 @@ from range.traffic.actions import (
                                    ephemeral_port,
                                    http_date,
 )
+from range.traffic.hostlog import HostLog, Proc
 from range.traffic.pcapfile import PcapWriter, check_pcap
 from range.traffic.synth import MSS, Synth
 from range.traffic.techniques import (
@@ -32,5 +34,6 @@ from range.traffic.techniques import (
 )
 
 __all__ = ["wire", "Action", "FlowKey", "IcmpEcho", "RawFrames", "TcpSession", "UdpExchange", "ephemeral_port",
-           "http_date", "PcapWriter", "check_pcap", "MSS", "Synth", "BENIGN", "TECHNIQUES", "BenignContext",
-           "BenignKind", "BenignParams", "Names", "NoParams", "StepContext", "Technique", "benign", "technique"]
+           "http_date", "HostLog", "Proc", "PcapWriter", "check_pcap", "MSS", "Synth", "BENIGN", "TECHNIQUES",
+           "BenignContext", "BenignKind", "BenignParams", "Names", "NoParams", "StepContext", "Technique", "benign",
+           "technique"]

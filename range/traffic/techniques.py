@@ -3,7 +3,8 @@
 An attack technique is a class registered with :func:`technique`; it declares its ATT&CK id,
 its parameters (a strict pydantic model), what it needs of its targets, how long it runs for
 given parameters, and generates :mod:`range.traffic` actions for one step. Benign traffic
-kinds (``attack_scripts/benign/``) follow the same pattern with :func:`benign`.
+kinds (``attack_scripts/benign/``) follow the same pattern with :func:`benign`. Either may also
+write what the nodes log meanwhile into its context's ``host`` (:class:`range.traffic.hostlog.HostLog`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pydantic import Field
 from range.core import Registry, Strict
 from range.topology import Host, Layout
 from range.traffic.actions import Action
+from range.traffic.hostlog import HostLog
 
 TECHNIQUES: Registry["Technique"] = Registry("technique", "attack_scripts")
 BENIGN: Registry["BenignKind"] = Registry("benign traffic kind", "attack_scripts.benign")
@@ -119,6 +121,8 @@ class StepContext:
     # what a technique tells the live range it needs; "accounts": [(node, login, password)]
     # that must exist on a target for a login the script makes to succeed
     extra: dict = field(default_factory=dict)
+    # what the nodes log while the step runs (range.traffic.hostlog); its own random stream
+    host: HostLog = field(default_factory=lambda: HostLog(random.Random(0)))
 
 
 @dataclass
@@ -131,6 +135,7 @@ class BenignContext:
     rng: random.Random
     names: Names
     domain: str = "gov.example"
+    host: HostLog = field(default_factory=lambda: HostLog(random.Random(0)))
 
     def servers(self, service: str) -> list[Host]:
         return [h for h in self.layout.hosts.values() if service in h.services]

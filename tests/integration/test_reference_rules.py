@@ -2,8 +2,8 @@
 on its own traffic, every step of the shipped scenarios is detected for several teams and seeds,
 and the benign traffic kinds raise nothing.
 
-Each check runs the real pipeline: replay (synthesised capture and truth), ingest with tshark,
-detection with pySigma through detections/pipeline.yml, and scoring against the truth.
+Each check runs the real pipeline: replay (synthesised capture, host records and truth), ingest
+with tshark, detection with pySigma through detections/pipeline.yml, and scoring against the truth.
 """
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ from tests.helpers import one_step
 RULES = ROOT / "detections" / "rules"
 
 # a little of every benign kind an environment can carry, so that each technique's rules must
-# stand out from ordinary DNS, web browsing, SSH administration, FTP, pings and ARP
+# stand out from ordinary DNS, web browsing, SSH administration, FTP, pings and ARP, and from the
+# nodes' own cron jobs, backups, updates, sudo and shells
 BENIGN = {"dns": {"rate": 0.5}, "web": {"rate": 0.2}, "ssh": {"rate": 0.02}, "ftp": {"rate": 0.02},
-          "icmp": {"rate": 0.3}, "arp": {"rate": 0.3}, "ntp": {"rate": 0.05}}
+          "icmp": {"rate": 0.3}, "arp": {"rate": 0.3}, "ntp": {"rate": 0.05}, "host": {"rate": 0.1}}
 
 # the rule each technique is meant to be caught by (ids in detections/rules)
 PORT_SCAN = "6b1b0f3c-9a7e-4e0b-8d3e-2f6f1e4c9b02"
@@ -39,10 +40,12 @@ ARP_CONFLICT = "1c1dbf02-54bf-4f5d-bc1c-e0f80c66281a"
 ARP_FORGED = "eb53a80b-022d-4ed2-8f41-836cdcaa436a"
 SSH_BRUTE = "5a030092-5b57-4779-bdcd-940eb8c15c9e"
 SSH_LIBRARY = "d433cc8e-b78f-4a7f-81d8-4037730e016a"
+SSHD_FAILED = "62e437a4-8626-468b-a37c-557ebf9b5bdc"  # host records: sshd's Failed password lines
 SQLI_URI = "233a65cd-33de-4a53-a386-188b88674b8e"
 SQLMAP_UA = "8d2a4f6e-0b1c-4d3e-a5f6-7a8b9c0d1e04"
 SHELL_UPLOAD = "8530a3c3-4697-43fb-a93f-90762a0dadd3"
 SHELL_COMMAND = "fc04fa40-e221-4879-ac08-f719c37eb68a"
+SHELL_RECON = "d952242d-95f6-4faf-9c7b-4ab434c820fc"  # host records: www-data's discovery commands
 DNS_LONG = "1c7e0b6a-3d2f-4b8e-9f1a-5e6d7c8b9a03"
 DNS_VOLUME = "110004f4-da4a-4257-bfcb-ec2bfd58de4c"
 BEACON = "3001f1ab-96ac-49ca-9989-cf29361ea1a8"
@@ -67,7 +70,8 @@ CASES = [
         "gov-office",
         {ARP_CONFLICT},
     ),
-    ("ssh_bruteforce", "ssh_bruteforce", "attacker", ["files"], {}, "gov-office", {SSH_BRUTE, SSH_LIBRARY}),
+    ("ssh_bruteforce", "ssh_bruteforce", "attacker", ["files"], {}, "gov-office",
+     {SSH_BRUTE, SSH_LIBRARY, SSHD_FAILED}),
     (
         "ssh_bruteforce-medusa",
         "ssh_bruteforce",
@@ -75,7 +79,7 @@ CASES = [
         ["web"],
         {"tool": "medusa", "attempts": 30, "success_at": 27},
         "gov-office",
-        {SSH_BRUTE},
+        {SSH_BRUTE, SSHD_FAILED},
     ),
     ("http_sqli", "http_sqli", "attacker", ["web"], {}, "gov-office", {SQLI_URI, SQLMAP_UA}),
     (
@@ -87,7 +91,7 @@ CASES = [
         "gov-office",
         {SQLI_URI},
     ),
-    ("webshell", "webshell", "attacker", ["web"], {}, "gov-office", {SHELL_UPLOAD, SHELL_COMMAND}),
+    ("webshell", "webshell", "attacker", ["web"], {}, "gov-office", {SHELL_UPLOAD, SHELL_COMMAND, SHELL_RECON}),
     ("dns_tunnel_exfil", "dns_tunnel_exfil", "ws1", ["dns"], {}, "gov-office", {DNS_LONG, DNS_VOLUME}),
     (
         "dns_tunnel_exfil-short-labels",
@@ -136,7 +140,7 @@ def rules():
 
 
 def detect(rules, res, out: Path) -> tuple[list[dict], dict]:
-    ingest(res.pcap, out / "events.db")
+    ingest(res.pcap, out / "events.db", host_log=res.host_log)
     alerts, errors = run(rules, out / "events.db")
     assert errors == []
     return alerts, score(res.truth, alerts)

@@ -134,3 +134,17 @@ def test_a_name_not_found_names_the_catalog_files_it_could_not_read(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "no scenario named 'mine'" in r.stderr
     assert f"skipped, not valid YAML: {bad}:3: YAML anchors (&shared)" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("benign,line,needle", [
+    ("benign:\n  host: {rate: 0.1, typo: 0.5}\n", 7, "unknown key 'typo'"),
+    ("benign:\n  host: {rate: 6}\n", 7, "less than or equal to 5"),
+    ("benign:\n  host: {}\n", 7, "rate"),
+    ("benign:\n  hosts: {rate: 0.1}\n", 7, "unknown benign traffic kind 'hosts'"),
+])
+def test_benign_host_activity_is_validated_strictly(tmp_path, benign, line, needle):
+    r, p = run(tmp_path, scenario(GOOD_STEP, extra=benign))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{p}:{line}:" in r.stderr and needle in r.stderr, r.stderr
+    ok, _ = run(tmp_path, scenario(GOOD_STEP, extra="benign:\n  host: {rate: 0.1}\n"))
+    assert ok.returncode == 0, ok.stderr
