@@ -13,7 +13,7 @@ import os
 import struct
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
@@ -55,7 +55,7 @@ _MAGIC = {b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
 class _Index:
     """Where every BLOCK-th record of a classic pcap starts, with the earliest and latest time of
     each block of records: a time range or a frame number is found by walking one block. Kept per
-    file and extended when the file grows (a rewritten file is indexed again)."""
+    file and, when the file grows, replaced by an extended copy (a rewritten file is indexed again)."""
     ident: tuple
     head: bytes
     order: str
@@ -71,7 +71,23 @@ class _Index:
     def linktype(self) -> int:
         return struct.unpack(self.order + "I", self.head[20:24])[0] & 0x03FFFFFF
 
-    def extend(self, mm, size: int) -> None:
+    def grown(self, mm) -> bool:
+        """Whether ``mm`` holds a whole record after the last one indexed."""
+        off = self.end
+        return off + 16 <= len(mm) and off + 16 + struct.unpack_from(self.order + "I", mm, off + 8)[0] <= len(mm)
+
+    def extended(self, mm) -> _Index:
+        """This index if ``mm`` holds no more whole records, else a new index that holds them too
+        (copy-on-extend: an index once shared never changes, so its readers, each with a mapping
+        of its own, never walk past what they mapped)."""
+        if not self.grown(mm):
+            return self
+        new = replace(self, starts=list(self.starts), lo=list(self.lo), hi=list(self.hi))
+        new._walk(mm, len(mm))
+        return new
+
+    def _walk(self, mm, size: int) -> None:
+        """Index the whole records from ``end`` to ``size`` (only on an index no one else sees)."""
         unpack, unit = struct.Struct(self.order + "IIII").unpack_from, self.unit
         starts, lo, hi = self.starts, self.lo, self.hi
         off, n, last = self.end, self.count, self.last[0]
@@ -123,32 +139,66 @@ class _Index:
         return blocks[0] * BLOCK, min(self.count, (blocks[-1] + 1) * BLOCK)
 
 
-_INDEXES: dict[str, _Index] = {}
-_INDEX_LOCK = threading.Lock()
+_INDEXES: dict[str, _Index] = {}  # by the capture's path; an index here is never changed, only replaced
+_LOCKS: dict[str, threading.Lock] = {}  # by the capture's path: held while its index is built or extended
+_INDEX_LOCK = threading.Lock()  # guards the two dicts only: never held while a capture is indexed
+MAX_INDEXES = 64
+
+
+def _fits(ix: _Index | None, ident: tuple, head: bytes, mm: mmap.mmap) -> bool:
+    """Whether ``ix`` describes the start of the capture mapped as ``mm`` (not a file since rewritten)."""
+    return (ix is not None and ix.ident == ident and ix.head == head and ix.end <= len(mm)
+            and (ix.count == 0 or mm[ix.last[0]:ix.last[0] + 16] == ix.last[1]))
+
+
+def _shared(key: str) -> _Index | None:
+    with _INDEX_LOCK:
+        return _INDEXES.get(key)
+
+
+def _share(key: str, ix: _Index) -> None:
+    with _INDEX_LOCK:
+        if len(_INDEXES) >= MAX_INDEXES and key not in _INDEXES:
+            old = next(iter(_INDEXES))
+            del _INDEXES[old]
+            _LOCKS.pop(old, None)
+        _INDEXES[key] = ix
 
 
 @contextmanager
 def mapped(pcap: Path) -> Iterator[tuple[_Index | None, mmap.mmap | None]]:
-    """The capture's index and its bytes; (None, None) unless it is a classic pcap (pcapng)."""
+    """The capture's index and its bytes; (None, None) unless it is a classic pcap (pcapng). The
+    index describes no more of the capture than the bytes: it is the shared one when that is up to
+    date, else a copy extended over what the file has grown by (or built anew for a rewritten
+    file) and shared in its place. Indexing holds only this capture's lock: other captures' readers
+    never wait for it, nor do readers of this one whose bytes the shared index already covers."""
     with open(pcap, "rb") as f:
         head = f.read(24)
         st = os.fstat(f.fileno())
         if len(head) < 24 or head[:4] not in _MAGIC:
             yield None, None
             return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            key, ident = str(pcap.resolve()), (st.st_dev, st.st_ino)
-            with _INDEX_LOCK:
-                ix = _INDEXES.get(key)
-                if (ix is None or ix.ident != ident or ix.head != head or len(mm) < ix.end
-                        or bytes(mm[ix.last[0]:ix.last[0] + 16]) != ix.last[1]):
-                    ix = _Index(ident, head, *_MAGIC[head[:4]])
-                if len(mm) > ix.end:
-                    ix.extend(mm, len(mm))
-                if len(_INDEXES) >= 64 and key not in _INDEXES:
-                    _INDEXES.pop(next(iter(_INDEXES)))
-                _INDEXES[key] = ix
+        key, ident = str(pcap.resolve()), (st.st_dev, st.st_ino)
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            ix = _shared(key)
+            if not _fits(ix, ident, head, mm) or ix.grown(mm):
+                with _INDEX_LOCK:
+                    lock = _LOCKS.setdefault(key, threading.Lock())
+                with lock:
+                    ix = _shared(key)  # extended meanwhile, perhaps
+                    if ix is not None and ix.ident == ident and ix.end > len(mm):
+                        mm.close()  # the file grew after it was mapped and the shared index says so: map it again
+                        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    if not _fits(ix, ident, head, mm):
+                        ix = _Index(ident, head, *_MAGIC[head[:4]])
+                    new = ix.extended(mm)
+                    if new is not ix or _shared(key) is not ix:
+                        _share(key, new)
+                    ix = new
             yield ix, mm
+        finally:
+            mm.close()
 
 
 def _ip(d: bytes) -> tuple[bytes, bytes, int, tuple[int, int] | None] | None:

@@ -3,12 +3,15 @@ fields in Wireshark's order with the bytes each covers, DNS and HTTP whole; a co
 its TCP stream as tshark's own filter and follow give them; nothing past the clock."""
 from __future__ import annotations
 
+import os
+import struct
 import subprocess
+import threading
 
 import pytest
 
 from range.core import InputError, NotFound
-from range.events import packets
+from range.events import packets, pcapindex
 from tests.conftest import require, tshark_fields
 from tests.helpers import one_step
 
@@ -190,3 +193,137 @@ def test_an_events_window_is_its_connections():
     assert packets.conversation({"table": "http", "row": http, "conn": None})[1:] == (100.0, 401.0)
     assert packets.tcp_ends({"table": "http", "row": http, "conn": None}) == packets.Ends(
         "tcp", "10.0.0.1", "10.0.0.2", 4000, 80)
+
+
+# ---- the index of a classic pcap, shared by the threads of the web app --------------------------
+
+_HEAD = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+
+
+def _records(first: int, stop: int) -> bytes:
+    """Records ``first`` .. ``stop - 1``, record ``i`` at time 1000 + i s, of 60 + i % 7 bytes."""
+    return b"".join(struct.pack("<IIII", 1000 + i, 0, 60 + i % 7, 60 + i % 7) + bytes(60 + i % 7)
+                    for i in range(first, stop))
+
+
+def _times(ix, mm) -> list[float]:
+    return [t for _i, _o, t, _n in ix.records(mm, 0, 10**9)]
+
+
+def _run(*targets) -> list[BaseException]:
+    """Run each target in a thread of its own; the exceptions they raised. A thread left waiting
+    fails the test (after a minute) rather than hanging it."""
+    errors: list[BaseException] = []
+
+    def run(target):
+        try:
+            target()
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    return errors
+
+
+def test_a_readers_index_describes_its_own_mapping_while_another_thread_grows_the_file(tmp_path):
+    """One thread reads the capture while another appends to it and reads it again: the second gets
+    an extended copy of the index, shared from then on; the first keeps the index of what it mapped
+    and walks it to the end (an index extended in place would walk past its mapping: struct.error)."""
+    pcap = tmp_path / "live.pcap"
+    n1, n2 = pcapindex.BLOCK + 10, 3 * pcapindex.BLOCK
+    pcap.write_bytes(_HEAD + _records(0, n1))
+    was_mapped, has_grown = threading.Event(), threading.Event()
+    got = {}
+
+    def reader():
+        with pcapindex.mapped(pcap) as (ix, mm):
+            got["first"], size = ix, len(mm)
+            was_mapped.set()
+            assert has_grown.wait(60)
+            assert ix.count == n1 and ix.end == size == len(mm)
+            got["walked"] = _times(ix, mm)
+
+    def grower():
+        assert was_mapped.wait(60)
+        with open(pcap, "ab") as f:  # and a record half written
+            f.write(_records(n1, n2) + _records(n2, n2 + 1)[:30])
+        try:
+            with pcapindex.mapped(pcap) as (ix, mm):
+                got["grown"] = ix
+                assert ix.count == n2 and ix.end == len(mm) - 30
+                assert _times(ix, mm) == [1000.0 + i for i in range(n2)]
+        finally:
+            has_grown.set()
+
+    assert _run(reader, grower) == []
+    assert got["walked"] == [1000.0 + i for i in range(n1)]
+    first, grown = got["first"], got["grown"]
+    assert grown is not first and first.count == n1 and len(first.starts) == 2  # the first never changed
+    with pcapindex.mapped(pcap) as (ix, mm):
+        assert ix is grown  # up to date: shared as it is (the half record is not indexed)
+    with open(pcap, "r+b") as f:  # rewritten in place, shorter: indexed anew
+        f.truncate(0)
+        f.write(_HEAD + _records(5, 25))
+    with pcapindex.mapped(pcap) as (ix, mm):
+        assert ix is not grown and _times(ix, mm) == [1000.0 + i for i in range(5, 25)]
+
+
+def test_a_reader_that_mapped_the_file_before_the_shared_index_grew_maps_it_again(tmp_path, monkeypatch):
+    """The shared index was extended (by another reader) between this reader's mapping of the file
+    and its look at the index: it maps the file again rather than take an index longer than its
+    mapping, or index the whole capture anew."""
+    pcap = tmp_path / "live.pcap"
+    pcap.write_bytes(_HEAD + _records(0, 100))
+    with pcapindex.mapped(pcap) as (ix, mm):
+        assert ix.count == 100
+    shared, grown = pcapindex._shared, {}
+
+    def meanwhile(key):
+        if not grown:  # once: the file grows and another reader indexes it
+            grown["now"] = True
+            with open(pcap, "ab") as f:
+                f.write(_records(100, 700))
+            with pcapindex.mapped(pcap) as (ix2, _mm):
+                grown["ix"] = ix2
+        return shared(key)
+    monkeypatch.setattr(pcapindex, "_shared", meanwhile)
+    with pcapindex.mapped(pcap) as (ix, mm):
+        assert ix is grown["ix"] and ix.count == 700 and len(mm) == ix.end
+        assert _times(ix, mm) == [1000.0 + i for i in range(700)]
+
+
+def test_indexing_one_capture_holds_up_the_readers_of_no_other(tmp_path, monkeypatch):
+    """While one capture is indexed (held here until another capture has been read), another
+    capture's reader neither waits for it nor blocks it."""
+    a, b = tmp_path / "a.pcap", tmp_path / "b.pcap"
+    a.write_bytes(_HEAD + _records(0, 50))
+    b.write_bytes(_HEAD + _records(0, 30))
+    walk, slow = pcapindex._Index._walk, os.stat(a).st_ino
+    indexing, b_read = threading.Event(), threading.Event()
+
+    def held_walk(self, mm, size):
+        if self.ident[1] == slow:
+            indexing.set()
+            assert b_read.wait(60), "the other capture's reader waited for this indexing"
+        walk(self, mm, size)
+    monkeypatch.setattr(pcapindex._Index, "_walk", held_walk)
+    got = {}
+
+    def read_a():
+        with pcapindex.mapped(a) as (ix, mm):
+            got["a"] = _times(ix, mm)
+
+    def read_b():
+        assert indexing.wait(60)
+        try:
+            with pcapindex.mapped(b) as (ix, mm):
+                got["b"] = _times(ix, mm)
+        finally:
+            b_read.set()
+
+    assert _run(read_a, read_b) == []
+    assert got == {"a": [1000.0 + i for i in range(50)], "b": [1000.0 + i for i in range(30)]}

@@ -162,7 +162,8 @@ def test_unknown_keys_and_malformed_bodies(env):
     for body, msg in (({"table": "conn"}, "'name' is required"),
                       ({"name": "n" * 81, "table": "conn"}, "'name' is 81 characters long: shorten it to at most 80"),
                       ({"name": "t", "table": "conn", "from": "yesterday"}, "'from': 'yesterday' is not a time"),
-                      ({"name": "t", "table": "conn", "to": "1" * 65}, "'to' is 65 characters long: at most 64"),
+                      ({"name": "t", "table": "conn", "to": "1" * 65},
+                       "'to': the time is 65 characters long: at most 64"),
                       ({"name": "t", "table": "conn", "columns": "ts"}, "'columns' must be a list of fields")):
         r = c.post(url(), json=body, headers=blue)
         assert r.status_code == 400 and r.json["error"].startswith(msg), (body, r.json)

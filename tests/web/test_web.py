@@ -452,6 +452,29 @@ def test_host_tables_in_the_explorer(env):
     assert r.status_code in (200, 201), r.json
 
 
+def test_the_explorer_reads_the_session_clock_only_for_a_relative_time_or_a_time_of_day(env, monkeypatch):
+    """Empty and absolute from/to need no session clock, so the events, histogram and facets read
+    none from the store; a relative time or a time of day reads it, once for both ends."""
+    from scoreboard import api_team
+    c = env["app"].test_client()
+    fresh(env, "lazyclock")
+    h = token(env)
+    base = "/api/sessions/lazyclock/teams/blue/events"
+    now = set_clock(env, "lazyclock", 30)
+    reads, real = [], api_team._clock_now
+    monkeypatch.setattr(api_team, "_clock_now", lambda name: reads.append(name) or real(name))
+    tod = time.strftime("%H:%M", time.gmtime(now))
+    for span, n in (({}, 0), ({"from": "", "to": " "}, 0), ({"from": now - 60, "to": now}, 0),
+                    ({"from": "2026-11-28T10:00:00Z"}, 0), ({"from": "-5m"}, 1), ({"to": tod}, 1),
+                    ({"from": "-5m", "to": "now"}, 1), ({"from": now - 60, "to": "now"}, 1)):
+        for what in ("", "/histogram", "/facets"):
+            reads.clear()
+            r = c.get(base + what, headers=h, query_string={"table": "dns", "field": "query", **span})
+            assert r.status_code == 200 and reads == ["lazyclock"] * n, (what, span, reads, r.json)
+    r = c.get(base, headers=h, query_string={"table": "dns", "from": "nan"})
+    assert r.status_code == 400 and r.json["error"].startswith("'from': 'nan' is not a time"), r.json
+
+
 def test_no_ground_truth_before_the_end(env):
     c = env["app"].test_client()
     h = token(env)

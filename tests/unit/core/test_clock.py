@@ -1,9 +1,11 @@
 """Times as a hunter types them: absolute, time of day, relative to the session clock."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from range.core import parse_iso, parse_when
+from range.core import MAX_WHEN, parse_iso, parse_when
 
 NOW = parse_iso("2026-11-28T10:02:30Z")
 
@@ -40,3 +42,34 @@ def test_relative_forms_need_the_session_clock():
     with pytest.raises(ValueError, match="session clock"):
         parse_when("-5m")
     assert parse_when("2026-11-28T10:00:00Z") == parse_iso("2026-11-28T10:00:00Z")
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "infinity", "1e400", " nan "])
+def test_what_is_not_a_finite_time_is_refused(text):
+    with pytest.raises(ValueError, match=re.escape(f"{text!r} is not a time: write epoch seconds")):
+        parse_when(text, NOW)
+
+
+def test_at_most_max_when_characters_are_read():
+    assert MAX_WHEN == 64
+    assert parse_when(" " * 58 + "now-5m", NOW) == NOW - 300  # 64 characters
+    for text in (" " * 59 + "now-5m", "1" * 65, "x" * 10_000):
+        with pytest.raises(ValueError, match=f"the time is {len(text)} characters long: at most 64"):
+            parse_when(text, NOW)
+
+
+def test_a_clock_function_is_called_only_for_a_relative_time_or_a_time_of_day():
+    calls = []
+
+    def clock():
+        calls.append(1)
+        return NOW
+
+    for text in ("1764324000", "2026-11-28T10:00:00Z", "yesterday", "nan", "x" * 65):
+        try:
+            parse_when(text, clock)
+        except ValueError:
+            pass
+    assert calls == []
+    assert parse_when("-5m", clock) == NOW - 300 and parse_when("09:58", clock) == parse_iso("2026-11-28T09:58:00Z")
+    assert calls == [1, 1]

@@ -158,7 +158,7 @@ def test_name_table_and_times_name_the_field_and_the_fix():
         assert spec["from"] == spec["to"] == when.strip()
     for bad, msg in (("yesterday", "'from': 'yesterday' is not a time: write epoch seconds"),
                      ("nan", "'from': 'nan' is not a time"), ("1e400", "'from': '1e400' is not a time"),
-                     ("-" * 65, "'from' is 65 characters long: at most 64"),
+                     ("-" * 65, "'from': the time is 65 characters long: at most 64"),
                      (1795860120, "'from' must be a string as typed in the time box, e.g. \"1795860120\""),
                      (True, "'from' must be a string")):
         with pytest.raises(InputError, match=re.escape(msg)):
