@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 
-import yaml
 from flask import Blueprint, Response, g, jsonify, request
 
 from range import sessions
 from range.core import InputError, iso
-from range.detect import PIPELINE
+from range.detect import pipeline_tables
 from range.events import explorer, packets
 from range.results import disclosure, team_facts
 from scoreboard.appstate import current_range
@@ -164,22 +163,18 @@ def hints(name: str, team: str):
 # ---- events and packets ---------------------------------------------------------------------
 
 @functools.cache
-def _logsources() -> dict[str, list[dict]]:
-    """Each event table's Sigma log sources as detections/pipeline.yml maps them, the usual one first
-    (e.g. dns: ``category: dns``, then ``product: zeek, service: dns``...)."""
-    out: dict[str, list[dict]] = {}
-    for t in yaml.safe_load(PIPELINE.read_text())["transformations"]:
-        if t.get("type") == "set_state" and t.get("key") == "table":
-            out[t["val"]] = [{k: v for k, v in c.items() if k != "type"} for c in t.get("rule_conditions", [])
-                             if c.get("type") == "logsource"]
-    return out
+def _mapping() -> list[tuple[str, list[dict]]]:
+    """The pipeline's table mapping, in its order (:func:`range.detect.pipeline_tables`)."""
+    return pipeline_tables()
 
 
 @bp.get("/events/tables")
 @team_required
 def event_tables(name: str, team: str):
-    return jsonify({"tables": explorer.tables(), "counts": explorer.counts(_events_db(name, team)),
-                    "logsources": {t: _logsources().get(t, []) for t in explorer.tables()}})
+    tables = explorer.tables()
+    return jsonify({"tables": tables, "counts": explorer.counts(_events_db(name, team)),
+                    "logsources": {t: [ls for m, lss in _mapping() if m == t for ls in lss] for t in tables},
+                    "mapping": [{"table": t, "logsources": lss} for t, lss in _mapping() if t in tables]})
 
 
 @bp.get("/events")
@@ -223,9 +218,10 @@ def _clock_now(name: str) -> float:
 
 
 def _span(name: str) -> tuple[float | None, float | None]:
-    """The request's from/to: absolute, a time of day, or relative to the session clock ("-5m")."""
+    """The request's from/to: absolute, a time of day, or relative to the session clock ("-5m"). The
+    clock is read from the store only for a relative time or a time of day, and then once for both."""
     a = request.args
-    now = _clock_now(name)
+    now = functools.cache(lambda: _clock_now(name))
     return when(a.get("from"), "from", now), when(a.get("to"), "to", now)
 
 

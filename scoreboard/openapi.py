@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from range.core import MAX_WHEN
 from range.events import HOST_TABLES, SCHEMA
+from range.events.query import MAX_QUERY
+from range.sessions.searches import MAX_NAME
 
 S = "#/components/schemas/"
 TABLES = list(SCHEMA)   # the event store's tables: Zeek's logs, then the host logs
@@ -471,7 +474,7 @@ SCHEMAS = {
     "SavedSearch": obj(
         {
             "id": INT,
-            "name": {**STR, "description": "1-80 characters, unique in the team (case-insensitive)"},
+            "name": {**STR, "description": f"1-{MAX_NAME} characters, unique in the team (case-insensitive)"},
             "table": {**STR, "description": TABLE_NAMES},
             "query": {**STR, "description": "in the hunting language; empty: every event"},
             "from": nullable({**STR, "description": "as typed: epoch s, ISO-8601, 14:39 or relative such as -15m"}),
@@ -484,12 +487,13 @@ SCHEMAS = {
     ),
     "SavedSearchInput": obj(
         {
-            "name": {**STR, "minLength": 1, "maxLength": 80},
+            "name": {**STR, "minLength": 1, "maxLength": MAX_NAME},
             "table": {"type": "string", "enum": TABLES},
-            "query": {**STR, "maxLength": 2000, "description": "must compile for the table; a mistake is a 400 "
+            "query": {**STR, "maxLength": MAX_QUERY, "description": "must compile for the table; a mistake is a 400 "
                       "naming the character"},
-            "from": nullable({**STR, "maxLength": 64, "description": "epoch s, ISO-8601, 14:39, -15m, now-2h or now"}),
-            "to": nullable({**STR, "maxLength": 64}),
+            "from": nullable({**STR, "maxLength": MAX_WHEN,
+                              "description": "epoch s, ISO-8601, 14:39, -15m, now-2h or now"}),
+            "to": nullable({**STR, "maxLength": MAX_WHEN}),
             "columns": nullable({**arr(STR), "description": "fields of the table (GET .../events/tables)"}),
             "replace": {**BOOL, "default": False,
                         "description": "overwrite the team's search of the same name (else 409)"},
@@ -528,8 +532,16 @@ SCHEMAS = {
             "counts": obj({}, extra=INT),
             "logsources": {
                 **obj({}, extra=arr(obj({}, extra=STR))),
-                "description": "per table, the Sigma log sources that read it (detections/pipeline.yml), the usual "
-                "one first, e.g. dns: [{category: dns}, {product: zeek, service: dns}]",
+                "description": "per table, the Sigma log sources that select it (detections/pipeline.yml), the usual "
+                "one first, e.g. dns: [{category: dns}, {product: zeek, service: dns}]; a log source may match those "
+                "of several tables: which one it reads is mapping's to say",
+            },
+            "mapping": {
+                **arr(obj({"table": STR, "logsources": arr(obj({}, extra=STR))}, ["table", "logsources"])),
+                "description": "the pipeline's table mapping, in the pipeline's order: a rule whose log source matches "
+                "the log sources of several entries reads the table of the last one (pySigma applies them in turn), "
+                "e.g. {product: linux, category: process_creation} matches syslog's catch-all {product: linux} "
+                "and, after it, process_creation's entry; one that matches none is not mapped",
             },
         }
     ),

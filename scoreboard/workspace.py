@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 
-from range.events import SCHEMA
+from range.events import HOST_TABLES, NETWORK_TABLES, SCHEMA, columns
 from scoreboard.appstate import current_range
 from scoreboard.auth import team_required
 
@@ -31,4 +31,5 @@ def home(name: str, team: str):
     if row is None:  # pragma: no cover - session() raises NotFound
         abort(404)
     return render_template("workspace.html", name=name, team=team, scenario=row["scenario"],
-                           tables=list(SCHEMA))
+                           tables=list(SCHEMA), host_tables=list(HOST_TABLES),
+                           uid_tables=[t for t in NETWORK_TABLES if "uid" in columns(t)])

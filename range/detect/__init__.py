@@ -10,8 +10,9 @@ from range.detect.rules import (
            Rule,
            RuleSet,
            load_rules,
+           pipeline_tables,
            rule_files,
 )
 
 __all__ = ["GROUP_FIELD", "REGEX_TIMEOUT", "RULE_TIMEOUT", "Detector", "run", "legacy_aggregation", "ALERT_WINDOW",
-           "PIPELINE", "Correlation", "Rule", "RuleSet", "load_rules", "rule_files"]
+           "PIPELINE", "Correlation", "Rule", "RuleSet", "load_rules", "pipeline_tables", "rule_files"]

@@ -4,7 +4,9 @@
 converts every detection rule through ``detections/pipeline.yml`` with
 :class:`~range.detect.backend.RangeBackend` and returns a :class:`RuleSet`; rules that fail to
 load or convert become entries of ``RuleSet.errors`` and the rest go on. The engine
-(:mod:`range.detect.engine`) runs a rule set over a store.
+(:mod:`range.detect.engine`) runs a rule set over a store. :func:`pipeline_tables` is the
+pipeline's table mapping (which log sources read which table), for the loader and the
+workspace's rule editor alike.
 """
 from __future__ import annotations
 
@@ -92,6 +94,34 @@ class RuleSet:
 
 
 
+def _load_pipeline(path: str | Path) -> ProcessingPipeline:
+    try:
+        return ProcessingPipeline.from_yaml(Path(path).read_text(), source_path=str(path))
+    except (OSError, SigmaError, yaml.YAMLError) as e:
+        raise InputError(f"cannot load the processing pipeline: {_msg(e)}", file=str(path)) from None
+
+
+def pipeline_tables(pipeline: str | Path | ProcessingPipeline = PIPELINE) -> list[tuple[str, list[dict[str, str]]]]:
+    """The pipeline's table mapping: each of its ``set_state`` items of the state ``table``, in the
+    pipeline's order, as (table, the log sources that select it), a log source as the fields it names
+    (``product``, ``category``, ``service``, in that order; e.g. ``{"product": "zeek", "service": "dns"}``).
+
+    pySigma applies the items in order, so a rule's log source that matches several reads the table
+    of the last one: ``product: linux, category: process_creation`` matches syslog's catch-all
+    ``product: linux`` and, after it, process_creation's entry. The rule editor's status line and
+    ``cyberrange detect``'s syslog check (:func:`_syslog_services`) read the mapping from here.
+    """
+    pl = pipeline if isinstance(pipeline, ProcessingPipeline) else _load_pipeline(pipeline)
+    out: list[tuple[str, list[dict[str, str]]]] = []
+    for it in pl.items:
+        t = it.transformation
+        if isinstance(t, SetStateTransformation) and t.key == "table":
+            conds = it.rule_conditions.values() if isinstance(it.rule_conditions, dict) else it.rule_conditions
+            out.append((str(t.val), [{k: v for k in ("product", "category", "service") if (v := getattr(c, k))}
+                                     for c in conds if isinstance(c, LogsourceCondition)]))
+    return out
+
+
 def _rule_id(r) -> str:
     """A rule's id; without one, its name or its title (not its file's name, which differs between a
     team's dry run and its deployed copy)."""
@@ -128,10 +158,7 @@ def rule_files(paths) -> list[Path]:
 
 def load_rules(paths, pipeline: str | Path = PIPELINE, window: float = ALERT_WINDOW) -> RuleSet:
     """Load, convert and link the rules in ``paths``; a rule's failure is an entry of ``.errors``."""
-    try:
-        pl = ProcessingPipeline.from_yaml(Path(pipeline).read_text(), source_path=str(pipeline))
-    except (OSError, SigmaError, yaml.YAMLError) as e:
-        raise InputError(f"cannot load the processing pipeline: {_msg(e)}", file=str(pipeline)) from None
+    pl = _load_pipeline(pipeline)
     rs = RuleSet(window=window)
     parsed: list[tuple[Any, str]] = []
     broken: set[str] = set()      # names and ids of rules that did not parse
@@ -201,7 +228,7 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
         ls = r.logsource
         if table == "syslog" and ls.product == "linux" and (
                 ls.category is not None or (ls.service is not None and ls.service not in syslog_services)):
-            raise InputError("log source not mapped")   # reached syslog only through the pipeline's catch-all
+            raise InputError(_not_mapped(ls))   # reached syslog only through the pipeline's catch-all
         where = " OR ".join(f"({q})" for _, q in queries) if len(queries) > 1 else queries[0][1]
         sql = f"SELECT rowid, * FROM {table} WHERE rowid > ? AND rowid <= ? AND ({where}) ORDER BY ts, rowid"
         check.execute("EXPLAIN " + sql, (0, 0)).fetchall()
@@ -209,10 +236,8 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
                     f"ORDER BY _seen, ts, rowid")
     except (SigmaError, InputError, sqlite3.Error, NotImplementedError) as e:
         m = e.message if isinstance(e, InputError) else _msg(e)
-        if m.startswith("log source not mapped"):
-            ls = r.logsource
-            m = (f"log source (category={ls.category}, product={ls.product}, service={ls.service}) is not mapped by "
-                 f"the pipeline; the range records {', '.join(SCHEMA)}")
+        if m.startswith("log source not mapped"):   # the pipeline's rule_failure (unmapped_logsource)
+            m = _not_mapped(r.logsource)
         rs.error(f, _rule_id(r), m)
         return
     pl = backend.last_processing_pipeline
@@ -225,16 +250,15 @@ def _convert_rule(rs: RuleSet, backend: RangeBackend, check, r: SigmaRule, f: st
                             f"field {m!r} is not in the {table} log: treated as absent from every event"})
 
 
+def _not_mapped(ls) -> str:
+    return (f"log source (category={ls.category}, product={ls.product}, service={ls.service}) is not mapped by "
+            f"the pipeline; the range records {', '.join(SCHEMA)}")
+
+
 def _syslog_services(pl: ProcessingPipeline) -> set[str]:
     """The Linux services the pipeline names for the syslog table. Its ``product: linux`` catch-all
     also matches a linux rule of any category or service: those it does not name are not mapped."""
-    out: set[str] = set()
-    for it in pl.items:
-        t = it.transformation
-        if isinstance(t, SetStateTransformation) and t.key == "table" and t.val == "syslog":
-            conds = it.rule_conditions.values() if isinstance(it.rule_conditions, dict) else it.rule_conditions
-            out |= {c.service for c in conds if isinstance(c, LogsourceCondition) and c.service}
-    return out
+    return {c["service"] for t, conds in pipeline_tables(pl) if t == "syslog" for c in conds if "service" in c}
 
 
 def _empty_store() -> sqlite3.Connection:

@@ -158,5 +158,6 @@ window.CR = (function () {
     if (b && b.dataset.confirm && !window.confirm(b.dataset.confirm)) e.preventDefault();
   });
 
-  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, tod: tod, iso: isoOf, when: when, at: at, Clock: Clock, follow: follow, csrf: csrf };
+  return { api: api, h: h, s: s, dur: dur, mmss: mmss, pct: pct, millis: millis, tod: tod, iso: isoOf, when: when, at: at, Clock: Clock,
+    follow: follow, csrf: csrf };
 })();

@@ -12,9 +12,9 @@ WS.explorer = function (base, drills, rules, showError) {
     process_creation: ["host", "User", "Image", "ParentImage"], file_event: ["host", "Image", "TargetFilename", "User"],
     network_connection: ["host", "Image", "DestinationIp", "DestinationPort"], auditd: ["host", "type", "key", "exe"],
     syslog: ["host", "program", "facility", "severity"] };
-  var HOST_TABLES = WS.HOST_TABLES || [];
+  var HOST_TABLES = WS.HOST_TABLES || [], UID_TABLES = WS.UID_TABLES || [];  // the server's lists (workspace.js)
   var tree = WS.proctree ? WS.proctree(base) : null;
-  var UID_TABLES = ["conn", "dns", "http", "ssh", "ftp", "telnet"];
+  var quoted = WS.quoted;
   var URL_KEYS = ["table", "query", "from", "to", "q", "sort", "order", "cols"];
   var IDS = { table: "event-table", query: "event-query", from: "event-from", to: "event-to", q: "event-search" };
   var state = { table: "conn", filters: [], from: "", to: "", q: "", query: "", offset: 0, limit: 50,
@@ -47,13 +47,20 @@ WS.explorer = function (base, drills, rules, showError) {
       if (IDS[k]) document.getElementById(IDS[k]).value = p.get(k);
     });
   }
+  // the table searched: another table has other fields, so the previous one's sort and columns go
+  // (the table select, a pivot and a saved search all switch tables through here)
+  function useTable(table) {
+    if (table !== state.table) { state.sort = ""; state.order = ""; state.cols = ""; }
+    state.table = table;
+  }
   function fromForm() {
-    state.table = document.getElementById("event-table").value;
+    useTable(document.getElementById("event-table").value);
     state.filters = document.getElementById("event-filters").value.split(";")
       .map(function (x) { return x.trim(); }).filter(Boolean);
     ["from", "to", "q", "query"].forEach(function (k) { state[k] = document.getElementById(IDS[k]).value.trim(); });
   }
   function setSearch(s) {  // a saved search or a pivot: table, query, from, to, columns
+    useTable(s.table === undefined || s.table === null ? state.table : String(s.table));
     Object.keys(IDS).forEach(function (k) {
       state[k] = s[k] === undefined || s[k] === null ? (k === "table" ? state.table : "") : String(s[k]);
       document.getElementById(IDS[k]).value = state[k];
@@ -115,7 +122,6 @@ WS.explorer = function (base, drills, rules, showError) {
       ? hg.total + " hits, " + CR.tod(hg.start) + " – " + CR.tod(hg.end) + " UTC (click a bar or drag across bars to zoom in)" +
         (hg.partial ? "; only the newest events were counted in time: narrow the search" : "") : "no hits";
   }
-  function quoted(v) { return typeof v === "number" ? String(v) : '"' + String(v).replace(/(["\\])/g, "\\$1") + '"'; }
   function refine(field, value, keep) {
     var term = (keep ? "" : "NOT ") + field + ":" + quoted(value);
     state.query = state.query ? "(" + state.query + ") AND " + term : term;
@@ -329,7 +335,7 @@ WS.explorer = function (base, drills, rules, showError) {
   // From an alert or a host record: the processes on ``host`` around ``at`` (epoch seconds or ISO)
   // in the grid, and the process ``pid`` had then opened with its tree (or a note that none is recorded).
   function processTree(host, pid, at) {
-    var t = typeof at === "number" || isFinite(+at) ? +at : Date.parse(at) / 1000;
+    var t = CR.millis(at) / 1000;
     setSearch({ table: "process_creation", query: "host:" + quoted(host), from: CR.iso(t - 60), to: CR.iso(t + 60) });
     var mine = ++finding;
     var none = function () {
@@ -418,10 +424,9 @@ WS.explorer = function (base, drills, rules, showError) {
     apply();
   });
   document.getElementById("event-table").addEventListener("change", function () {
-    // another table has other fields: the previous table's filter, query, sort and columns would not apply
+    // another table has other fields: the previous table's filter and query go too (its sort and columns: useTable)
     document.getElementById("event-filters").value = "";
     document.getElementById("event-query").value = "";
-    state.sort = ""; state.order = ""; state.cols = "";
     fromForm();
     apply();
   });

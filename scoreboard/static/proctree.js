@@ -4,7 +4,8 @@
 // it in an event's document view; the Alerts tab opens it from an alert on host records.
 "use strict";
 window.WS = window.WS || {};
-WS.HOST_TABLES = ["process_creation", "file_event", "network_connection", "auditd", "syslog"];
+// a value in the hunting language (shared with the explorer): a number as it is, else a quoted string
+WS.quoted = function (v) { return typeof v === "number" ? String(v) : '"' + String(v).replace(/(["\\])/g, "\\$1") + '"'; };
 // the process a host record is about: Sysmon's ProcessId, or auditd's and syslog's pid
 WS.hostPid = function (table, ev) {
   var v = table === "auditd" || table === "syslog" ? ev.pid : ev.ProcessId;
@@ -16,7 +17,7 @@ WS.proctree = function (base) {
   var CHILDREN = 50;   // children listed at most; the rest are a search away
   var SLACK = 0.002;   // seconds: times from an alert (ISO, read to the millisecond) and float round trips
 
-  function quoted(v) { return typeof v === "number" ? String(v) : '"' + String(v).replace(/(["\\])/g, "\\$1") + '"'; }
+  var quoted = WS.quoted;
   function onHost(host, field, pid) { return "host:" + quoted(host) + " AND " + field + ":" + quoted(+pid); }
   function search(query, from, to, order, limit) {
     var p = new URLSearchParams({ table: "process_creation", query: query, sort: "ts", order: order, limit: limit });

@@ -3,7 +3,7 @@
 window.WS = window.WS || {};
 WS.rules = function (base, alertView, showError) {
   var h = CR.h;
-  var sources = { tables: null, counts: {}, logsources: {}, current: null };
+  var sources = { tables: null, counts: {}, logsources: {}, mapping: [], current: null };
   // the fields a rule drafted from an event selects on: what tells that event apart
   var DRAFT_FIELDS = { conn: ["id.resp_h", "id.resp_p", "proto"], dns: ["query", "qtype_name"],
     http: ["method", "uri", "user_agent"], ssh: ["client", "id.resp_h", "id.resp_p"], ftp: ["command", "arg"],
@@ -33,15 +33,19 @@ WS.rules = function (base, alertView, showError) {
     return ls;
   }
 
-  // the table a log source reads, as the pipeline decides (its last matching entry wins)
+  // the table a log source reads, as the pipeline decides: its table mapping in the pipeline's order
+  // ("mapping" of /events/tables), the last entry that matches wins, as pySigma applies them; so
+  // product: linux, category: process_creation passes syslog's catch-all product: linux and reads process_creation
   function tableOf(ls) {
     if (!ls) return null;
     var found = null;
-    Object.keys(sources.logsources).forEach(function (t) {
-      sources.logsources[t].forEach(function (c) {
-        var ok = Object.keys(c).every(function (k) { return String(ls[k] || "").toLowerCase() === String(c[k]).toLowerCase(); });
-        if (ok && Object.keys(c).length) found = t;
+    sources.mapping.forEach(function (m) {
+      var hit = m.logsources.some(function (c) {
+        return Object.keys(c).length && Object.keys(c).every(function (k) {
+          return String(ls[k] || "").toLowerCase() === String(c[k]).toLowerCase();
+        });
       });
+      if (hit) found = m.table;
     });
     return found;
   }
@@ -224,6 +228,7 @@ WS.rules = function (base, alertView, showError) {
     return CR.api("GET", base + "/events/tables").then(function (res) {
       var first = !sources.tables;
       sources.tables = res.tables; sources.counts = res.counts || {}; sources.logsources = res.logsources || {};
+      sources.mapping = res.mapping || [];
       if (first) drawSources();
       else document.querySelectorAll("#rule-sources-list .rule-source").forEach(function (sec) {
         var n = sources.counts[sec.dataset.table];

@@ -6,6 +6,9 @@ document.addEventListener("DOMContentLoaded", function () {
   if (!root) return;
   var h = CR.h;
   var base = root.dataset.api;
+  // the server's lists of tables (range.events): the host logs, and the Zeek logs whose records carry a uid
+  WS.HOST_TABLES = JSON.parse(root.dataset.hostTables || "[]");
+  WS.UID_TABLES = JSON.parse(root.dataset.uidTables || "[]");
   var clock = new CR.Clock(document.getElementById("ws-clock"), document.getElementById("ws-status"));
   var seen = { alerts: -1, rules: -1, hints: -1, score: null };
 

@@ -8,6 +8,8 @@ tests/e2e), against the web app served from this process over a paused session o
 - the side panel lists each table with the Sigma log source that reads it (from the pipeline, also
   in ``/events/tables``) and its fields: a log source click puts or replaces the ``logsource:``
   block, a field click inserts ``field: `` (or ``field|contains: ``) where the caret is;
+- the status line names the table the rule reads as the pipeline picks it (``product: linux,
+  category: process_creation`` reads process_creation, not syslog through its catch-all);
 - ``draft(table, event)`` writes a rule from one event that the API accepts and that matches it.
 """
 from __future__ import annotations
@@ -93,6 +95,12 @@ def test_tables_name_the_log_source_that_reads_them(served):
             rule = yaml.safe_dump({"title": "t", "logsource": ls, "detection": {"s": {"ts": 0}, "condition": "s"}})
             r = c.post(f"/api/sessions/{SESSION}/teams/blue/dry-run", headers=auth, json={"yaml": rule})
             assert r.status_code == 200, (table, ls, r.json)
+    # the table mapping in the pipeline's order (the last entry a log source matches wins): syslog's
+    # catch-all product: linux comes before the Linux categories' tables
+    order = [m["table"] for m in res["mapping"]]
+    assert set(order) == set(res["tables"]) and order.index("syslog") < order.index("process_creation")
+    assert {t: [ls for m in res["mapping"] if m["table"] == t for ls in m["logsources"]]
+            for t in res["tables"]} == res["logsources"]
 
 
 # the tops of line n's highlighted text and of its number's text, on the page
@@ -232,6 +240,26 @@ def test_log_sources_and_fields_one_click_away(page):
     http.locator('[data-field="user_agent"]').click()
     value = editor_state(page)["value"]
     assert "    qtype_name|contains: TXT\n    user_agent: \n  condition:" in value, value
+
+
+@pytest.mark.e2e
+def test_the_status_line_names_the_table_the_pipeline_picks(page):
+    """A Linux host rule reads its category's table, though it matches syslog's catch-all
+    ``product: linux`` too: the pipeline's later entry wins, as in ``cyberrange detect``."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    editor = page.get_by_test_id("rule-editor")
+    panel = page.get_by_test_id("rule-sources")
+    rule = ("title: a shell\nlogsource:\n  product: linux\n  {}\ndetection:\n  selection:\n"
+            "    Image|endswith: /sh\n  condition: selection\n")
+    editor.fill(rule.format("category: process_creation"))
+    expect(page.get_by_test_id("rule-status")).to_contain_text("reads the process_creation log")
+    expect(panel.locator('[data-testid="rule-source"][data-table="process_creation"]')).to_have_class(
+        re.compile(r"\bcurrent\b"))
+    editor.fill(rule.format("service: sshd"))
+    expect(page.get_by_test_id("rule-status")).to_contain_text("reads the syslog log")
+    expect(panel.locator('[data-testid="rule-source"][data-table="syslog"]')).to_have_class(re.compile(r"\bcurrent\b"))
 
 
 @pytest.mark.e2e
