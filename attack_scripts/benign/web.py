@@ -29,7 +29,7 @@ from pydantic import Field
 
 from attack_scripts import _http, _linux
 from range.topology import Host
-from range.traffic import BenignContext, BenignKind, BenignParams, HostLog, benign
+from range.traffic import BenignContext, BenignKind, BenignParams, benign
 
 SEARCHES = [
     '"select committee" minutes',
@@ -117,12 +117,6 @@ class _Visit:
         sid = _http.session_id(self.r)
         self.st.cookies[self.server.name] = sid
         return [("Set-Cookie", f"PHPSESSID={sid}; path=/; HttpOnly")] + _http.PHP_SESSION_HEADERS
-
-    def php_worker(self, cwd: str):
-        """One of php-fpm's two workers on the server (host records)."""
-        i = self.ctx.host.rng.randrange(2)
-        return HostLog.daemon(self.server.name, _linux.daemon_pid(self.ctx.layout, self.server.name, f"php-fpm-{i}"),
-                              "/usr/sbin/php-fpm8.2", "php-fpm: pool www", "www-data", _linux.WWW_UID, cwd)
 
     def req(self, method: str, target: str, **kw) -> bytes:
         return self.st.browser.request(method, self.host, target, cookie=self.cookie, **kw)
@@ -419,7 +413,8 @@ class _Visit:
             latency,
         )
         log = self.ctx.host  # PHP's mail(): popen("/usr/sbin/sendmail -t -i") through /bin/sh
-        _sh, kids = _linux.sh_c(log, arrived + latency * log.rng.uniform(0.1, 0.4), self.php_worker("/var/www/html"),
+        _sh, kids = _linux.sh_c(log, arrived + latency * log.rng.uniform(0.1, 0.4),
+                                _linux.php_worker(log, self.ctx.layout, self.server.name, "/var/www/html"),
                                 "/usr/sbin/sendmail -t -i")
         if kids:
             log.process(arrived + latency * 0.6, kids[0], ["/usr/sbin/postdrop", "-r"],
@@ -471,7 +466,8 @@ class _Visit:
             latency,
         )
         log = self.ctx.host
-        log.file(arrived + latency * log.rng.uniform(0.3, 0.9), self.php_worker("/var/www/html"),
+        log.file(arrived + latency * log.rng.uniform(0.3, 0.9),
+                 _linux.php_worker(log, self.ctx.layout, self.server.name, "/var/www/html"),
                  f"/var/www/html/uploads/{name}")
 
 

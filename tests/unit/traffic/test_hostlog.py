@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from attack_scripts._linux import argvs, image
+from attack_scripts._linux import argvs, daemon_pid, image
 from attack_scripts._tcptime import session_end
 from range.core import rng
 from range.events import HOST_TABLES, SCHEMA
@@ -130,6 +130,32 @@ def test_webshell_shells_are_www_data_under_php_fpm():
     assert re.search(rb"www-data +%d .* sh -c ps aux\n" % ps_sh["ProcessId"], answers)
     (conn,) = [r for t, r in plan.host if t == "network_connection"]
     assert conn["Image"] == "/usr/bin/wget" and conn["DestinationPort"] == 8000 and conn["Initiated"] == "true"
+
+
+def _php_workers(records, host: str = "web") -> set[int]:
+    php = "/usr/sbin/php-fpm8.2"
+    return ({r["ParentProcessId"] for t, r in records if t == "process_creation" and r["ParentImage"] == php
+             and r["host"] == host}
+            | {r["ProcessId"] for t, r in records if t == "file_event" and r["Image"] == php and r["host"] == host})
+
+
+def test_the_web_servers_daemons_are_the_same_for_every_script():
+    """The php-fpm workers the web shell's commands run under, those the staff's contact form
+    and uploads use and those its ``ps aux`` lists are one pool; its sshd is the one sshd logs."""
+    lay = layout(SCN.env, "blue", 1)
+    plan = _plan("webshell")
+    web = [a for a in plan.actions if isinstance(a, TcpSession) and a.dport == 80]
+    (answer,) = [m[2] for a in web for m in a.messages if m[1] == "s" and b"USER         PID" in m[2]]
+    rows = [(int(pid), cmd) for pid, cmd in re.findall(rb"^\S+ +(\d+) +(?:\S+ +){8}(.+)$", answer, re.M)]
+    pids = [pid for pid, _ in rows]
+    assert len(rows) == 12 and pids == sorted(pids) and len(set(pids)) == len(pids)
+    listed = {pid for pid, cmd in rows if cmd == b"php-fpm: pool www"}
+    master = next(pid for pid, cmd in rows if cmd.startswith(b"php-fpm: master"))
+    _, benign_web = _benign("web")
+    assert len(listed) == 2 and master < min(listed)
+    assert _php_workers(plan.host) and _php_workers(plan.host) <= listed
+    assert _php_workers(benign_web) and _php_workers(benign_web) <= listed
+    assert next(pid for pid, cmd in rows if cmd.startswith(b"sshd: ")) == daemon_pid(lay, "web", "sshd")
 
 
 def test_bruteforce_writes_sshd_lines_matching_its_packets():
