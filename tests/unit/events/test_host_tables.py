@@ -3,15 +3,17 @@ syslog): Sigma's field names, the store's conventions, records stored and read b
 bounds on the text the nodes write (NULs, bytes that are not UTF-8, a megabyte of arguments)."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
-from range.core import NotFound
-from range.events import explorer
+from range.core import InputError, NotFound
+from range.events import explorer, read_host_log
 from range.events.store import (
     HOST_TABLES,
     NETWORK_TABLES,
+    NULL,
     SCHEMA,
     TEXT_KEEP,
     TEXT_TAIL,
@@ -169,3 +171,53 @@ def test_the_explorer_reads_host_tables(tmp_path):
     assert fac["facets"]["a0"] == [{"value": "uname", "count": 1}]
     ev = explorer.event(path, "process_creation", 1)
     assert ev["conn"] is None and ev["row"]["CommandLine"] == "cat /etc/shadow"
+
+
+def test_an_absent_field_is_stored_as_null_and_a_batch_is_bounded_row_by_row(tmp_path):
+    """Absent fields are bound as the store's NULL (a NaN, which SQLite stores as NULL: the sqlite3
+    module's None is slow), from dicts and from ingest's tuples; a batch whose text is all short ASCII
+    is left as it is, one odd row in a batch is bounded alone."""
+    s = EventStore(tmp_path / "e.db")
+    cols = [c for c, _ in SCHEMA["auditd"]]
+    row = tuple({"ts": T0, "host": "web", "type": "PATH", "name": "/etc/passwd", "_seen": T0}.get(c, NULL)
+                for c in cols)
+    s.add("auditd", [row, {"ts": T0 + 1, "host": "web", "type": "CWD", "cwd": "/root", "exit": None,
+                           "proctitle": "caf\xe9 a\x00b"}, {"ts": T0 + 2, "host": "web", "type": "EOE"}])
+    s.close()
+    db = open_readonly(tmp_path / "e.db")
+    got = [dict(r) for r in db.execute("SELECT * FROM auditd ORDER BY rowid")]
+    types = db.execute("SELECT typeof(a0), typeof(serial), typeof(ts), typeof(exit) FROM auditd").fetchall()
+    assert [tuple(t) for t in types] == [("null", "null", "real", "null")] * 3
+    assert got[0]["name"] == "/etc/passwd" and got[0]["a0"] is None and got[0]["serial"] is None
+    assert got[1]["proctitle"] == "caf\xe9 a\\x00b" and got[1]["exit"] is None and got[1]["_seen"] is None
+    assert got[2]["type"] == "EOE" and got[2]["cwd"] is None
+    assert db.execute("SELECT count(*) FROM auditd WHERE a0 IS NULL AND cwd IS NULL AND name IS NULL"
+                      ).fetchone()[0] == 1
+
+
+def test_the_host_log_is_read_as_json_loads_reads_it_and_refused_line_by_line(tmp_path):
+    p = tmp_path / "host.jsonl"
+    good = [{"_path": "syslog", "ts": T0 + 1, "host": "files", "program": "sshd", "pid": 812, "message": "x"},
+            {"_path": "auditd", "ts": T0, "host": "web", "type": "EXECVE", "argc": 2, "a0": "id", "a1": None}]
+    p.write_text("\n".join(json.dumps(r) for r in good) + "\n\n   \r\n" + json.dumps(good[0]) + " \t\r\n")
+    got = read_host_log(p)
+    assert [t for t, _ in got] == ["auditd", "syslog", "syslog"]   # in time order
+    assert got[0][1] == {k: v for k, v in good[1].items() if k != "_path"} and got[1][1] == got[2][1]
+    bad = {
+        '{"_path": "syslog", "ts": 1, "host": "h"} x': "not JSON (Extra data",
+        '\ufeff{"_path": "syslog", "ts": 1, "host": "h"}': "not JSON (Unexpected UTF-8 BOM",
+        '{"_path": "syslog", "ts": 1': "not JSON (Expecting",
+        '[1, 2]': "not a JSON object",
+        '{"_path": "conn", "ts": 1, "host": "h"}': "_path 'conn' is not a host table",
+        '{"_path": ["syslog"], "ts": 1, "host": "h"}': "_path ['syslog'] is not a host table",
+        '{"_path": "syslog", "ts": true, "host": "h"}': "ts must be epoch seconds",
+        '{"_path": "syslog", "ts": 1e999, "host": "h"}': "ts must be epoch seconds",
+        '{"_path": "syslog", "ts": 1, "host": ""}': "host must name the node",
+        '{"_path": "syslog", "ts": 1, "host": "h", "Image": "x", "zz": 1}': "syslog has no field Image, zz",
+        '{"_path": "syslog", "ts": 1, "host": "h", "pid": 1, "message": ["a"]}': "message must be text or a number",
+    }
+    for line, why in bad.items():
+        p.write_text(json.dumps(good[0]) + "\n" + line + "\n")
+        with pytest.raises(InputError) as e:
+            read_host_log(p)
+        assert e.value.line == 2 and e.value.message.startswith(f"not a host record: {why}"), (line, e.value.message)
