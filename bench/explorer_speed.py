@@ -11,7 +11,6 @@ import argparse
 import sqlite3
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from detect_speed import synth_store  # noqa: E402
+from timing import p95, timed  # noqa: E402
 
 from range.events import explorer  # noqa: E402
 from range.events.query import compile_query  # noqa: E402
@@ -34,20 +34,6 @@ QUERIES = [
 FACETS = {"conn": ["id.orig_h", "id.resp_h", "id.resp_p", "service", "conn_state"],
           "dns": ["query", "qtype_name", "rcode_name", "id.orig_h"],
           "http": ["host", "method", "status_code", "user_agent"]}
-
-
-def p95(xs: list[float]) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
-
-
-def timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 SORTS = [("conn", "proto:tcp AND NOT conn_state:SF", "orig_bytes"),

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from mdsection import write_section  # noqa: E402
+from timing import p95, timed  # noqa: E402
 
 from range.events import explorer, packets, pcapindex  # noqa: E402
 from range.events.ingest import ingest  # noqa: E402
@@ -38,20 +39,6 @@ from range.replay import replay  # noqa: E402
 from range.scenario import catalog, load_scenario  # noqa: E402
 
 GOALS = {"dissect": 0.5, "list": 1.0}
-
-
-def p95(xs: list[float]) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
-
-
-def timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def tshark(*args: str) -> subprocess.CompletedProcess:
