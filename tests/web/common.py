@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from range import sessions
@@ -129,3 +131,39 @@ def conforms(doc: dict, schema: dict, value, where: str = "$") -> None:
                 conforms(doc, extra, v, f"{where}.{k}")
             else:
                 assert props is None or props == {} and extra is None, f"{where}: undocumented key {k!r}"
+
+
+@contextmanager
+def serving(app):
+    """The app on a free local port in a thread (werkzeug), for a browser; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@contextmanager
+def team_page(base: str, session: str, team: str, password: str):
+    """Debian's Chromium logged in as a team on its workspace; fails the test on any page error."""
+    from tests.e2e.test_e2e_browser import context, launch_chromium, sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            ctx, pg = context(b, base, errors, "trainee")
+            pg.goto(f"/login?session={session}")
+            pg.get_by_test_id("team-login-team").fill(team)
+            pg.get_by_test_id("team-login-password").fill(password)
+            pg.get_by_test_id("team-login-submit").click()
+            pg.wait_for_url(f"**/workspace/{session}/{team}")
+            yield pg
+            assert errors == [], errors
+        finally:
+            b.close()

@@ -15,16 +15,14 @@ network_connection, syslog), as a node would log them:
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from range import sessions
 from range.events import EventStore
 from tests.conftest import app_over_fresh_state
-from tests.e2e.test_e2e_browser import WAIT_MS, context, launch_chromium, sync_playwright
-from tests.web.common import basic, set_clock
+from tests.e2e.test_e2e_browser import WAIT_MS
+from tests.web.common import basic, serving, set_clock, team_page
 
 SESSION = "proctree"
 SHADOW_RULE = """title: Shadow file read by the web server's user
@@ -95,33 +93,17 @@ def served(tmp_path_factory):
                json={"yaml": SHADOW_RULE})
     assert r.status_code in (200, 201), r.json
     set_clock(env, SESSION, 62)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield {**env, "base": f"http://127.0.0.1:{server.server_port}", "team_pw": team_pw}
+        with serving(app) as base:
+            yield {**env, "base": base, "team_pw": team_pw}
     finally:
-        server.shutdown()
-        thread.join(10)
         mp.undo()
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    errors: list[str] = []
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        try:
-            ctx, pg = context(b, served["base"], errors, "trainee")
-            pg.goto(f"/login?session={SESSION}")
-            pg.get_by_test_id("team-login-team").fill("blue")
-            pg.get_by_test_id("team-login-password").fill(served["team_pw"])
-            pg.get_by_test_id("team-login-submit").click()
-            pg.wait_for_url(f"**/workspace/{SESSION}/blue")
-            yield pg
-            assert errors == [], errors
-        finally:
-            b.close()
+    with team_page(served["base"], SESSION, "blue", served["team_pw"]) as pg:
+        yield pg
 
 
 def rows(page):

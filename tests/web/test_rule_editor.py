@@ -15,17 +15,15 @@ tests/e2e), against the web app served from this process over a paused session o
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from range import sessions
 from range.events import SCHEMA
 from tests.conftest import app_over_fresh_state
-from tests.e2e.test_e2e_browser import WAIT_MS, context, launch_chromium, sync_playwright
-from tests.web.common import basic, set_clock
+from tests.e2e.test_e2e_browser import WAIT_MS
+from tests.web.common import basic, serving, set_clock, team_page
 
 SESSION = "editor"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -52,34 +50,18 @@ def served(tmp_path_factory):
     env = {"app": app, "store": store, "driver": app.extensions["cyberrange"].driver, "password": password}
     team_pw = sessions.create_session(store, SESSION, "smoke", ["blue"], speed=20)["teams"]["blue"]
     set_clock(env, SESSION, 60)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield {**env, "base": f"http://127.0.0.1:{server.server_port}", "team_pw": team_pw}
+        with serving(app) as base:
+            yield {**env, "base": base, "team_pw": team_pw}
     finally:
-        server.shutdown()
-        thread.join(10)
         mp.undo()
 
 
 @pytest.fixture(scope="module")
 def page(served):
-    errors: list[str] = []
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        try:
-            ctx, pg = context(b, served["base"], errors, "trainee")
-            pg.goto(f"/login?session={SESSION}")
-            pg.get_by_test_id("team-login-team").fill("blue")
-            pg.get_by_test_id("team-login-password").fill(served["team_pw"])
-            pg.get_by_test_id("team-login-submit").click()
-            pg.wait_for_url(f"**/workspace/{SESSION}/blue")
-            pg.get_by_test_id("tab-rules").click()
-            yield pg
-            assert errors == [], errors
-        finally:
-            b.close()
+    with team_page(served["base"], SESSION, "blue", served["team_pw"]) as pg:
+        pg.get_by_test_id("tab-rules").click()
+        yield pg
 
 
 def test_tables_name_the_log_source_that_reads_them(served):
