@@ -24,6 +24,7 @@ import tempfile
 import threading
 import xml.etree.ElementTree as ET
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -101,6 +102,19 @@ def _tshark_error(err: str, code) -> RangeError:
     return RangeError(f"tshark could not read the capture: {msg[-1] if msg else code}")
 
 
+@contextmanager
+def _sliced(pcap: Path, since: float, until: float, only, prefix: str):
+    """The capture's records in [since, until] (of the connection ``only``) in a pcap of their own in a
+    work folder removed afterwards: (its path, the capture's frame numbers; None when given whole)."""
+    readable(pcap)
+    _warm()
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield pcapindex.slice_records(pcap, since, until, work, only)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def list_packets(pcap: Path, display_filter: str, since: float, until: float, limit: int = MAX_PACKETS,
                  only: Ends | None = None) -> dict:
     """Frames matching the filter in [since, until] (until is at most the session clock). ``only``,
@@ -108,11 +122,7 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
     tshark reads them."""
     if not pcap.exists() or until < since:
         return {"packets": [], "truncated": False}
-    readable(pcap)
-    _warm()
-    work = Path(tempfile.mkdtemp(prefix="cyberrange-packets-"))
-    try:
-        part, numbers = pcapindex.slice_records(pcap, since, until, work, only)
+    with _sliced(pcap, since, until, only, "cyberrange-packets-") as (part, numbers):
         if numbers == []:
             return {"packets": [], "truncated": False}
         flt = f"({display_filter}) && frame.time_epoch >= {since:.6f} && frame.time_epoch <= {until:.6f}"
@@ -136,8 +146,6 @@ def list_packets(pcap: Path, display_filter: str, since: float, until: float, li
         if proc.returncode not in (0, -9) and not out:
             raise _tshark_error(err, proc.returncode)
         return {"packets": out, "truncated": truncated}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def readable(pcap: Path) -> None:
@@ -390,11 +398,7 @@ def follow(pcap: Path, conn: Ends, since: float, until: float, limit: int = MAX_
            "bytes": {"client": 0, "server": 0}, "truncated": False, "limit": limit}
     if not pcap.exists() or until < since:
         return out
-    readable(pcap)
-    _warm()
-    work = Path(tempfile.mkdtemp(prefix="cyberrange-follow-"))
-    try:
-        part, numbers = pcapindex.slice_records(pcap, since, until, work, conn)
+    with _sliced(pcap, since, until, conn, "cyberrange-follow-") as (part, numbers):
         if numbers == []:
             return out
         # the slice holds this connection's records only: its first stream is the connection
@@ -436,8 +440,6 @@ def follow(pcap: Path, conn: Ends, since: float, until: float, limit: int = MAX_
         if proc.returncode not in (0, -9) and not out["chunks"]:
             raise _tshark_error(err, proc.returncode)
         return out
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def check_bpf(bpf: str) -> str:
