@@ -1,19 +1,13 @@
-"""The live host sensor: what the nodes' processes do, from the kernel's audit records, into each
-team's event store beside the network sensors' events.
+"""The live host sensor: what the nodes do and log, into each team's event store beside the
+network sensors' events.
 
-One process per live session (``python -m range.events.hostsensor``) loads the range's audit
-rules (:mod:`range.events.audit`), reads every record the kernel writes and keeps those of the
-session's nodes: a process's control group names its container (``/proc/<pid>/cgroup``), the
-container's labels its team and node. Each event becomes the rows of Sigma's Linux log sources,
-as the offline replay writes them (:mod:`range.traffic.hostlog`): an ``execve`` a
-process_creation row and its auditd rows (SYSCALL, EXECVE, CWD, PATH, PROCTITLE), a ``connect``
-a network_connection row, a file created a file_event row. Process ids are the host's, as the
-kernel's audit reports them.
+One process per live session (``python -m range.events.hostsensor``) reads two sources:
 
-Not a node's activity, so never written: the range's own processes (sensors, actuators, probes
-and the intruder's servers run on the host, outside every container's control group), and what
-``docker exec`` starts inside a container (the range's account setup; its parent is the
-container runtime, not the node's init), with everything they start.
+* the kernel's audit records (:mod:`range.events.audit`) of the session's nodes' processes,
+  turned into process_creation, auditd, network_connection and file_event rows
+  (:mod:`range.events.auditrows`);
+* the nodes' own service logs, which each node's rsyslog forwards to a socket the sensor binds
+  in that node (:mod:`range.events.nodelogs`), into syslog rows.
 
 Each node is held to :data:`NODE_RATE` records a second (a token bucket): a node that forks
 thousands of processes a second is sampled, the records left out counted per node in the status
@@ -26,16 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import select
 import signal
 import sys
 import threading
 import time
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 from pathlib import Path
 
-from range.events import audit
+from range.events import audit, nodelogs
+from range.events.auditrows import Nodes, Translator
 from range.events.batcher import Batcher
 from range.events.capture import SeenClock
 from range.events.store import EventStore
@@ -43,214 +37,8 @@ from range.events.store import EventStore
 WATERMARK = "watermark:host"
 FLUSH_EVERY = 0.25
 STATUS_EVERY = 2.0
+BIND_EVERY = 2.0   # seconds between looks for nodes (re)started, whose log socket is to be bound
 NODE_RATE, NODE_BURST = 500.0, 2000.0   # records a second a node may write, and its burst
-CACHE = 1 << 16   # processes remembered (parents of later events)
-_CGROUP = re.compile(r"(?:/docker/|docker-)([0-9a-f]{64})")
-EXECVE_ARGS = 10
-
-
-@dataclass
-class Proc:
-    node: tuple[str, str, int] | None   # (team, node, its container's init pid), None for the host's own
-    image: str
-    command_line: str
-    user: str
-    ignored: bool = False   # started by docker exec (or below it): the range's, not the node's
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "surrogateescape")
-    except OSError:
-        return None
-
-
-class Nodes:
-    """Which team and node a host process id belongs to, through its container."""
-
-    def __init__(self, session: str, lookup=None):
-        self.session = session
-        self.lookup = lookup or self._docker
-        self.by_id: dict[str, tuple[str, str, int] | None] = {}
-        self.passwd: dict[int, dict[int, str]] = {}
-        self.refreshed = 0.0
-
-    def _docker(self) -> dict[str, tuple[str, str, int]]:
-        from range.runtime import client
-        from range.runtime.engine import LABEL_NODE, LABEL_SESSION, LABEL_TEAM
-        out = {}
-        for c in client().containers.list(filters={"label": f"{LABEL_SESSION}={self.session}"}):
-            out[c.id] = (c.labels[LABEL_TEAM], c.labels[LABEL_NODE], c.attrs["State"]["Pid"])
-        return out
-
-    def container(self, pid: int) -> str | None:
-        text = _read(f"/proc/{pid}/cgroup")
-        m = _CGROUP.search(text) if text else None
-        return m.group(1) if m else ("" if text is not None else None)   # "": the host's; None: gone
-
-    def of(self, cid: str) -> tuple[str, str, int] | None:
-        if cid not in self.by_id and time.monotonic() - self.refreshed > 1.0:   # a container new to us
-            self.refreshed = time.monotonic()
-            try:
-                self.by_id.update(self.lookup())
-            except Exception:  # noqa: BLE001 - the engine is busy or gone: asked again a second later
-                return None
-            self.by_id.setdefault(cid, None)   # another session's, or no range's
-        return self.by_id.get(cid)
-
-    def user(self, init_pid: int, uid: int) -> str:
-        """The name of ``uid`` in the container's own /etc/passwd (read through its init process)."""
-        names = self.passwd.get(init_pid)
-        if names is None:
-            names = self.passwd[init_pid] = {}
-            for line in (_read(f"/proc/{init_pid}/root/etc/passwd") or "").splitlines():
-                parts = line.split(":")
-                if len(parts) > 2 and parts[2].isdigit():
-                    names[int(parts[2])] = parts[0]
-        return names.get(uid, str(uid))
-
-
-class Translator:
-    """Audit events into host records, per (team, node)."""
-
-    def __init__(self, nodes: Nodes):
-        self.nodes = nodes
-        self.procs: OrderedDict[int, Proc] = OrderedDict()
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def _remember(self, pid: int, p: Proc) -> None:
-        self.procs[pid] = p
-        self.procs.move_to_end(pid)
-        if len(self.procs) > CACHE:
-            self.procs.popitem(last=False)
-
-    def proc(self, pid: int) -> Proc | None:
-        """What we know of a running process: remembered from its execve, or read from /proc."""
-        p = self.procs.get(pid)
-        if p is not None:
-            return p
-        cid = self.nodes.container(pid)
-        if cid is None:
-            return None
-        where = self.nodes.of(cid) if cid else None
-        exe = ""
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:
-            pass
-        cmd = (_read(f"/proc/{pid}/cmdline") or "").replace("\0", " ").strip()
-        status = _read(f"/proc/{pid}/status") or ""
-        m = re.search(r"^Uid:\s+(\d+)", status, re.M)
-        user = self.nodes.user(where[2], int(m.group(1))) if where and m else ""
-        p = Proc(where, exe, cmd, user)
-        self._remember(pid, p)
-        return p
-
-    def where(self, pid: int, ppid: int) -> tuple[tuple[str, str, int] | None, bool]:
-        """The node of a process that just made a syscall, and whether it is the range's own. A
-        process already gone when its record is read is placed by its parent."""
-        parent = self.proc(ppid)
-        cid = self.nodes.container(pid)
-        if cid is None:
-            if parent is None or parent.node is None:
-                self.counts["gone"] += 1
-                return None, True
-            return parent.node, parent.ignored
-        node = self.nodes.of(cid) if cid else None
-        if node is None:
-            return None, True
-        ignored = parent is None or parent.ignored or (parent.node is None and pid != node[2])
-        return node, ignored
-
-    def event(self, ts: float, serial: int, records: list[tuple[str, dict]]) -> tuple[tuple[str, str] | None, list]:
-        """``((team, node), [(table, record), ...])`` of one audit event; no node for another's."""
-        by = {}
-        for typ, f in records:
-            by.setdefault(typ, []).append(f)
-        sc = by.get("SYSCALL", [None])[0]
-        if sc is None:
-            return None, []
-        call = audit.SYSCALLS.get(sc.get("syscall", ""), sc.get("syscall", ""))
-        pid, ppid = int(sc.get("pid", 0)), int(sc.get("ppid", 0))
-        node, ignored = self.where(pid, ppid)
-        if node is None:
-            return None, []
-        team_node = node[:2]
-        uid = int(sc.get("uid", 0)) if sc.get("uid", "").isdigit() else 0
-        user = self.nodes.user(node[2], uid)
-        if call in ("execve", "execveat"):
-            argv = self._argv(by)
-            p = Proc(node, sc.get("exe", ""), " ".join(argv), user, ignored)
-            parent = self.procs.get(ppid)
-            self._remember(pid, p)
-            if ignored:
-                self.counts["ignored"] += 1
-                return None, []
-            return team_node, self._exec(ts, serial, node[1], sc, by, p, parent, argv)
-        if ignored:
-            self.counts["ignored"] += 1
-            return None, []
-        p = self.procs.get(pid) or self.proc(pid) or Proc(node, sc.get("exe", ""), "", user)
-        if call == "connect":
-            return team_node, self._connect(ts, node[1], pid, p, by)
-        if call in ("openat", "creat", "open"):
-            return team_node, self._file(ts, node[1], pid, p, by)
-        return None, []
-
-    @staticmethod
-    def _argv(by: dict) -> list[str]:
-        ex = by.get("EXECVE", [{}])[0]
-        n = int(ex.get("argc", 0) or 0)
-        return [ex.get(f"a{i}", "") for i in range(n)]
-
-    def _exec(self, ts, serial, host, sc, by, p: Proc, parent: Proc | None, argv: list[str]) -> list:
-        pid, ppid = int(sc["pid"]), int(sc["ppid"])
-        cwd = by.get("CWD", [{}])[0].get("cwd", "")
-        rows = [("process_creation", {
-            "ts": ts, "host": host, "ProcessId": pid, "Image": p.image, "CommandLine": p.command_line,
-            "CurrentDirectory": cwd, "User": p.user, "ParentProcessId": ppid,
-            "ParentImage": parent.image if parent else None, "ParentCommandLine": parent.command_line if parent else None,
-            "ParentUser": parent.user if parent else None})]
-        common = {"ts": ts, "host": host, "serial": serial, "pid": pid}
-        rows.append(("auditd", {**common, "type": "SYSCALL", "key": sc.get("key"), "SYSCALL": "execve",
-                                "success": sc.get("success"), "exit": _int(sc.get("exit")), "ppid": ppid,
-                                "auid": _int(sc.get("auid")), "euid": _int(sc.get("euid")), "ses": _int(sc.get("ses")),
-                                "tty": sc.get("tty"), "comm": sc.get("comm"), "exe": p.image}))
-        rows.append(("auditd", {**common, "type": "EXECVE", "argc": len(argv),
-                                **{f"a{i}": a for i, a in enumerate(argv[:EXECVE_ARGS])}}))
-        rows.append(("auditd", {**common, "type": "CWD", "cwd": cwd}))
-        for path in by.get("PATH", [])[:1]:
-            rows.append(("auditd", {**common, "type": "PATH", "name": path.get("name"), "nametype": path.get("nametype")}))
-        rows.append(("auditd", {**common, "type": "PROCTITLE", "proctitle": p.command_line[:128]}))
-        return rows
-
-    def _connect(self, ts, host, pid, p: Proc, by) -> list:
-        addr = audit.sockaddr(by.get("SOCKADDR", [{}])[0].get("saddr", ""))
-        if addr is None:
-            return []
-        return [("network_connection", {"ts": ts, "host": host, "ProcessId": pid, "Image": p.image, "User": p.user,
-                                        "Protocol": "tcp", "Initiated": "true", "DestinationIp": addr[0],
-                                        "DestinationPort": addr[1]})]
-
-    def _file(self, ts, host, pid, p: Proc, by) -> list:
-        cwd = by.get("CWD", [{}])[0].get("cwd", "")
-        paths = by.get("PATH", [])
-        made = next((x for x in paths if x.get("nametype") == "CREATE"), None)
-        if made is None:
-            return []   # an existing file opened with O_CREAT: written, not created
-        name = made.get("name", "")
-        if not name.startswith("/"):
-            name = os.path.normpath(os.path.join(cwd or "/", name))
-        return [("file_event", {"ts": ts, "host": host, "ProcessId": pid, "Image": p.image, "TargetFilename": name,
-                                "User": p.user})]
-
-
-def _int(v) -> int | None:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 class Bucket:
@@ -270,70 +58,129 @@ class Bucket:
 
 
 class HostSensor:
-    """Audit records of one session's nodes into their teams' event stores until stopped."""
+    """One session's nodes' audit records and service logs into their teams' event stores until
+    stopped. ``skip``: nodes whose activity is not a team's to see (the intruder's machine)."""
 
-    def __init__(self, session: str, stores: dict[str, Path], status: Path, nodes: Nodes | None = None):
-        self.stores, self.status = stores, status
-        self.translator = Translator(nodes or Nodes(session))
+    def __init__(self, session: str, stores: dict[str, Path], status: Path, nodes: Nodes | None = None,
+                 skip: frozenset[str] = frozenset()):
+        self.stores, self.status, self.skip = stores, status, skip
+        self.nodes = nodes or Nodes(session)
+        self.translator = Translator(self.nodes)
         self.clock = SeenClock()
         self.buckets: dict[tuple[str, str], Bucket] = defaultdict(Bucket)
-        self.stats = {"events": 0, "records": 0, "sampled": {}, "lost": 0, "unparsed": 0, "errors": []}
+        self.logs: dict[tuple[str, str], tuple[int, object]] = {}   # (team, node) -> (init pid, its log socket)
+        self.stats = {"events": 0, "records": 0, "log_lines": 0, "sampled": {}, "lost": 0, "unparsed": 0,
+                      "unparsed_lines": 0, "errors": []}
         self.stop = threading.Event()
+        self.batches: dict[str, Batcher] = {}
 
     def run(self) -> None:
         audit.install()
         sock = audit.open_reader()
+        sock.setblocking(False)
         events = audit.Events()
-        batches = {t: Batcher(EventStore(p), clock=self.clock) for t, p in self.stores.items()}
-        for b in batches.values():   # nothing written from now on is seen earlier
+        self.batches = {t: Batcher(EventStore(p), clock=self.clock) for t, p in self.stores.items()}
+        for b in self.batches.values():   # nothing written from now on is seen earlier
             b.mark(WATERMARK, repr(self.clock()))
             b.flush(wait=True)
-        last_flush = last_status = time.monotonic()
+        last_flush = last_status = last_bind = 0.0
         try:
             while not self.stop.is_set():
-                for typ, text in audit.messages(sock, FLUSH_EVERY):
-                    if typ == -1:
-                        self.stats["lost"] += 1   # the socket's buffer overflowed: records the kernel dropped
-                        continue
-                    for ts, serial, recs in events.feed(typ, text):
-                        self._event(batches, ts, serial, recs)
-                    if time.monotonic() - last_flush >= FLUSH_EVERY:
-                        break
-                last_flush = self._flush(batches)
+                if time.monotonic() - last_bind >= BIND_EVERY:
+                    self._bind_logs()
+                    last_bind = time.monotonic()
+                by_fd = {s.fileno(): key for key, (_pid, s) in self.logs.items()}
+                ready, _, _ = select.select([sock, *(s for _p, s in self.logs.values())], [], [], FLUSH_EVERY)
+                for r in ready:
+                    if r is sock:
+                        self._audit(sock, events)
+                    else:
+                        self._lines(by_fd[r.fileno()], r)
+                if time.monotonic() - last_flush >= FLUSH_EVERY:
+                    last_flush = self._flush()
                 if last_flush - last_status >= STATUS_EVERY:
                     self.stats["unparsed"] = events.unparsed
                     self.write_status(True)
                     last_status = last_flush
         finally:
             sock.close()
-            for b in batches.values():
+            for _pid, s in self.logs.values():
+                s.close()
+            for b in self.batches.values():
                 b.mark(WATERMARK, "inf")   # stopped: it writes nothing more
                 b.close()
                 b.store.close()
             self.write_status(False)
 
-    def _event(self, batches, ts: float, serial: int, recs) -> None:
+    def _audit(self, sock, events: audit.Events) -> None:
+        for typ, text in audit.messages(sock, 0):
+            if typ == -1:
+                self.stats["lost"] += 1   # the socket's buffer overflowed: records the kernel dropped
+                continue
+            for ts, serial, recs in events.feed(typ, text):
+                self._event(ts, serial, recs)
+
+    def _bind_logs(self) -> None:
+        """A log socket in every node of the session's teams (again in a node restarted since)."""
+        try:
+            found = self.nodes.lookup()
+        except Exception:  # noqa: BLE001 - the engine is busy: the next look binds them
+            return
+        for team, node, init in found.values():
+            key = (team, node)
+            if team not in self.batches or node in self.skip or self.logs.get(key, (None,))[0] == init:
+                continue
+            if key in self.logs:
+                self.logs.pop(key)[1].close()
+            try:
+                self.logs[key] = (init, nodelogs.bind(init))
+            except OSError as e:   # the node stopped meanwhile: tried again at the next look
+                self._error(f"log socket of {team}/{node}: {e}")
+
+    def _lines(self, key: tuple[str, str], s) -> None:
+        while True:
+            try:
+                data = s.recv(nodelogs.MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self._error(f"log socket of {'/'.join(key)}: {e}")
+                return
+            rows, parsed = nodelogs.parse(data, key[1])
+            self.stats["log_lines"] += 1
+            self.stats["unparsed_lines"] += not parsed
+            self._write(key, rows)
+
+    def _event(self, ts: float, serial: int, recs) -> None:
         self.stats["events"] += 1
         try:
             node, rows = self.translator.event(ts, serial, recs)
         except (ValueError, KeyError, OSError) as e:   # a record unlike the others: counted, the sensor goes on
             self.stats["unparsed"] += 1
-            if len(self.stats["errors"]) < 20:
-                self.stats["errors"].append(f"audit event {serial}: {type(e).__name__}: {e}")
+            self._error(f"audit event {serial}: {type(e).__name__}: {e}")
             return
-        if not rows or node[0] not in batches:
+        if rows and node[1] not in self.skip:
+            self._write(node, rows)
+
+    def _write(self, node: tuple[str, str], rows: list) -> None:
+        batch = self.batches.get(node[0])
+        if batch is None:
             return
         if not self.buckets[node].take(len(rows)):
             key = "/".join(node)
             self.stats["sampled"][key] = self.stats["sampled"].get(key, 0) + len(rows)
             return
         for table, rec in rows:
-            batches[node[0]](table, {k: v for k, v in rec.items() if v is not None}, seen=self.clock())
+            batch(table, {k: v for k, v in rec.items() if v is not None}, seen=self.clock())
         self.stats["records"] += len(rows)
 
-    def _flush(self, batches) -> float:
+    def _error(self, text: str) -> None:
+        if len(self.stats["errors"]) < 20:
+            self.stats["errors"].append(text)
+
+    def _flush(self) -> float:
         mark = repr(self.clock())
-        for b in batches.values():
+        for b in self.batches.values():
             b.mark(WATERMARK, mark)
             b.flush()
         return time.monotonic()
@@ -341,6 +188,7 @@ class HostSensor:
     def write_status(self, running: bool) -> None:
         tmp = self.status.with_name(f".{self.status.name}.tmp")
         tmp.write_text(json.dumps({**self.stats, "ignored": self.translator.counts.get("ignored", 0),
+                                   "gone": self.translator.counts.get("gone", 0), "log_sockets": len(self.logs),
                                    "running": running, "pid": os.getpid(), "updated": time.time()}))
         os.replace(tmp, self.status)
 
@@ -354,14 +202,15 @@ def _release_rules(users: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m range.events.hostsensor --session S --status FILE --store TEAM=EVENTS.DB ...``"""
+    """"``python -m range.events.hostsensor --session S --status FILE --store TEAM=EVENTS.DB ... [--skip NODE]``"""
     ap = argparse.ArgumentParser(prog="python -m range.events.hostsensor")
     ap.add_argument("--session", required=True)
     ap.add_argument("--status", required=True, type=Path)
     ap.add_argument("--store", action="append", default=[], help="TEAM=path of the team's event store")
+    ap.add_argument("--skip", action="append", default=[], help="a node whose activity no team sees")
     a = ap.parse_args(argv)
     stores = {t: Path(p) for t, _, p in (s.partition("=") for s in a.store)}
-    sensor = HostSensor(a.session, stores, a.status)
+    sensor = HostSensor(a.session, stores, a.status, skip=frozenset(a.skip))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sensor.stop.set())
     from range.core import paths

@@ -18,9 +18,10 @@ def status_path(teams: dict[str, TeamDir]) -> Path:
     return next(iter(teams.values())).path.parent.parent / "host-sensor.json"
 
 
-def start(session: str, teams: dict[str, TeamDir]) -> tuple[procs.Proc, bool]:
+def start(session: str, teams: dict[str, TeamDir], skip: list[str]) -> tuple[procs.Proc, bool]:
     """The session's host sensor: the one running, else a new one. Returns it, and whether an
-    earlier one had stopped (so it was started again)."""
+    earlier one had stopped (so it was started again). ``skip``: nodes no team is to see (the
+    intruder's)."""
     running = procs.find(session, NAME)
     if running is not None:
         return running, False
@@ -29,7 +30,7 @@ def start(session: str, teams: dict[str, TeamDir]) -> tuple[procs.Proc, bool]:
         if not d.events.exists():
             EventStore(d.events).close()
     argv = [sys.executable, "-m", "range.events.hostsensor", "--session", session, "--status", str(status)]
-    argv += [f"--store={team}={d.events}" for team, d in teams.items()]
+    argv += [f"--store={team}={d.events}" for team, d in teams.items()] + [f"--skip={n}" for n in skip]
     again = status.exists()
     return procs.spawn(session, NAME, argv, log=status.with_suffix(".err"), stop_signal=signal.SIGINT), again
 

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 from range.core import parse_iso
-from range.events import tshark
+from range.events import HOST_TABLES, open_readonly, tshark
 from range.live.team import SETTLE, LiveTeam
 from range.runtime import procs
 from range.scenario import Scenario
-from range.scoring import StepTruth, Truth, compact_flows, event_in_step, event_key
+from range.scoring import StepTruth, Truth, compact_flows, compact_host, event_in_step, event_key, host_key
 
 
 def sent_keys(logs: list[Path]) -> tuple[set[tuple], float, float]:
@@ -129,6 +129,32 @@ def step_truth_live(step, keys: set[tuple], first: float, last: float, rows: lis
     )
 
 
+def add_host_truth(t: StepTruth, events: Path, nodes: list[str], lo: float, hi: float) -> None:
+    """The step's host evidence: what the host sensor recorded on the step's target nodes while
+    its packets flowed (and SETTLE after). The nodes' processes start for no one else there (the
+    live range acts out benign activity over the network only), so the window and the node tell
+    a step's records apart; a benign request that made a target start a process inside the window
+    would be counted as the step's."""
+    if not nodes or not events.exists():
+        return
+    keys = []
+    db = open_readonly(events)
+    try:
+        marks = ",".join("?" * len(nodes))
+        for table in HOST_TABLES:
+            try:
+                rows = db.execute(f"SELECT * FROM {table} WHERE host IN ({marks}) AND ts BETWEEN ? AND ?",
+                                  (*nodes, lo, hi)).fetchall()
+            except Exception:  # noqa: BLE001 - a store written before the host tables
+                continue
+            keys += [host_key(table, dict(r)) for r in rows]
+    finally:
+        db.close()
+    if keys:
+        t.host = compact_host(keys, [])
+        t.host_records = len(keys)
+
+
 def build_truth(
     scn: Scenario, team: LiveTeam, seed: int, start: float, rows: list[tuple] | None = None, done: dict | None = None
 ) -> Truth:
@@ -148,6 +174,7 @@ def build_truth(
             r = rows if rows is not None else capture_rows(team.pcaps(), first - 0.5, last + SETTLE)
             t = step_truth_live(st, keys, first, last, r)
             if t is not None:
+                add_host_truth(t, team.dir.events, st.spec.targets, first - 0.5, last + SETTLE)
                 truth.steps.append(t)
                 ended = not any(procs.find(team.session, f"act-{team.team}-{log.stem}") for log in logs)
                 if done is not None and ended and time.time() > last + SETTLE:

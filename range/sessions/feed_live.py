@@ -26,6 +26,7 @@ from range.live import (
     LiveTeam,
     build_truth,
     first_time,
+    hostwatch,
     node_plan,
     ready_nodes,
     split_by_node,
@@ -74,6 +75,7 @@ class LiveFeed(Feed):
         self.schedule = row["schedule"]
         clock = self.store.clock(row)
         lays, self.bridges = layouts(self.session), bridges(self.session)
+        self._host_sensor()
         wall = time.time()
         origin = clock.scenario_start + (wall - clock.now(wall))  # the scenario's start in wall time
         for team, d in self.teams.items():
@@ -93,6 +95,12 @@ class LiveFeed(Feed):
             due = [a for a in node_acts if first_time(a) >= wall]
             if due:
                 lt.act("benign", node, due)
+
+    def _host_sensor(self) -> None:
+        _proc, again = hostwatch.start(self.session, self.teams, [self.scn.env.spec.attacker])
+        if again:
+            self.restarted.append("host sensor")
+            log.warning("session %s: the host sensor had stopped; started again", self.session)
 
     def _schedule(self, team: str, lt: LiveTeam, plan, scenario_start: float) -> None:
         launched = self._launched(team)
@@ -122,6 +130,7 @@ class LiveFeed(Feed):
                 changed += 1
         if wall - self.checked >= self.CHECK_EVERY:  # a sensor that died is started again (and said so)
             self.checked = wall
+            self._host_sensor()
             for team, lt in self.live.items():
                 for net in lt.start_sensors(self.bridges[team]):
                     self.restarted.append(f"{team}/{net}")
@@ -168,6 +177,7 @@ class LiveFeed(Feed):
             lt.wait_actuators(2)
         for team in teams:
             self.live[team].stop()
+        hostwatch.stop(self.session)
         self.built.clear()  # the final truth reads every step again, from the pcaps the sensors closed
         for team in teams:
             self._truth(team)

@@ -44,6 +44,12 @@ def test_every_step_detected_live(live_run):
     assert len(truth["steps"]) == 12 and all(s["packets"] > 0 and s["flows"] for s in truth["steps"])
     assert score["sensor"]["packets"] > 1000 and score["sensor"]["errors"] == []
     assert "live" in r.stdout
+    # the web shell's commands ran for real in the portal's container: the host sensor recorded
+    # them, the truth ties them to the step, and the rule on them counts as a detection
+    webshell = next(s for s in truth["steps"] if s["id"] == "webshell")
+    assert webshell["host_records"] > 0 and {e["host"] for e in webshell["host"]} == {"web"}
+    by_step = {s["id"]: s for s in score["steps"]}
+    assert "d952242d-95f6-4faf-9c7b-4ab434c820fc" in by_step["webshell"]["rules"]
 
 
 def test_live_outputs_match_offline_ones(live_run):

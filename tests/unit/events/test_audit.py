@@ -1,7 +1,8 @@
 """Audit records as the kernel writes them (texts taken from this machine's kernel), parsed and
 grouped into events, and turned into host records of the node they came from."""
 from range.events import audit
-from range.events.hostsensor import Bucket, Proc, Translator
+from range.events.auditrows import Proc, Translator
+from range.events.hostsensor import Bucket
 
 SYSCALL = ('audit(1796691679.358:812): arch=c000003e syscall=59 success=yes exit=0 a0=55d1 a1=55d2 a2=55d3 a3=8 '
            'items=2 ppid=25802 pid=25803 auid=4294967295 uid=33 gid=33 euid=33 suid=33 fsuid=33 egid=33 sgid=33 '
@@ -91,3 +92,22 @@ def test_a_forking_node_is_sampled_not_stalled():
     b = Bucket(rate=10, burst=20)
     taken = sum(b.take(1) for _ in range(1000))
     assert 20 <= taken < 40
+
+
+def test_a_forwarded_syslog_line_becomes_a_syslog_row_with_sudos_fields():
+    from range.events import nodelogs
+    line = (b"2026-12-08T01:04:56.123456+00:00\tauthpriv\tnotice\tsudo\t-\t   alice : TTY=pts/0 ; PWD=/home/alice ; "
+            b"USER=root ; COMMAND=/usr/bin/apt update\n")
+    (table, row), = nodelogs.parse(line, "ws1")[0]
+    assert table == "syslog" and row["host"] == "ws1" and row["ts"] == 1796691896.123456
+    assert (row["facility"], row["severity"], row["program"], row["pid"]) == ("authpriv", "notice", "sudo", None)
+    assert (row["USER"], row["TTY"], row["PWD"], row["COMMAND"]) == ("root", "pts/0", "/home/alice", "/usr/bin/apt update")
+    rows, ok = nodelogs.parse(b"2026-12-08T01:04:57+00:00\tauth\tinfo\tsshd\t812\t Failed password for root from "
+                              b"10.0.0.9 port 4242 ssh2", "files")
+    assert ok and rows[0][1]["pid"] == 812 and rows[0][1]["message"].startswith("Failed password")
+
+
+def test_a_line_that_does_not_parse_is_kept_raw_and_said_so():
+    from range.events import nodelogs
+    rows, ok = nodelogs.parse(b"\xffnot the template", "web")
+    assert not ok and rows[0][0] == "syslog" and rows[0][1]["message"] == "\udcffnot the template"
