@@ -8,7 +8,9 @@
   ``gzip off``, so bodies stay readable in Wireshark's *Follow TCP stream*);
 * the ministry portal's pages and static assets, the same for every visitor;
 * :class:`Conn`, a keep-alive connection assembled exchange by exchange that knows, to the
-  synthesiser's own arithmetic, when each of its packets goes on the wire.
+  synthesiser's own arithmetic, when each of its packets goes on the wire; given the portal's
+  :class:`AccessLog`, it writes each exchange's line of nginx's access log (host records) from
+  the very request and answer it sends, at the time the answer goes out.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from urllib.parse import quote
 
 from range.core import rng as seeded
 from range.topology import SERVICES, Host
-from range.traffic import MSS, TcpSession, http_date
+from range.traffic import MSS, HostLog, TcpSession, http_date
 
 PORT = SERVICES["http"].port
 NGINX = SERVICES["http"].banner  # nginx/1.22.1
@@ -370,20 +372,55 @@ def send_time(n: int, rtt: float) -> float:
     return t + rtt / 2
 
 
+@dataclass(frozen=True)
+class AccessLog:
+    """nginx's access log on the web server ``node``, written through ``log``
+    (:meth:`range.traffic.HostLog.access`): a :class:`Conn` to that server given one writes a
+    line for each of its exchanges."""
+
+    log: HostLog
+    node: str
+
+    def exchange(self, when: float, client: str, request: bytes, answer: bytes) -> dict:
+        """The line of ``request`` from ``client``, answered at ``when`` with ``answer``: its
+        request line, ``Host``, ``Referer`` and ``User-Agent``, the answer's status and the
+        bytes after its header, the request's length."""
+        head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        parts = head[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise ValueError(f"not an HTTP request line: {head[0][:80]!r}")
+        headers: dict[str, str] = {}
+        for h in head[1:]:
+            k, _, v = h.partition(":")
+            headers.setdefault(k.strip().lower(), v.strip())
+        status_line, sep, body = answer.partition(b"\r\n\r\n")
+        status = status_line.split(b"\r\n", 1)[0].split(b" ")
+        if not sep or len(status) < 2 or not status[0].startswith(b"HTTP/") or not status[1].isdigit():
+            raise ValueError(f"not an HTTP response: {answer[:80]!r}")
+        return self.log.access(when, self.node, client, parts[0], parts[1], int(status[1]), len(body),
+                               version=parts[2], referer=headers.get("referer"),
+                               user_agent=headers.get("user-agent"), vhost=headers.get("host"),
+                               request_length=len(request))
+
+
 class Conn:
     """A TCP connection from ``client`` to ``server:dport`` with messages appended in order.
 
     ``now`` is the synthesiser's clock after the last message (its ACK included), so the next
     message's delay counts from it and :attr:`end` is the time of the session's last packet.
+    ``access``: the server's access log, when the server is the portal's nginx (it writes one
+    line per exchange, at the time the answer goes out).
     """
 
-    def __init__(self, t: float, client: str, server: str, sport: int, dport: int = PORT, rtt: float = 0.0008):
+    def __init__(self, t: float, client: str, server: str, sport: int, dport: int = PORT, rtt: float = 0.0008,
+                 access: AccessLog | None = None):
         self.t = t
         self.client, self.server, self.sport, self.dport, self.rtt = client, server, sport, dport, rtt
         self.now = t + rtt
         self.messages: list[tuple[float, str, bytes]] = []
         self.requests = 0
         self.close: str = "client_fin"
+        self.access = access
 
     def send(self, delay: float, side: str, data: bytes) -> float:
         self.messages.append((delay, side, data))
@@ -395,8 +432,11 @@ class Conn:
         answers ``latency`` seconds later. ``answer`` may take the answer's time (for ``Date``)."""
         self.send(think, "c", request)
         when = self.now + latency
-        self.send(latency, "s", answer(when) if callable(answer) else answer)
+        data = answer(when) if callable(answer) else answer
+        self.send(latency, "s", data)
         self.requests += 1
+        if self.access is not None:
+            self.access.exchange(when, self.client, request, data)
         return self.now
 
     def idle(self, seconds: float) -> None:

@@ -19,6 +19,9 @@ table one row per request (``... FROM portal.users LIMIT 7,1-- -``). Payloads ar
 sqlmap encodes them (``quote(payload, safe='%')``: ``%20``, ``%3D``, ``%27``, ``%28``...).
 nginx/1.22.1 and PHP answer 200 pages, 404 for missing rows and 500 pages carrying the database
 error message.
+
+On the web server (host records): nginx's access log has every request's line (webserver), with
+sqlmap's User-Agent and the answer's status and size.
 """
 from __future__ import annotations
 
@@ -350,12 +353,13 @@ class HttpSqli(Technique):
             "notfound": _http.not_found_html(ctx.domain),
         }
         rtt = _http.lan_rtt(r)
+        access = _http.AccessLog(ctx.host, target.name)
         conn: _http.Conn | None = None
         cap = 0
         t = ctx.t0
         for query, outcome, arg in plan:
             if conn is None:
-                conn = _http.Conn(t, ctx.source.ip, target.ip, r.randint(32768, 60999), rtt=rtt)
+                conn = _http.Conn(t, ctx.source.ip, target.ip, r.randint(32768, 60999), rtt=rtt, access=access)
                 cap = r.randint(40, 160)  # sqlmap's pool drops a connection now and then (errors, reuse limits)
                 think = 0.0
             else:

@@ -19,8 +19,9 @@ as the ``www-data`` user of a Debian 12 web server would see it. A ``wget``/``cu
 on the intruder's address also makes the web server fetch it (``Wget/1.21.3`` to
 ``SimpleHTTP/0.6 Python/3.11``), as the real command would.
 
-On the web server (host records): php-fpm's worker writes the uploaded script into the upload
-folder (file_event), and every command is PHP's ``/bin/sh -c <command>`` (``2>&1`` appended by
+On the web server (host records): nginx logs every request to the portal (webserver: the form,
+its assets, the upload POST, each command's GET), php-fpm's worker writes the uploaded script
+into the upload folder (file_event), and every command is PHP's ``/bin/sh -c <command>`` (``2>&1`` appended by
 the ``plain`` shell) as ``www-data`` under ``php-fpm: pool www``, then the command's own
 processes as the shell's children (process_creation, and auditd's SYSCALL, EXECVE, CWD, PATH,
 PROCTITLE); a download is wget's connection to the intruder and the file it saves.
@@ -402,8 +403,10 @@ class Webshell(Technique):
         assets = _http.assets(ctx.domain)
         out: list[TcpSession] = []
 
+        access = _http.AccessLog(ctx.host, target.name)
+
         def fresh(t: float) -> _http.Conn:
-            return _http.Conn(t, me.ip, target.ip, r.randint(32768, 60999), rtt=rtt)
+            return _http.Conn(t, me.ip, target.ip, r.randint(32768, 60999), rtt=rtt, access=access)
 
         # the form page, then its assets over a second parallel connection as well
         conn = fresh(ctx.t0)

@@ -15,10 +15,11 @@ Made to trip careless rules: there are POSTs of every kind, search terms with qu
 words (``"select committee" minutes``, ``trade union``, ``O'Brien``, ``order by date``), JSON
 bodies saying ``select``, clear-text passwords, and file uploads.
 
-On the web server (host records): a sent contact form is PHP's ``mail()``, so ``www-data``
-under ``php-fpm: pool www`` runs ``sh -c /usr/sbin/sendmail -t -i`` (and Postfix's sendmail its
-``postdrop``): a rule on "the web server's user starts a shell" fires on benign traffic too. An
-upload is php-fpm writing the file into the upload folder.
+On the web server (host records): nginx's access log has a line for every request (webserver);
+a sent contact form is PHP's ``mail()``, so ``www-data`` under ``php-fpm: pool www`` runs ``sh -c
+/usr/sbin/sendmail -t -i`` (and Postfix's sendmail its ``postdrop``): a rule on "the web server's
+user starts a shell" fires on benign traffic too. An upload is php-fpm writing the file into the
+upload folder.
 """
 from __future__ import annotations
 
@@ -98,11 +99,13 @@ class _Visit:
         self.origin = f"http://{self.host}"
         self.rtt = _http.lan_rtt(self.r)
         self.done: list[_http.Conn] = []
+        self.access = _http.AccessLog(ctx.host, server.name)
         self.conn = self.fresh(t)
         self.referer: str | None = None
 
     def fresh(self, t: float) -> _http.Conn:
-        return _http.Conn(t, self.st.host.ip, self.server.ip, _http.windows_port(self.r), rtt=self.rtt)
+        return _http.Conn(t, self.st.host.ip, self.server.ip, _http.windows_port(self.r), rtt=self.rtt,
+                          access=self.access)
 
     # -- plumbing ----------------------------------------------------------------------------
     @property

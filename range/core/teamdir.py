@@ -8,7 +8,7 @@ Offline, ``cyberrange replay`` and ``exercise run`` write a team's folder; in a 
 | --- | --- | --- |
 | ``capture.pcap`` | replay (offline), the live feed at the end (the sensors' ring merged) | the team's packets |
 | ``truth.json`` | replay, live truth | the ground truth of every step |
-| ``host.jsonl`` | replay (offline) | the host records the nodes logged (processes, audit, syslog), for ingest |
+| ``host.jsonl`` | replay (offline) | the host records the nodes logged (processes, audit, syslog, web), for ingest |
 | ``source.db`` | an offline session's preparation | every event of the synthesised capture |
 | ``events.db`` | ingest, the live sensors, the offline feed | the events delivered so far |
 | ``alerts.json``, ``score.json`` | ``exercise run`` | the team's alerts and score |

@@ -34,6 +34,7 @@ KEYWORD_FIELDS = {
     "network_connection": ["Image", "User", "SourceIp", "DestinationIp", "DestinationHostname"],
     "auditd": [c for c, ty in SCHEMA["auditd"] if ty == "TEXT" and c != "host"],   # the record's fields
     "syslog": ["message"],   # the line after ``program[pid]: ``, whole (sudo's USER=... included)
+    "webserver": ["message"],   # the access or error log's line, whole
 }
 # Fields computed from stored ones (SQL expressions over the table's columns)
 VIRTUAL = {"http": {"c-uri-extension": "cyberrange_uri_ext(`uri`)"}}

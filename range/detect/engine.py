@@ -29,6 +29,7 @@ RULE_TIMEOUT = 20.0       # seconds of SQL per rule and poll
 REGEX_TIMEOUT = 0.5       # seconds per regular-expression match
 GROUP_FIELD = "id.orig_h"  # a simple rule's alerts are grouped by the source address
 HOST_GROUP_FIELD = "host"  # ... or, over a host log (HOST_TABLES), by the node that logged them
+HOST_SOURCE = {"webserver": "c-ip"}  # ... but over a web server's log by its client, the request's source
 TABLES = [*SCHEMA, *INTERIM]  # every table read: the logs, and the open connections of a live store
 OFFLINE_MMAP = 1 << 30    # bytes of the store run() maps (SQLite caps it at its own limit)
 
@@ -72,7 +73,7 @@ class Detector:
             if r.output:
                 gf, gname = r.column(GROUP_FIELD), GROUP_FIELD
                 if gf is None and r.table in HOST_TABLES:
-                    gf = gname = HOST_GROUP_FIELD
+                    gf = gname = HOST_SOURCE.get(r.table, HOST_GROUP_FIELD)
                 spec = correlate.Spec("event_count", ruleset.window, [k], {k: [gf] if gf else []},
                                       [gname] if gf else [])
                 self._add(correlate.Evaluator(k, spec), r)

@@ -8,8 +8,9 @@ database runs in WAL mode: the sensor appends while detection and the web app re
 
 The host tables (:data:`HOST_TABLES`) hold what a node's kernel and services log, with the field
 names of Sigma's Linux log sources (``Image``, ``CommandLine``, ``TargetFilename``, auditd's
-``type``/``a0``/``SYSCALL``, sudo's ``USER``...), so that SigmaHQ's Linux rules run with no
-renames; ``host`` is the node's name. A host record belongs to no connection: no Zeek ``uid``.
+``type``/``a0``/``SYSCALL``, sudo's ``USER``...) and of its webserver category (``c-ip``,
+``cs-method``, ``cs-uri-query``, ``sc-status``...), so that SigmaHQ's Linux and web rules run with
+no renames; ``host`` is the node's name. A host record belongs to no connection: no Zeek ``uid``.
 Their text is bounded and escaped as it is stored (:func:`bound_text`).
 """
 from __future__ import annotations
@@ -75,8 +76,20 @@ SCHEMA: dict[str, list[tuple[str, str]]] = {
     "syslog": [("ts", "REAL"), ("host", "TEXT"), ("facility", "TEXT"), ("severity", "TEXT"), ("program", "TEXT"),
                ("pid", "INTEGER"), ("message", "TEXT"), ("USER", "TEXT"), ("TTY", "TEXT"), ("PWD", "TEXT"),
                ("COMMAND", "TEXT")],
+    # the web server's logs (Sigma's category webserver; the services nginx and apache): ``log`` says
+    # which. An ``access`` line has the W3C names SigmaHQ's web rules use, each as nginx's
+    # ``combined`` line shows it (``cs-uri``: the request target whole, ``$request_uri``;
+    # ``cs-uri-stem`` its path, ``cs-uri-query`` what follows the ``?``; ``sc-bytes``:
+    # ``$body_bytes_sent``; ``cs-bytes``: ``$request_length``); an ``error`` line its ``level``
+    # (``error``, ``crit``, ``alert``...) and the worker's ``pid``, and the request's fields when it
+    # names one. ``message``: the line as written, whole.
+    "webserver": [("ts", "REAL"), ("host", "TEXT"), ("log", "TEXT"), ("c-ip", "TEXT"), ("cs-username", "TEXT"),
+                  ("cs-method", "TEXT"), ("cs-uri-stem", "TEXT"), ("cs-uri-query", "TEXT"), ("cs-uri", "TEXT"),
+                  ("cs-version", "TEXT"), ("sc-status", "INTEGER"), ("sc-bytes", "INTEGER"), ("cs-bytes", "INTEGER"),
+                  ("cs-referer", "TEXT"), ("cs-user-agent", "TEXT"), ("cs-host", "TEXT"), ("level", "TEXT"),
+                  ("pid", "INTEGER"), ("message", "TEXT")],
 }
-HOST_TABLES = ("process_creation", "file_event", "network_connection", "auditd", "syslog")
+HOST_TABLES = ("process_creation", "file_event", "network_connection", "auditd", "syslog", "webserver")
 NETWORK_TABLES = tuple(t for t in SCHEMA if t not in HOST_TABLES)   # Zeek's logs, from the packets
 
 # Every table also has ``_seen``: the capture time at which the sensor emitted the record (a

@@ -8,7 +8,8 @@ Scoring uses :func:`flow_matches` to decide whether an event belongs to a step.
 
 A step's ``host`` evidence names the records its nodes logged (a web shell's processes, sshd's
 lines): per node and host table, the time window and the process ids (:data:`HOST_ID`: the
-record's ``ProcessId``, or auditd's and syslog's ``pid``) of the step's records, split finer
+record's ``ProcessId``, or auditd's and syslog's ``pid``; of a web server's log line, its client's
+address ``c-ip``) of the step's records, split finer
 where a record of something else on that node falls in the window with one of those ids
 (:func:`compact_host`). Scoring uses :func:`host_matches`.
 """
@@ -29,9 +30,10 @@ HostKey = tuple  # (ts, node, table, process id)
 MAX_SOURCES = 16
 SLACK = 0.001  # seconds: timestamps travel through ISO text and tshark's epoch floats
 
-# the field of each host table that names the process that logged it (range.events.HOST_TABLES)
+# the field of each host table that names the process that logged it (range.events.HOST_TABLES);
+# of the web server's log, the client it answered (its workers serve everyone)
 HOST_ID = {"process_creation": "ProcessId", "file_event": "ProcessId", "network_connection": "ProcessId",
-           "auditd": "pid", "syslog": "pid"}
+           "auditd": "pid", "syslog": "pid", "webserver": "c-ip"}
 
 
 @lru_cache(maxsize=65536)

@@ -1,8 +1,8 @@
 """Host records: what the nodes themselves log while a script's traffic runs.
 
 A technique or a benign kind may write, beside its actions, the records the nodes it touches
-would log: the web server's shells, sshd's lines, cron's jobs. It writes them through
-``ctx.host``, a :class:`HostLog`; each record is ``(table, fields)``, ``table`` one of
+would log: the web server's shells and its access log, sshd's lines, cron's jobs. It writes them
+through ``ctx.host``, a :class:`HostLog`; each record is ``(table, fields)``, ``table`` one of
 :data:`TABLES` (the event store's host tables) and ``fields`` Sigma's field names with ``ts``
 (epoch seconds) and ``host`` (the node's name, as in the environment).
 
@@ -19,12 +19,39 @@ from __future__ import annotations
 
 import posixpath
 import random
+import re
+import time
 from dataclasses import dataclass, field
 
-TABLES = ("process_creation", "file_event", "network_connection", "auditd", "syslog")
+TABLES = ("process_creation", "file_event", "network_connection", "auditd", "syslog", "webserver")
 UNSET = 4294967295  # auditd's auid and ses of a process no login started (daemons and their children)
 PROCTITLE_MAX = 128  # the kernel keeps this much of a process's command line for audit's PROCTITLE
 EXECVE_ARGS = 10  # a0..a9, as the store keeps them
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+ERROR_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")  # nginx's error_log
+# what nginx writes as \xHH in a log line (its default escaping): all but printable ASCII, '"' and '\'
+_LOG_ESCAPE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP method (RFC 9110's token)
+
+
+def _log_escape(m: re.Match) -> str:
+    c = m.group()
+    return "".join(f"\\x{b:02X}" for b in c.encode("latin-1" if ord(c) < 0x100 else "utf-8"))
+
+
+def nginx_escape(text: str) -> str:
+    """``text`` as nginx writes a variable into a log line: a control character, ``"``, ``\\``
+    and every byte from 0x7f as ``\\xHH`` (text from the wire decoded as Latin-1 is its bytes)."""
+    return _LOG_ESCAPE.sub(_log_escape, text)
+
+
+def nginx_time(ts: float, error_log: bool = False) -> str:
+    """``ts`` as nginx's access log (``$time_local``, ``20/Nov/2026:10:15:02 +0000``) or its
+    error log (``2026/11/20 10:15:02``) writes it; the nodes keep UTC."""
+    t = time.gmtime(ts)
+    if error_log:
+        return time.strftime("%Y/%m/%d %H:%M:%S", t)
+    return f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{time.strftime('%H:%M:%S', t)} +0000"
 
 
 @dataclass(frozen=True)
@@ -129,3 +156,67 @@ class HostLog:
         return self.add("network_connection", ts, proc.host, ProcessId=proc.pid, Image=proc.image,
                         User=proc.user, Protocol=protocol, Initiated="true" if initiated else "false", SourceIp=src,
                         SourcePort=sport, DestinationIp=dst, DestinationPort=dport)
+
+    def access(self, ts: float, host: str, client: str, method: str, target: str, status: int, body_bytes: int, *,
+               version: str = "HTTP/1.1", referer: str | None = None, user_agent: str | None = None,
+               vhost: str | None = None, request_length: int | None = None, user: str | None = None) -> dict:
+        """The web server ``host`` logs a request it answered at ``ts``: one line of nginx's access
+        log in its ``combined`` format (``message``: ``$remote_addr - $remote_user [$time_local]
+        "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"``) and its parts
+        under Sigma's webserver names. ``target``: the request target as sent (``cs-uri``; its path
+        is ``cs-uri-stem``, what follows the ``?`` ``cs-uri-query``); ``body_bytes``: the answer's
+        bytes after its header (``sc-bytes``); ``request_length``: the request's bytes, line,
+        header and body (``cs-bytes``); ``vhost``: its ``Host`` header (``cs-host``). Text is
+        escaped as nginx escapes it; an empty one is ``-`` in the line and left out of the fields."""
+        if not _TOKEN.fullmatch(method):
+            raise ValueError(f"{method!r} is not an HTTP method")
+        if not target:
+            raise ValueError("the request target is empty")
+        if type(status) is not int or not 100 <= status <= 599:
+            raise ValueError(f"{status!r} is not an HTTP status")
+        if type(body_bytes) is not int or body_bytes < 0:
+            raise ValueError(f"{body_bytes!r} is not a byte count")
+        esc = {k: nginx_escape(v) if v else None for k, v in
+               (("target", target), ("version", version), ("referer", referer), ("user_agent", user_agent),
+                ("vhost", vhost), ("user", user))}
+        stem, _, query = esc["target"].partition("?")
+        request = f"{method} {esc['target']}" + (f" {esc['version']}" if esc["version"] else "")
+        line = (f'{client} - {esc["user"] or "-"} [{nginx_time(ts)}] "{request}" {status} {body_bytes} '
+                f'"{esc["referer"] or "-"}" "{esc["user_agent"] or "-"}"')
+        return self.add("webserver", ts, host, **{
+            "log": "access", "c-ip": client, "cs-username": esc["user"], "cs-method": method, "cs-uri-stem": stem,
+            "cs-uri-query": query or None, "cs-uri": esc["target"], "cs-version": esc["version"],
+            "sc-status": status, "sc-bytes": body_bytes, "cs-bytes": request_length,
+            "cs-referer": esc["referer"], "cs-user-agent": esc["user_agent"], "cs-host": esc["vhost"],
+            "message": line})
+
+    def web_error(self, ts: float, host: str, level: str, pid: int, text: str, *, connection: int | None = None,
+                  client: str | None = None, method: str | None = None, target: str | None = None,
+                  version: str = "HTTP/1.1", vhost: str | None = None, server: str = "_") -> dict:
+        """The web server ``host`` writes a line to nginx's error log: ``2026/11/20 10:15:02
+        [error] 812#812: *57 <text>, client: A, server: _, request: "GET / HTTP/1.1", host: "H"``
+        (``pid``: the worker's; ``connection``: the ``*N`` of a client's connection; the client's
+        part when a request is named). PHP's errors reach it through FastCGI's stderr
+        (``FastCGI sent in stderr: "PHP message: PHP Warning: ..."``)."""
+        if level not in ERROR_LEVELS:
+            raise ValueError(f"{level!r} is not an nginx log level ({', '.join(ERROR_LEVELS)})")
+        if method is not None and not _TOKEN.fullmatch(method):
+            raise ValueError(f"{method!r} is not an HTTP method")
+        if not text:
+            raise ValueError("an error line says something")
+        line = f"{nginx_time(ts, error_log=True)} [{level}] {pid}#{pid}: " + (f"*{connection} " if connection else "")
+        line += text
+        fields: dict = {}
+        if client is not None:
+            line += f", client: {client}, server: {server}"
+            fields["c-ip"] = client
+            if method is not None and target is not None:
+                stem, _, query = target.partition("?")
+                line += f', request: "{method} {nginx_escape(target)} {version}"'
+                fields.update({"cs-method": method, "cs-uri-stem": nginx_escape(stem),
+                               "cs-uri-query": nginx_escape(query) or None, "cs-uri": nginx_escape(target),
+                               "cs-version": version})
+            if vhost:
+                line += f', host: "{nginx_escape(vhost)}"'
+                fields["cs-host"] = nginx_escape(vhost)
+        return self.add("webserver", ts, host, log="error", level=level, pid=pid, message=line, **fields)

@@ -11,7 +11,7 @@ WS.explorer = function (base, drills, rules, showError) {
     // the host tables (their records have no uid and no packets; host is the node's name)
     process_creation: ["host", "User", "Image", "ParentImage"], file_event: ["host", "Image", "TargetFilename", "User"],
     network_connection: ["host", "Image", "DestinationIp", "DestinationPort"], auditd: ["host", "type", "key", "exe"],
-    syslog: ["host", "program", "facility", "severity"] };
+    syslog: ["host", "program", "facility", "severity"], webserver: ["host", "c-ip", "cs-method", "sc-status", "cs-user-agent"] };
   var HOST_TABLES = WS.HOST_TABLES || [], UID_TABLES = WS.UID_TABLES || [];  // the server's lists (workspace.js)
   var tree = WS.proctree ? WS.proctree(base) : null;
   var quoted = WS.quoted;
@@ -307,6 +307,10 @@ WS.explorer = function (base, drills, rules, showError) {
           from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) }));
       }
       if (src) out.push(pivot("conn from this host (" + src + ")", "pivot-host-conn", { table: "conn", query: "id.orig_h:" + quoted(src) }));
+    }
+    if (table === "webserver" && ev["c-ip"]) {  // the sensor's view of the client's requests
+      out.push(pivot("http from this client (" + ev["c-ip"] + ") ±1 min", "pivot-webserver-http", { table: "http",
+        query: "id.orig_h:" + quoted(ev["c-ip"]), from: CR.iso(ev._ts - 60), to: CR.iso(ev._ts + 60) }));
     }
     out.push(pivot("Processes on " + host, "pivot-host-processes", { table: "process_creation", query: on }));
     HOST_TABLES.forEach(function (t) {

@@ -7,7 +7,8 @@ WS.rules = function (base, alertView, showError) {
   // the fields a rule drafted from an event selects on: what tells that event apart
   var DRAFT_FIELDS = { conn: ["id.resp_h", "id.resp_p", "proto"], dns: ["query", "qtype_name"],
     http: ["method", "uri", "user_agent"], ssh: ["client", "id.resp_h", "id.resp_p"], ftp: ["command", "arg"],
-    telnet: ["user", "id.resp_h"], arp: ["operation", "id.orig_h", "src_mac"] };
+    telnet: ["user", "id.resp_h"], arp: ["operation", "id.orig_h", "src_mac"],
+    webserver: ["cs-method", "cs-uri-stem", "cs-user-agent"] };
 
   // the YAML editor itself (ruleeditor.js): Ctrl+Enter dry-runs, the status line says which table the rule reads
   var ed = WS.codeEditor(document.getElementById("rule-editor"), {

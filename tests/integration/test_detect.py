@@ -161,7 +161,7 @@ def test_keywords_search_every_text_field_and_own_categories(tmp_path):
     write_rule(d, "k.yml", """
         title: keyword
         id: 22222222-0000-4000-8000-000000000001
-        logsource: {category: webserver}
+        logsource: {category: proxy}
         detection:
             keywords:
                 - '${jndi:ldap:/'
@@ -712,7 +712,7 @@ def test_linux_log_sources_read_the_host_tables(tmp_path):
         ---
         title: a linux service the range does not record
         id: 44444444-0000-4000-8000-00000000000a
-        logsource: {product: linux, service: nginx}
+        logsource: {product: linux, service: mysql}
         detection: {keywords: [x], condition: keywords}
     """)
     proc = lambda ts, host, image, user="www-data": {  # noqa: E731

@@ -73,11 +73,12 @@ def test_truth_holds_host_evidence_and_scoring_counts_it(exercise):
     out, _ = exercise
     truth = Truth.read(out / "serbia" / "truth.json")
     steps = {s.id: s for s in truth.steps}
-    shell, brute = steps["webshell"], steps["bruteforce"]
+    shell, brute, sqli = steps["webshell"], steps["bruteforce"], steps["sqli"]
     assert shell.host_records > 0 and {(e["host"], e["table"]) for e in shell.host} >= {
-        ("web", "process_creation"), ("web", "auditd"), ("web", "file_event")}
+        ("web", "process_creation"), ("web", "auditd"), ("web", "file_event"), ("web", "webserver")}
     assert brute.host_records > 0 and ("files", "syslog") in {(e["host"], e["table"]) for e in brute.host}
-    assert all(not s.host for s in truth.steps if s.id not in HOST_STEPS)
+    assert sqli.host_records > 0 and {(e["host"], e["table"]) for e in sqli.host} == {("web", "webserver")}
+    assert all(not s.host for s in truth.steps if s.id not in {*HOST_STEPS, "sqli"})   # nginx logs sqlmap too
     # every host record is its step's, or nobody's: the evidence names no benign record
     owned = Counter()
     for table, rec in read_host_log(TeamDir(out / "serbia").host_log):
@@ -85,7 +86,7 @@ def test_truth_holds_host_evidence_and_scoring_counts_it(exercise):
         owners = [s.id for s in truth.steps if event_in_step(key, s)]
         assert len(owners) <= 1
         owned.update(owners)
-    assert owned == {"webshell": shell.host_records, "bruteforce": brute.host_records}
+    assert owned == {"webshell": shell.host_records, "bruteforce": brute.host_records, "sqli": sqli.host_records}
     s = _score(out, "serbia")
     assert s["recall"] == 1.0 and s["precision"] == 1.0 and s["false_positives"] == 0
     rules = {st["id"]: set(st["rules"]) for st in s["steps"]}

