@@ -302,3 +302,32 @@ def session_log(sshd: Sshd, sess: TcpSession, marks: list, user: str, *, key_blo
             run(sshd.log, t + r.uniform(0.0002, 0.001), shell, detail or "", sudoer=sudoer)
         elif what == "exit":
             sshd.closed(t, login)
+
+
+# ---- an intruder's shell (attack_scripts._shellsession) -------------------------------------------
+
+_IMAGES.update({"nc": "/usr/bin/nc.openbsd", "netcat": "/usr/bin/nc.openbsd"})  # Debian's netcat-openbsd
+
+
+def sudo(log: HostLog, ts: float, shell: Proc, argv: list[str], *, sudoer: bool = True,
+         close: float = 0.05) -> list[Proc]:
+    """``shell`` runs ``sudo`` with exactly ``argv`` (for a command line :func:`argvs` cannot
+    split, such as ``find ... -exec /bin/sh \\; -quit``): as :func:`run` does for ``sudo X``,
+    the session closing ``close`` seconds later. Returns sudo's process and its child's."""
+    return _sudo(log, ts, shell, argv, sudoer, close)
+
+
+_WRITES = {">", ">>", ">|", "&>", "&>>"}
+
+
+def redirections(command: str) -> list[str]:
+    """The files a command line's redirections write (``> f``, ``>> f``, ``&> f``), quotes
+    respected; ``/dev/...`` and descriptors (``>&1``) left out."""
+    try:
+        lex = shlex.shlex(command, posix=True, punctuation_chars="|&;<>()")
+        lex.whitespace_split = True
+        tokens = list(lex)
+    except ValueError:
+        return []
+    return [path for op, path in zip(tokens, tokens[1:])
+            if op in _WRITES and not path.startswith("/dev/") and not path.isdigit()]

@@ -61,7 +61,12 @@ ATTACK_NAMES = {
     "T1071.004": "DNS", "T1095": "Non-Application Layer Protocol", "T1110.001": "Password Guessing",
     "T1190": "Exploit Public-Facing Application", "T1498.001": "Direct Network Flood",
     "T1505.003": "Web Shell", "T1552": "Unsecured Credentials", "T1557.002": "ARP Cache Poisoning",
-    "T1568.002": "Domain Generation Algorithms",
+    "T1568.002": "Domain Generation Algorithms", "T1059.004": "Unix Shell",
+    "T1548.003": "Sudo and Sudo Caching", "T1003.008": "/etc/passwd and /etc/shadow", "T1552.003": "Bash History",
+    "T1552.004": "Private Keys", "T1053.003": "Cron", "T1543.002": "Systemd Service",
+    "T1098.004": "SSH Authorized Keys", "T1070.002": "Clear Linux or Mac System Logs",
+    "T1070.003": "Clear Command History", "T1070.006": "Timestomp", "T1074.001": "Local Data Staging",
+    "T1560.001": "Archive via Utility",
 }
 
 
@@ -105,6 +110,18 @@ TECHNIQUES: dict[str, Expectation] = {
                                          None, "both"),
     "dga_lookups": Expectation((("malicious-code", "infected-system"), ("malicious-code", "c2-server")),
                                "resp", "orig", ("domain",)),
+    # a host technique's connection is the target calling the intruder back: the intruder is its responder
+    "reverse_shell": Expectation((("intrusions", "system-compromise"), ("intrusions", "application-compromise"),
+                                  ("malicious-code", "c2-server")), "resp", "orig"),
+    "sudo_privesc": Expectation((("intrusions", "privileged-account-compromise"),
+                                 ("intrusions", "system-compromise")), "resp", "orig"),
+    "credential_access": Expectation((("information-content-security", "unauthorised-information-access"),
+                                      ("intrusions", "privileged-account-compromise")), "resp", "orig"),
+    "persistence": Expectation((("intrusions", "system-compromise"), ("malicious-code", "infected-system")),
+                               "resp", "orig"),
+    "log_tampering": Expectation((("intrusions", "system-compromise"),), "resp", "orig"),
+    "stage_exfil": Expectation((("information-content-security", "data-leak"),
+                                ("information-content-security", "unauthorised-information-access")), "resp", "orig"),
 }
 
 

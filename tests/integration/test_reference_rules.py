@@ -48,6 +48,13 @@ SHELL_COMMAND = "fc04fa40-e221-4879-ac08-f719c37eb68a"
 SHELL_RECON = "d952242d-95f6-4faf-9c7b-4ab434c820fc"  # host records: www-data's discovery commands
 SHELL_ACCESS = "b6131859-a301-4e54-8d60-0963d97f6832"  # host records: nginx's access log, a command to an upload
 SHELL_PLANTED = "e32678f8-4963-435f-8c0b-f4b0b2621a84"  # host records: an upload, then a script from uploads/
+REVERSE_SHELL = "027fed86-c539-4f3f-8b81-34f5f2aacda4"  # host records: the rules of lnx_*.yml
+SUDO_ESCAPE = "128dffb4-bd26-46f1-ac2c-15f0bfb869f5"
+SUDO_SERVICE = "66b57e10-6e43-4997-9ea8-93a11f7d5e08"
+CRED_ACCESS = "73481648-5ad9-4f08-9533-1cfae7e37d64"
+PERSISTENCE = "02374d73-6658-45e3-abb6-e4daca4b0415"
+LOG_TAMPERING = "9619d0e1-f5a7-4263-88f5-5f874dee01d6"
+STAGE_EXFIL = "8bb12944-93c0-4e2f-9f7b-ace79216181e"
 DNS_LONG = "1c7e0b6a-3d2f-4b8e-9f1a-5e6d7c8b9a03"
 DNS_VOLUME = "110004f4-da4a-4257-bfcb-ec2bfd58de4c"
 BEACON = "3001f1ab-96ac-49ca-9989-cf29361ea1a8"
@@ -95,6 +102,15 @@ CASES = [
     ),
     ("webshell", "webshell", "attacker", ["web"], {}, "gov-office",
      {SHELL_UPLOAD, SHELL_COMMAND, SHELL_RECON, SHELL_ACCESS, SHELL_PLANTED}),
+    ("reverse_shell", "reverse_shell", "attacker", ["web"], {}, "gov-office", {REVERSE_SHELL}),
+    ("reverse_shell-fifo-routed", "reverse_shell", "attacker", ["web"], {"payload": "nc-mkfifo", "port": 443},
+     "dmz-lan", {REVERSE_SHELL}),
+    ("sudo_privesc", "sudo_privesc", "attacker", ["web"], {}, "gov-office", {SUDO_ESCAPE, SUDO_SERVICE}),
+    ("credential_access", "credential_access", "attacker", ["web"], {}, "gov-office", {CRED_ACCESS}),
+    ("persistence", "persistence", "attacker", ["web"], {}, "gov-office", {PERSISTENCE}),
+    ("log_tampering", "log_tampering", "attacker", ["web"], {}, "gov-office", {LOG_TAMPERING}),
+    ("stage_exfil", "stage_exfil", "attacker", ["web"], {}, "gov-office", {STAGE_EXFIL}),
+    ("stage_exfil-curl-routed", "stage_exfil", "attacker", ["web"], {"channel": "curl"}, "dmz-lan", {STAGE_EXFIL}),
     ("dns_tunnel_exfil", "dns_tunnel_exfil", "ws1", ["dns"], {}, "gov-office", {DNS_LONG, DNS_VOLUME}),
     (
         "dns_tunnel_exfil-short-labels",
@@ -132,7 +148,8 @@ CASES = [
 
 LONG = {"http_c2_beacon": "12m"}  # ten check-ins a minute apart (the technique's defaults)
 
-SCENARIOS = {name: catalog().path_of("scenario", name) for name in ("ministry-breach", "ddos-c2-campaign", "smoke")}
+SCENARIOS = {name: catalog().path_of("scenario", name)
+             for name in ("ministry-breach", "ddos-c2-campaign", "smoke", "portal-takeover", "dmz-foothold")}
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +266,8 @@ EXERCISES = [
     ("ministry-breach", 3, ["kosovo"]),
     ("ddos-c2-campaign", 1, ["albania", "serbia"]),
     ("ddos-c2-campaign", 2, ["kosovo"]),
+    ("portal-takeover", 5, ["montenegro"]),
+    ("dmz-foothold", 6, ["macedonia"]),
     ("smoke", 2, ["albania"]),
 ]
 

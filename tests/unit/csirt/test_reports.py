@@ -22,7 +22,8 @@ from range.scoring import StepTruth
 T0 = 1_800_000_000.0
 ATTACKER, WEB, FILES, WS, DNS = "10.0.0.66", "10.0.0.10", "10.0.0.11", "10.0.0.20", "10.0.0.53"
 LIBRARY = ("syn_scan", "ping_sweep", "arp_spoof", "ssh_bruteforce", "http_sqli", "webshell", "dns_tunnel_exfil",
-           "http_c2_beacon", "syn_flood", "icmp_tunnel", "cleartext_credentials", "dga_lookups")
+           "http_c2_beacon", "syn_flood", "icmp_tunnel", "cleartext_credentials", "dga_lookups", "reverse_shell",
+           "sudo_privesc", "credential_access", "persistence", "log_tampering", "stage_exfil")
 
 
 def conn(t, src, dst, dport, sport=40000, proto="tcp"):
