@@ -88,12 +88,13 @@ def open_reader() -> socket.socket:
 
 
 def messages(sock: socket.socket, timeout: float) -> Iterator[tuple[int, str]]:
-    """``(type, text)`` of the records waiting now, then until ``timeout`` seconds pass with none."""
+    """``(type, text)`` of the records waiting now, then until ``timeout`` seconds pass with none
+    (``0``: only those waiting now)."""
     sock.settimeout(timeout)
     while True:
         try:
             data = sock.recv(1 << 16)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
             return
         except OSError as e:   # ENOBUFS: the kernel dropped records this socket had no room for
             yield -1, str(e)

@@ -68,7 +68,8 @@ class HostSensor:
         self.translator = Translator(self.nodes)
         self.clock = SeenClock()
         self.buckets: dict[tuple[str, str], Bucket] = defaultdict(Bucket)
-        self.logs: dict[tuple[str, str], tuple[int, object]] = {}   # (team, node) -> (init pid, its log socket)
+        self.logs: dict[tuple[str, str], tuple[int, object]] = {}   # (team, node) -> (init pid, its listener)
+        self.conns: dict[object, tuple[tuple[str, str], nodelogs.Lines]] = {}   # a node's rsyslog connection
         self.stats = {"events": 0, "records": 0, "log_lines": 0, "sampled": {}, "lost": 0, "unparsed": 0,
                       "unparsed_lines": 0, "errors": []}
         self.stop = threading.Event()
@@ -89,13 +90,15 @@ class HostSensor:
                 if time.monotonic() - last_bind >= BIND_EVERY:
                     self._bind_logs()
                     last_bind = time.monotonic()
-                by_fd = {s.fileno(): key for key, (_pid, s) in self.logs.items()}
-                ready, _, _ = select.select([sock, *(s for _p, s in self.logs.values())], [], [], FLUSH_EVERY)
+                listeners = {s: key for key, (_pid, s) in self.logs.items()}
+                ready, _, _ = select.select([sock, *listeners, *self.conns], [], [], FLUSH_EVERY)
                 for r in ready:
                     if r is sock:
                         self._audit(sock, events)
+                    elif r in listeners:
+                        self._accept(listeners[r], r)
                     else:
-                        self._lines(by_fd[r.fileno()], r)
+                        self._lines(r)
                 if time.monotonic() - last_flush >= FLUSH_EVERY:
                     last_flush = self._flush()
                 if last_flush - last_status >= STATUS_EVERY:
@@ -104,7 +107,7 @@ class HostSensor:
                     last_status = last_flush
         finally:
             sock.close()
-            for _pid, s in self.logs.values():
+            for s in [*(s for _p, s in self.logs.values()), *self.conns]:
                 s.close()
             for b in self.batches.values():
                 b.mark(WATERMARK, "inf")   # stopped: it writes nothing more
@@ -121,10 +124,10 @@ class HostSensor:
                 self._event(ts, serial, recs)
 
     def _bind_logs(self) -> None:
-        """A log socket in every node of the session's teams (again in a node restarted since)."""
+        """A listener on every node of the session's teams (again in a node restarted since)."""
         try:
             found = self.nodes.lookup()
-        except Exception:  # noqa: BLE001 - the engine is busy: the next look binds them
+        except Exception:  # noqa: BLE001 - the engine is busy: the next look makes them
             return
         for team, node, init in found.values():
             key = (team, node)
@@ -133,23 +136,29 @@ class HostSensor:
             if key in self.logs:
                 self.logs.pop(key)[1].close()
             try:
-                self.logs[key] = (init, nodelogs.bind(init))
-            except OSError as e:   # the node stopped meanwhile: tried again at the next look
-                self._error(f"log socket of {team}/{node}: {e}")
+                self.logs[key] = (init, nodelogs.listen(init))
+            except Exception as e:  # noqa: BLE001 - the node stopped meanwhile: tried again at the next look
+                self._error(f"log listener of {team}/{node}: {e}")
 
-    def _lines(self, key: tuple[str, str], s) -> None:
-        while True:
-            try:
-                data = s.recv(nodelogs.MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self._error(f"log socket of {'/'.join(key)}: {e}")
-                return
+    def _accept(self, key: tuple[str, str], listener) -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.setblocking(False)
+        self.conns[conn] = (key, nodelogs.Lines(conn))
+
+    def _lines(self, conn) -> None:
+        key, reader = self.conns[conn]
+        lines, closed = reader.read()
+        for data in lines:
             rows, parsed = nodelogs.parse(data, key[1])
             self.stats["log_lines"] += 1
             self.stats["unparsed_lines"] += not parsed
             self._write(key, rows)
+        if closed:
+            del self.conns[conn]
+            conn.close()
 
     def _event(self, ts: float, serial: int, recs) -> None:
         self.stats["events"] += 1
@@ -188,7 +197,8 @@ class HostSensor:
     def write_status(self, running: bool) -> None:
         tmp = self.status.with_name(f".{self.status.name}.tmp")
         tmp.write_text(json.dumps({**self.stats, "ignored": self.translator.counts.get("ignored", 0),
-                                   "gone": self.translator.counts.get("gone", 0), "log_sockets": len(self.logs),
+                                   "gone": self.translator.counts.get("gone", 0), "log_listeners": len(self.logs),
+                                   "log_connections": len(self.conns),
                                    "running": running, "pid": os.getpid(), "updated": time.time()}))
         os.replace(tmp, self.status)
 

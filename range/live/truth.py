@@ -129,12 +129,13 @@ def step_truth_live(step, keys: set[tuple], first: float, last: float, rows: lis
     )
 
 
-def add_host_truth(t: StepTruth, events: Path, nodes: list[str], lo: float, hi: float) -> None:
+def add_host_truth(t: StepTruth, events: Path, nodes: list[str], lo: float, hi: float, clients: set[str]) -> None:
     """The step's host evidence: what the host sensor recorded on the step's target nodes while
     its packets flowed (and SETTLE after). The nodes' processes start for no one else there (the
     live range acts out benign activity over the network only), so the window and the node tell
     a step's records apart; a benign request that made a target start a process inside the window
-    would be counted as the step's."""
+    would be counted as the step's. A web server serves everyone: of its access lines only the
+    step's ``clients``' (the source node's addresses) are the step's."""
     if not nodes or not events.exists():
         return
     keys = []
@@ -147,7 +148,7 @@ def add_host_truth(t: StepTruth, events: Path, nodes: list[str], lo: float, hi: 
                                   (*nodes, lo, hi)).fetchall()
             except Exception:  # noqa: BLE001 - a store written before the host tables
                 continue
-            keys += [host_key(table, dict(r)) for r in rows]
+            keys += [host_key(table, dict(r)) for r in rows if table != "webserver" or r["c-ip"] in clients]
     finally:
         db.close()
     if keys:
@@ -174,7 +175,9 @@ def build_truth(
             r = rows if rows is not None else capture_rows(team.pcaps(), first - 0.5, last + SETTLE)
             t = step_truth_live(st, keys, first, last, r)
             if t is not None:
-                add_host_truth(t, team.dir.events, st.spec.targets, first - 0.5, last + SETTLE)
+                source = team.layout.hosts.get(st.spec.source)
+                add_host_truth(t, team.dir.events, st.spec.targets, first - 0.5, last + SETTLE,
+                               set(source.ips.values()) if source else set())
                 truth.steps.append(t)
                 ended = not any(procs.find(team.session, f"act-{team.team}-{log.stem}") for log in logs)
                 if done is not None and ended and time.time() > last + SETTLE:

@@ -12,6 +12,7 @@ import struct
 from typing import Callable
 
 Probe = Callable[[str, float, dict], "str | None"]
+USER_AGENT = "cyberrange-health"   # how the web server's log tells the range's probe (the host sensor leaves it out)
 
 
 def _recv_some(s: socket.socket, n: int = 512) -> bytes:
@@ -42,7 +43,7 @@ def connect(ip: str, timeout: float, ctx: dict) -> str | None:
 
 def http(ip: str, timeout: float, ctx: dict) -> str | None:
     with socket.create_connection((ip, ctx["port"]), timeout=timeout) as s:
-        s.sendall(f"GET / HTTP/1.0\r\nHost: {ctx.get('host', ip)}\r\nUser-Agent: cyberrange-health\r\n\r\n".encode())
+        s.sendall(f"GET / HTTP/1.0\r\nHost: {ctx.get('host', ip)}\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode())
         head = _recv_some(s, 64)
         if not head.startswith(b"HTTP/1."):
             return f"not HTTP: {head[:40]!r}"

@@ -111,3 +111,27 @@ def test_a_line_that_does_not_parse_is_kept_raw_and_said_so():
     from range.events import nodelogs
     rows, ok = nodelogs.parse(b"\xffnot the template", "web")
     assert not ok and rows[0][0] == "syslog" and rows[0][1]["message"] == "\udcffnot the template"
+
+
+def test_nginx_lines_become_webserver_rows_with_sigmas_names():
+    from range.events import nodelogs
+    head = b"2026-12-08T01:04:56.5+00:00\tlocal7\tinfo\tnginx\t-\t"
+    (table, row), = nodelogs.parse(head + b'10.1.2.3 - - [08/Dec/2026:01:04:56 +0000] "GET /uploads/s.php?cmd=id '
+                                   b'HTTP/1.1" 200 54 "-" "curl/7.88.1" "portal.gov.example" 97', "web")[0]
+    assert row["message"].endswith('"curl/7.88.1"') and (row["cs-host"], row["cs-bytes"]) == ("portal.gov.example", 97)
+    assert table == "webserver" and row["log"] == "access" and row["c-ip"] == "10.1.2.3"
+    assert (row["cs-method"], row["cs-uri-stem"], row["cs-uri-query"], row["sc-status"], row["sc-bytes"],
+            row["cs-user-agent"], row["cs-referer"]) == ("GET", "/uploads/s.php", "cmd=id", 200, 54, "curl/7.88.1", None)
+    (table, row), = nodelogs.parse(head + b'2026/12/08 01:04:56 [error] 21#21: *5 open() "/var/www/x" failed, '
+                                   b'client: 10.1.2.3, server: _, request: "GET /x HTTP/1.1", host: "portal"', "web")[0]
+    assert table == "webserver" and (row["log"], row["level"], row["pid"], row["cs-uri-stem"]) == ("error", "error",
+                                                                                                   21, "/x")
+    (table, row), = nodelogs.parse(head + b"something else entirely", "web")[0]
+    assert table == "syslog" and row["program"] == "nginx"
+
+
+def test_the_ranges_health_probe_of_the_portal_is_left_out():
+    from range.events import nodelogs
+    line = (b'2026-12-08T01:04:56.5+00:00\tlocal7\tinfo\tnginx\t-\t10.1.2.3 - - [08/Dec/2026:01:04:56 +0000] '
+            b'"GET / HTTP/1.0" 200 1892 "-" "cyberrange-health" "portal" 84')
+    assert nodelogs.parse(line, "web") == ([], True)
