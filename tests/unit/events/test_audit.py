@@ -101,7 +101,8 @@ def test_a_forwarded_syslog_line_becomes_a_syslog_row_with_sudos_fields():
     (table, row), = nodelogs.parse(line, "ws1")[0]
     assert table == "syslog" and row["host"] == "ws1" and row["ts"] == 1796691896.123456
     assert (row["facility"], row["severity"], row["program"], row["pid"]) == ("authpriv", "notice", "sudo", None)
-    assert (row["USER"], row["TTY"], row["PWD"], row["COMMAND"]) == ("root", "pts/0", "/home/alice", "/usr/bin/apt update")
+    assert (row["USER"], row["TTY"], row["PWD"], row["COMMAND"]) == ("root", "pts/0", "/home/alice",
+                                                                      "/usr/bin/apt update")
     rows, ok = nodelogs.parse(b"2026-12-08T01:04:57+00:00\tauth\tinfo\tsshd\t812\t Failed password for root from "
                               b"10.0.0.9 port 4242 ssh2", "files")
     assert ok and rows[0][1]["pid"] == 812 and rows[0][1]["message"].startswith("Failed password")
@@ -121,7 +122,8 @@ def test_nginx_lines_become_webserver_rows_with_sigmas_names():
     assert row["message"].endswith('"curl/7.88.1"') and (row["cs-host"], row["cs-bytes"]) == ("portal.gov.example", 97)
     assert table == "webserver" and row["log"] == "access" and row["c-ip"] == "10.1.2.3"
     assert (row["cs-method"], row["cs-uri-stem"], row["cs-uri-query"], row["sc-status"], row["sc-bytes"],
-            row["cs-user-agent"], row["cs-referer"]) == ("GET", "/uploads/s.php", "cmd=id", 200, 54, "curl/7.88.1", None)
+            row["cs-user-agent"], row["cs-referer"]) == ("GET", "/uploads/s.php", "cmd=id", 200, 54, "curl/7.88.1",
+                                                         None)
     (table, row), = nodelogs.parse(head + b'2026/12/08 01:04:56 [error] 21#21: *5 open() "/var/www/x" failed, '
                                    b'client: 10.1.2.3, server: _, request: "GET /x HTTP/1.1", host: "portal"', "web")[0]
     assert table == "webserver" and (row["log"], row["level"], row["pid"], row["cs-uri-stem"]) == ("error", "error",
