@@ -8,7 +8,8 @@ addresses it touched. Debian's ``auditctl`` (package auditd) loads the rules (:f
 this module reads the records from the audit netlink socket's read-only multicast group
 (``AUDIT_NLGRP_READLOG``, kernel 3.16 and later), beside a host's own ``auditd`` if it runs one,
 without taking its place. The rules carry the key :data:`KEY`, so that :func:`remove` takes
-away the range's rules alone.
+away the range's rules alone; each reader holds them through :func:`acquire` and :func:`release`,
+and they go with the last.
 
 Records of one event share a serial and end with an ``EOE`` record (:class:`Events`). Values are
 as auditd prints them: quoted text, or hexadecimal when the text holds a space, a quote or a
@@ -22,6 +23,8 @@ import shutil
 import socket
 import struct
 import subprocess
+import uuid
+from pathlib import Path
 from typing import Iterator
 
 from range.core import ToolMissing
@@ -74,9 +77,38 @@ def install() -> None:
 
 
 def remove() -> None:
-    """Take the range's rules away (a host's other rules stay); the caller checks that no other
-    session's host sensor still reads them."""
+    """Take the range's rules away (a host's other rules stay)."""
     _ctl("-D", "-k", KEY)
+
+
+READERS = Path("/run/cyberrange/audit-readers")   # the rules are the machine's: so is the list of their readers
+
+
+def _readers() -> Path:
+    """(Not under the range's state folder: sessions with state folders of their own share one kernel.)"""
+    READERS.mkdir(parents=True, exist_ok=True)
+    return READERS
+
+
+def acquire() -> Path:
+    """Load the rules for one more reader (a host sensor); its token says so while its process lives."""
+    token = _readers() / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    token.touch()
+    try:
+        install()
+    except BaseException:
+        token.unlink(missing_ok=True)
+        raise
+    return token
+
+
+def release(token: Path) -> None:
+    """One reader less: the rules go when no reader still running holds a token (a session's
+    sensor ending never takes them from another session's, nor from a sensor in the same process)."""
+    token.unlink(missing_ok=True)
+    alive = [t for t in _readers().glob("*-*") if Path(f"/proc/{t.name.split('-', 1)[0]}").exists()]
+    if not alive:
+        remove()
 
 
 def open_reader() -> socket.socket:

@@ -76,7 +76,13 @@ class HostSensor:
         self.batches: dict[str, Batcher] = {}
 
     def run(self) -> None:
-        audit.install()
+        token = audit.acquire()
+        try:
+            self._run()
+        finally:
+            audit.release(token)
+
+    def _run(self) -> None:
         sock = audit.open_reader()
         sock.setblocking(False)
         events = audit.Events()
@@ -131,8 +137,8 @@ class HostSensor:
             return
         for team, node, init in found.values():
             key = (team, node)
-            if team not in self.batches or node in self.skip or self.logs.get(key, (None,))[0] == init:
-                continue
+            if not init or team not in self.batches or node in self.skip or self.logs.get(key, (None,))[0] == init:
+                continue   # (a container still starting has no process yet: the next look)
             if key in self.logs:
                 self.logs.pop(key)[1].close()
             try:
@@ -203,14 +209,6 @@ class HostSensor:
         os.replace(tmp, self.status)
 
 
-def _release_rules(users: Path) -> None:
-    """Remove the range's audit rules when no other session's host sensor still reads them."""
-    (users / str(os.getpid())).unlink(missing_ok=True)
-    alive = [p for p in users.glob("*") if p.name.isdigit() and Path(f"/proc/{p.name}").exists()]
-    if not alive:
-        audit.remove()
-
-
 def main(argv: list[str]) -> int:
     """"``python -m range.events.hostsensor --session S --status FILE --store TEAM=EVENTS.DB ... [--skip NODE]``"""
     ap = argparse.ArgumentParser(prog="python -m range.events.hostsensor")
@@ -223,10 +221,6 @@ def main(argv: list[str]) -> int:
     sensor = HostSensor(a.session, stores, a.status, skip=frozenset(a.skip))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sensor.stop.set())
-    from range.core import paths
-    users = paths.STATE / "audit-readers"
-    users.mkdir(parents=True, exist_ok=True)
-    (users / str(os.getpid())).write_text(a.session)
     try:
         sensor.run()
     except Exception as e:  # noqa: BLE001 - reported in the status file and on stderr
@@ -234,8 +228,6 @@ def main(argv: list[str]) -> int:
         sensor.write_status(False)
         print(f"host sensor of {a.session}: {e}", file=sys.stderr)
         return 1
-    finally:
-        _release_rules(users)
     return 0
 
 

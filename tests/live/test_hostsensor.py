@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from range.detect import load_rules, run
-from range.events import audit
 from range.events.hostsensor import HostSensor
 from range.runtime import container, down, netns_path, up
 
@@ -63,7 +62,6 @@ def sensed(docker, office, office_images, tmp_path_factory):
     again.stop.set()
     th.join(20)
     yield stores, sensor, away, again
-    audit.remove()
     down(SESSION, client=docker)
 
 
@@ -162,3 +160,17 @@ def test_a_forking_node_is_sampled_and_counted_and_another_team_goes_on(sensed):
     b = _rows(stores["b"], "SELECT CommandLine FROM process_creation WHERE host = 'web'")
     assert {"sh -c hostname", "hostname"} <= {r["CommandLine"] for r in b}
     assert "b/web" not in again.stats["sampled"] and again.stats["lost"] == 0
+
+
+def test_one_sensor_ending_leaves_the_rules_to_another_still_reading():
+    from range.events import audit
+
+    def rules():
+        return subprocess.run([audit.auditctl(), "-l", "-k", audit.KEY], capture_output=True, text=True).stdout
+
+    first, second = audit.acquire(), audit.acquire()
+    try:
+        audit.release(first)
+        assert "-S execve" in rules() or "execve" in rules()
+    finally:
+        audit.release(second)
