@@ -34,6 +34,7 @@ write (file_event); builtins (``cd``, ``history -c``, ``unset HISTFILE``) start 
 from __future__ import annotations
 
 import posixpath
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Literal
@@ -68,6 +69,14 @@ class SessionParams(Strict):
 
 
 # ---- identities the steps of one team share -----------------------------------------------------
+
+def check_paths(paths: list[str] | None, pattern: re.Pattern) -> list[str] | None:
+    """A parameter's paths, each absolute and of plain characters (``pattern``), or ValueError."""
+    for path in paths or []:
+        if not pattern.match(path):
+            raise ValueError(f"{path!r} is not an absolute path of letters, digits, '.', '_', '-' and '/'")
+    return paths
+
 
 def kept_pid(layout, node: str, user: str) -> int:
     """The process id of the long-lived shell of ``user`` the intruder keeps on ``node``: the

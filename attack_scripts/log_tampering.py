@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from attack_scripts._shellsession import Session, SessionParams, bound, play
+from attack_scripts._shellsession import Session, SessionParams, bound, check_paths, play
 from attack_scripts.persistence import METHODS, Method, planted
 from range.traffic import StepContext, Technique, technique
 
@@ -50,10 +50,7 @@ class Params(SessionParams):
     @field_validator("logs")
     @classmethod
     def _absolute(cls, v: list[str] | None) -> list[str] | None:
-        for path in v or []:
-            if not _PATH.match(path):
-                raise ValueError(f"{path!r} is not an absolute path of letters, digits, '.', '_', '-' and '/'")
-        return v
+        return check_paths(v, _PATH)
 
 
 def lines(p: Params, logs: list[str], stomped: list[str]) -> list[str]:

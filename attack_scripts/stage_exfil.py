@@ -39,7 +39,7 @@ from typing import Callable, Literal
 from pydantic import Field, field_validator
 
 from attack_scripts import _http, _linux
-from attack_scripts._shellsession import Session, SessionParams, admin_of, bound, ls_time, play, secret
+from attack_scripts._shellsession import Session, SessionParams, admin_of, bound, check_paths, ls_time, play, secret
 from attack_scripts._tcptime import session_end
 from attack_scripts.credential_access import history, private_key, shadow
 from attack_scripts.persistence import intruder_key
@@ -65,10 +65,7 @@ class Params(SessionParams):
     @field_validator("paths")
     @classmethod
     def _absolute(cls, v: list[str] | None) -> list[str] | None:
-        for path in v or []:
-            if not _PATH.match(path):
-                raise ValueError(f"{path!r} is not an absolute path of letters, digits, '.', '_', '-' and '/'")
-        return v
+        return check_paths(v, _PATH)
 
 
 # ---- what the server holds ------------------------------------------------------------------------
