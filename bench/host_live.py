@@ -14,7 +14,7 @@ Reports:
     audit record, the sensor's batch and watermark, the detector's poll): p50, p95, max;
   * cost: the host sensor's CPU time (user + system, from /proc) over the run, as a share of one
     core per team, beside one network sensor's (dumpcap + tshark + its writer) on the same
-    team's LAN over the same time, as the live range runs it.
+    team's watched network over the same time, as the live range runs it.
 
 Usage: .venv/bin/python bench/host_live.py [--teams 2] [--seconds 60] [--interval 2] [--write]
 Needs root and the Docker Engine (the images are built if they are missing).
@@ -42,7 +42,6 @@ from mdsection import write_section  # noqa: E402
 from timing import p95  # noqa: E402
 
 from range.detect import Detector, load_rules  # noqa: E402
-from range.events import audit  # noqa: E402
 from range.runtime import bridges, container, down, netns_path, up  # noqa: E402
 from range.topology import load_environment  # noqa: E402
 
@@ -103,7 +102,8 @@ def detect(team: str, db: Path, stop: threading.Event, raised: list) -> None:
     with Detector(rules, db) as det:
         while not stop.is_set():
             for a in det.poll_seen():
-                cmds = {e.get("CommandLine", "") for e in a["events"]}
+                # the command's own process names its tag in the shell that started it
+                cmds = {e.get(f) or "" for e in a["events"] for f in ("CommandLine", "ParentCommandLine")}
                 raised.append((team, cmds, time.time()))
             time.sleep(0.5)
 
@@ -121,14 +121,16 @@ def main() -> None:
     sess = up(env, SESSION, teams, seed=7)
     work = Path(tempfile.mkdtemp(prefix="cr-hostlive-"))
     stores = {t: work / f"{t}.db" for t in teams}
-    sensor = subprocess.Popen([sys.executable, "-m", "range.events.hostsensor", "--session", SESSION, "--status",
-                               str(work / "status.json"), *[f"--store={t}={p}" for t, p in stores.items()],
-                               "--skip=attacker"], start_new_session=True)
-    lan = bridges(SESSION)[teams[0]]["lan"]
-    net = subprocess.Popen([sys.executable, "-m", "range.events.capture", "--iface", lan, "--db", str(work / "net.db"),
-                            "--ring", str(work / "ring"), "--status", str(work / "net.json")], start_new_session=True)
     stop, raised, sent = threading.Event(), [], []
+    sensor = net = None
     try:
+        sensor = subprocess.Popen([sys.executable, "-m", "range.events.hostsensor", "--session", SESSION, "--status",
+                                   str(work / "status.json"), *[f"--store={t}={p}" for t, p in stores.items()],
+                                   "--skip=attacker"], start_new_session=True)
+        lan = bridges(SESSION)[teams[0]][env.spec.sensor.networks[0]]
+        net = subprocess.Popen([sys.executable, "-m", "range.events.capture", "--iface", lan, "--db",
+                                str(work / "net.db"), "--ring", str(work / "ring"), "--status", str(work / "net.json")],
+                               start_new_session=True)
         for t in teams:
             plant(t)
         detectors = [threading.Thread(target=detect, args=(t, stores[t], stop, raised), daemon=True) for t in teams]
@@ -150,9 +152,9 @@ def main() -> None:
             d.join(10)
     finally:
         for p in (sensor, net):
-            os.killpg(p.pid, signal.SIGINT)
-            p.wait(30)
-        audit.remove()
+            if p is not None:
+                os.killpg(p.pid, signal.SIGINT)
+                p.wait(30)
         down(SESSION)
     report(a, teams, sent, raised, (c1 - c0) / (w1 - w0), (n1 - n0) / (w1 - w0), work)
 
@@ -179,7 +181,7 @@ def report(a, teams, sent, raised, host_share, net_share, work) -> None:
             f"| host sensor CPU, share of one core per team | {per_team * 100:.2f}% | ≤ 5% |\n"
             f"| host sensor CPU, whole (all teams; every audit record of the machine read) | "
             f"{host_share * 100:.2f}% | |\n"
-            f"| beside it: one network sensor (dumpcap + tshark + writer) on team {teams[0]}'s LAN | "
+            f"| beside it: one network sensor (dumpcap + tshark + writer) on team {teams[0]}'s watched network | "
             f"{net_share * 100:.2f}% | |\n"
             f"| host records written / audit events read / log lines | {st['records']:,} / {st['events']:,} / "
             f"{st['log_lines']:,} | |\n"
